@@ -1,0 +1,177 @@
+//! The capture path: what runs on the failing thread.
+//!
+//! It must stay cheap and never block on I/O: it renders the message and the
+//! extra values (masked), walks the stack without symbolizing it, and hands
+//! the result to the writer through a bounded queue.
+
+use std::cell::Cell;
+use std::error::Error;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::mask::render::bounded_format;
+use crate::occurrence::{Occurrence, PanicInfo, Variable};
+use crate::timestamp::Timestamp;
+use crate::tracker::{Pending, Tracker};
+
+/// The deepest stack walked, in frames.
+const MAX_STACK_FRAMES: usize = 128;
+/// The longest `source()` chain kept.
+const MAX_SOURCES: usize = 32;
+
+/// What the current thread is doing for the tracker. Anything raised while
+/// it is not [`State::Outside`] is not recorded: the tracker never recurses.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum State {
+    /// User code.
+    Outside,
+    /// Capturing an occurrence, or the writer thread.
+    Recording,
+    /// Running a user `Debug`/`Display`/`Serialize` impl under `catch_unwind`:
+    /// a panic here is expected, so it is neither recorded nor printed.
+    Rendering,
+}
+
+thread_local! {
+    static STATE: Cell<State> = const { Cell::new(State::Outside) };
+}
+
+pub(crate) fn state() -> State {
+    STATE.try_with(Cell::get).unwrap_or(State::Recording)
+}
+
+/// Runs `f` with the thread in `state`, restoring the previous state after.
+pub(crate) fn with_state<R>(s: State, f: impl FnOnce() -> R) -> R {
+    struct Restore(State);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = STATE.try_with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(STATE.try_with(|c| c.replace(s)).unwrap_or(State::Recording));
+    f()
+}
+
+/// Runs user rendering code: a panic in it yields `None` and is neither
+/// recorded nor printed.
+pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
+    with_state(State::Rendering, || catch_unwind(AssertUnwindSafe(f)).ok())
+}
+
+/// The id of a recorded occurrence: a UUID v4, stored with it, like Sentry's
+/// event id. It is nil when nothing was recorded (before [`init`](crate::init),
+/// or for an error raised while recording).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct EventId(pub(crate) u128);
+
+impl EventId {
+    /// The nil id: nothing was recorded.
+    pub const fn nil() -> Self {
+        EventId(0)
+    }
+
+    /// Whether nothing was recorded.
+    pub const fn is_nil(self) -> bool {
+        self.0 == 0
+    }
+
+    pub(crate) fn new_v4() -> Self {
+        EventId(uuid::Uuid::new_v4().as_u128())
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&uuid::Uuid::from_u128(self.0).hyphenated(), f)
+    }
+}
+
+impl fmt::Debug for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EventId({self})")
+    }
+}
+
+/// The instruction addresses of the current stack, innermost first, unresolved.
+pub(crate) fn raw_stack() -> Vec<usize> {
+    let mut ips = Vec::with_capacity(48);
+    backtrace::trace(|frame| {
+        ips.push(frame.ip() as usize);
+        ips.len() < MAX_STACK_FRAMES
+    });
+    ips
+}
+
+/// Displays a user value into a bounded string; a panicking impl gives the
+/// render-error marker.
+fn display(v: &dyn fmt::Display) -> String {
+    guarded(|| bounded_format(format_args!("{v}"))).unwrap_or_else(|| crate::mask::RENDER_ERROR.to_owned())
+}
+
+/// A new occurrence with the context of the current thread and nothing else.
+pub(crate) fn base_occurrence(t: &Tracker, exception_name: String, message: String) -> Occurrence {
+    let id = EventId::new_v4();
+    Occurrence {
+        id: id.to_string(),
+        exception_name,
+        message,
+        sources: Vec::new(),
+        backtrace: Vec::new(),
+        thread: std::thread::current().name().map(str::to_owned),
+        timestamp: Timestamp::now(),
+        host: t.host.clone(),
+        pid: t.pid,
+        release: t.release.clone(),
+        panic: None,
+        frames: Vec::new(),
+        request: crate::context::current_request(),
+        extra: Vec::new(),
+    }
+}
+
+/// Records an error: `Display`, the `source()` chain, the stack, the extras.
+pub(crate) fn capture_error(
+    t: &Tracker,
+    type_name: &'static str,
+    err: &(dyn Error + '_),
+    extra: Vec<Variable>,
+) -> EventId {
+    with_state(State::Recording, || {
+        let mut o = base_occurrence(t, type_name.to_owned(), display(&err));
+        let mut next = err.source();
+        while let Some(src) = next {
+            if o.sources.len() >= MAX_SOURCES {
+                break;
+            }
+            o.sources.push(display(&src));
+            next = src.source();
+        }
+        o.extra = extra;
+        t.submit(o, raw_stack())
+    })
+}
+
+/// Records a value that is only `Debug`: its `Debug` text is the message.
+pub(crate) fn capture_debug(t: &Tracker, type_name: &'static str, message: String, extra: Vec<Variable>) -> EventId {
+    with_state(State::Recording, || {
+        let mut o = base_occurrence(t, type_name.to_owned(), message);
+        o.extra = extra;
+        t.submit(o, raw_stack())
+    })
+}
+
+/// Builds the occurrence of a panic, from the panic hook.
+pub(crate) fn panic_occurrence(t: &Tracker, info: &std::panic::PanicHookInfo<'_>) -> Pending {
+    let payload = info.payload();
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
+        crate::mask::truncate_string(s)
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        crate::mask::truncate_string(s)
+    } else {
+        "<non-string panic payload>".to_owned()
+    };
+    let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+    let mut o = base_occurrence(t, "panic".to_owned(), message.clone());
+    o.panic = Some(PanicInfo { message, location });
+    Pending { occurrence: o, ips: raw_stack(), times: 1 }
+}

@@ -1,0 +1,515 @@
+//! [`Config`]: every setting, with a builder and [`Config::from_env`].
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::mask::{DefaultMasking, Masking};
+use crate::store::Store;
+
+/// A fingerprint function: the exception name and the symbolized backtrace
+/// (innermost first) in, the group key out.
+pub type FingerprintFn = dyn Fn(&crate::Occurrence) -> String + Send + Sync + 'static;
+
+/// The default list of masked key substrings.
+pub const DEFAULT_MASKED_KEYS: &[&str] = &[
+    "password",
+    "secret",
+    "passwd",
+    "pwd",
+    "token",
+    "api_key",
+    "apikey",
+    "auth",
+    "credential",
+    "private_key",
+    "session",
+    "cookie",
+    "csrf",
+];
+
+/// The default mask string.
+pub const DEFAULT_MASK_WITH: &str = "**************";
+
+/// Where occurrences are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file (the default: `errors.sqlite`).
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (`postgres://…`), with the `postgres` feature.
+    Postgres(String),
+}
+
+impl Database {
+    /// Reads `APP_ERROR_DB`'s form: a `postgres://` or `postgresql://` URL, else a SQLite path.
+    pub fn parse(s: &str) -> Database {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Database::Postgres(s.to_owned())
+        } else {
+            Database::Sqlite(PathBuf::from(s))
+        }
+    }
+}
+
+/// The settings of the tracker, passed to [`init`](crate::init).
+///
+/// ```
+/// use std::time::Duration;
+/// let config = error_tracker::Config::default()
+///     .database("errors.sqlite")
+///     .masked_keys(["password", "secret", "card"])
+///     .release("my-app@1.2.3")
+///     .flush_timeout(Duration::from_secs(2));
+/// assert_eq!(config.url_prefix(), "/dev/error");
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) masked_keys: Vec<String>,
+    pub(crate) mask_with: String,
+    pub(crate) url_prefix: String,
+    pub(crate) send_notification: bool,
+    pub(crate) recipient_emails: Vec<String>,
+    pub(crate) subject_prefix: String,
+    pub(crate) email_sender: Option<String>,
+    pub(crate) list_size: u32,
+    pub(crate) track_all: bool,
+    pub(crate) database: Database,
+    pub(crate) release: Option<String>,
+    pub(crate) queue_capacity: usize,
+    pub(crate) occurrences_per_group: u32,
+    pub(crate) flush_timeout: Duration,
+    pub(crate) masking: Option<Arc<dyn Masking>>,
+    pub(crate) store: Option<Arc<dyn Store>>,
+    pub(crate) fingerprint: Option<Arc<FingerprintFn>>,
+    pub(crate) in_app_prefixes: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            masked_keys: DEFAULT_MASKED_KEYS.iter().map(|s| (*s).to_owned()).collect(),
+            mask_with: DEFAULT_MASK_WITH.to_owned(),
+            url_prefix: "/dev/error".to_owned(),
+            send_notification: false,
+            recipient_emails: Vec::new(),
+            subject_prefix: String::new(),
+            email_sender: None,
+            list_size: 10,
+            track_all: false,
+            database: Database::Sqlite(PathBuf::from("errors.sqlite")),
+            release: None,
+            queue_capacity: 8192,
+            occurrences_per_group: 100,
+            flush_timeout: Duration::from_secs(5),
+            masking: None,
+            store: None,
+            fingerprint: None,
+            in_app_prefixes: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("masked_keys", &self.masked_keys)
+            .field("mask_with", &self.mask_with)
+            .field("url_prefix", &self.url_prefix)
+            .field("send_notification", &self.send_notification)
+            .field("recipient_emails", &self.recipient_emails)
+            .field("subject_prefix", &self.subject_prefix)
+            .field("email_sender", &self.email_sender)
+            .field("list_size", &self.list_size)
+            .field("track_all", &self.track_all)
+            .field("database", &crate::mask::mask_url_userinfo(&format!("{:?}", self.database)))
+            .field("release", &self.release)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("occurrences_per_group", &self.occurrences_per_group)
+            .field("flush_timeout", &self.flush_timeout)
+            .field("custom_masking", &self.masking.is_some())
+            .field("custom_store", &self.store.is_some())
+            .field("custom_fingerprint", &self.fingerprint.is_some())
+            .finish()
+    }
+}
+
+/// Why [`init`](crate::init) or [`Config::from_env`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InitError {
+    /// A setting has a value that cannot be used.
+    InvalidSetting {
+        /// The setting (environment variable) name.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The store cannot be opened.
+    Store(crate::StoreError),
+    /// A feature needed by the configuration is not compiled in.
+    FeatureDisabled {
+        /// The Cargo feature to enable.
+        feature: &'static str,
+        /// What needs it.
+        needed_for: String,
+    },
+    /// `init` was already called in this process.
+    AlreadyInitialized,
+    /// The background writer thread could not be started.
+    Spawn(std::io::Error),
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::InvalidSetting { name, value, reason } => {
+                write!(f, "invalid value {value:?} for {name}: {reason}")
+            }
+            InitError::Store(e) => write!(f, "{e}"),
+            InitError::FeatureDisabled { feature, needed_for } => {
+                write!(f, "{needed_for} needs the `{feature}` feature of error-tracker")
+            }
+            InitError::AlreadyInitialized => f.write_str("error_tracker::init was already called in this process"),
+            InitError::Spawn(e) => write!(f, "cannot start the error-tracker writer thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for InitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InitError::Store(e) => Some(e),
+            InitError::Spawn(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl Config {
+    /// The defaults, overridden by the environment variables that are set:
+    /// `APP_ERROR_MASKED_KEY_HAS` (comma-separated), `APP_ERROR_MASK_WITH`,
+    /// `APP_ERROR_URL_PREFIX`, `APP_ERROR_SEND_NOTIFICATION`,
+    /// `APP_ERROR_RECIPIENT_EMAIL` (comma-separated), `APP_ERROR_SUBJECT_PREFIX`,
+    /// `APP_ERROR_EMAIL_SENDER`, `EXCEPTION_APP_DEFAULT_LIST_SIZE`,
+    /// `TRACK_ALL_EXCEPTIONS`, `APP_ERROR_DB` and `APP_ERROR_RELEASE`.
+    ///
+    /// A value that cannot be used gives [`InitError::InvalidSetting`] naming
+    /// the variable and the value.
+    pub fn from_env() -> Result<Self, InitError> {
+        Self::from_lookup(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    /// Like [`from_env`](Self::from_env), reading the settings from `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InitError> {
+        let mut c = Config::default();
+        let get = |name: &'static str| lookup(name).map(|v| (name, v));
+        if let Some((_, v)) = get("APP_ERROR_MASKED_KEY_HAS") {
+            c.masked_keys = split_list(&v);
+        }
+        if let Some((name, v)) = get("APP_ERROR_MASK_WITH") {
+            if v.is_empty() {
+                return Err(invalid(name, v, "the mask must not be empty"));
+            }
+            c.mask_with = v;
+        }
+        if let Some((name, v)) = get("APP_ERROR_URL_PREFIX") {
+            c.url_prefix = check_prefix(&v).map_err(|r| invalid(name, v.clone(), r))?;
+        }
+        if let Some((name, v)) = get("APP_ERROR_SEND_NOTIFICATION") {
+            c.send_notification = parse_bool(&v).ok_or_else(|| invalid(name, v.clone(), BOOL_REASON))?;
+        }
+        if let Some((name, v)) = get("APP_ERROR_RECIPIENT_EMAIL") {
+            let list = split_list(&v);
+            if let Some(bad) = list.iter().find(|e| !looks_like_email(e)) {
+                return Err(invalid(name, v.clone(), &format!("{bad:?} is not an email address")));
+            }
+            c.recipient_emails = list;
+        }
+        if let Some((_, v)) = get("APP_ERROR_SUBJECT_PREFIX") {
+            c.subject_prefix = v;
+        }
+        if let Some((name, v)) = get("APP_ERROR_EMAIL_SENDER") {
+            if !looks_like_email(&v) {
+                return Err(invalid(name, v, "not an email address"));
+            }
+            c.email_sender = Some(v);
+        }
+        if let Some((name, v)) = get("EXCEPTION_APP_DEFAULT_LIST_SIZE") {
+            c.list_size = match v.trim().parse::<u32>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => return Err(invalid(name, v, "expected a whole number from 1 to 1000")),
+            };
+        }
+        if let Some((name, v)) = get("TRACK_ALL_EXCEPTIONS") {
+            c.track_all = parse_bool(&v).ok_or_else(|| invalid(name, v.clone(), BOOL_REASON))?;
+        }
+        if let Some((name, v)) = get("APP_ERROR_DB") {
+            if v.trim().is_empty() {
+                return Err(invalid(name, v, "expected a SQLite path or a postgres:// URL"));
+            }
+            c.database = Database::parse(v.trim());
+        }
+        if let Some((_, v)) = get("APP_ERROR_RELEASE") {
+            c.release = Some(v).filter(|v| !v.is_empty());
+        }
+        Ok(c)
+    }
+
+    /// Names whose lower-case form contains any of these substrings are masked.
+    /// Replaces the default list; an empty list turns key masking off.
+    pub fn masked_keys<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.masked_keys = keys.into_iter().map(|k| k.into().to_lowercase()).collect();
+        self
+    }
+
+    /// The string stored in place of masked values (default `**************`).
+    pub fn mask_with(mut self, mask: impl Into<String>) -> Self {
+        self.mask_with = mask.into();
+        self
+    }
+
+    /// Where the UI is mounted (default `/dev/error`).
+    pub fn url_prefix(&self) -> &str {
+        &self.url_prefix
+    }
+
+    /// Sets where the UI is mounted. A trailing `/` is removed.
+    pub fn with_url_prefix(mut self, prefix: impl Into<String>) -> Self {
+        let p = prefix.into();
+        self.url_prefix = check_prefix(&p).unwrap_or(p);
+        self
+    }
+
+    /// Whether to send notifications (`APP_ERROR_SEND_NOTIFICATION`).
+    pub fn send_notification(mut self, on: bool) -> Self {
+        self.send_notification = on;
+        self
+    }
+
+    /// Who receives notification emails (`APP_ERROR_RECIPIENT_EMAIL`).
+    pub fn recipient_emails<I, S>(mut self, to: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.recipient_emails = to.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The prefix of notification subjects (`APP_ERROR_SUBJECT_PREFIX`).
+    pub fn subject_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.subject_prefix = prefix.into();
+        self
+    }
+
+    /// The sender of notification emails (`APP_ERROR_EMAIL_SENDER`).
+    pub fn email_sender(mut self, from: impl Into<String>) -> Self {
+        self.email_sender = Some(from.into());
+        self
+    }
+
+    /// The UI's page size (`EXCEPTION_APP_DEFAULT_LIST_SIZE`, default 10).
+    pub fn list_size(mut self, n: u32) -> Self {
+        self.list_size = n.max(1);
+        self
+    }
+
+    /// Whether web integrations record 4xx responses too (`TRACK_ALL_EXCEPTIONS`).
+    pub fn track_all(mut self, on: bool) -> Self {
+        self.track_all = on;
+        self
+    }
+
+    /// The database: a SQLite path or a `postgres://` URL (`APP_ERROR_DB`).
+    pub fn database(mut self, db: impl AsRef<str>) -> Self {
+        self.database = Database::parse(db.as_ref());
+        self
+    }
+
+    /// The release stored with each occurrence, e.g. `my-app@1.2.3`.
+    pub fn release(mut self, release: impl Into<String>) -> Self {
+        self.release = Some(release.into());
+        self
+    }
+
+    /// How many occurrences may wait for the writer (default 8192). Past
+    /// that, occurrences are folded into per-group counters: never blocked, never lost.
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.queue_capacity = n.max(1);
+        self
+    }
+
+    /// How many occurrences are kept per group, newest first (default 100).
+    pub fn occurrences_per_group(mut self, n: u32) -> Self {
+        self.occurrences_per_group = n.max(1);
+        self
+    }
+
+    /// How long dropping the [`Guard`](crate::Guard) waits for the writer (default 5 s).
+    pub fn flush_timeout(mut self, d: Duration) -> Self {
+        self.flush_timeout = d;
+        self
+    }
+
+    /// Replaces the masking rules.
+    pub fn masking(mut self, masking: impl Masking) -> Self {
+        self.masking = Some(Arc::new(masking));
+        self
+    }
+
+    /// Replaces the store chosen by [`database`](Self::database).
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Replaces the fingerprint (group key) function.
+    pub fn fingerprint(mut self, f: impl Fn(&crate::Occurrence) -> String + Send + Sync + 'static) -> Self {
+        self.fingerprint = Some(Arc::new(f));
+        self
+    }
+
+    /// Function-path prefixes (crate names, such as `my_app::`) whose frames
+    /// are in-app. By default a frame is in-app unless it comes from std, a
+    /// registry dependency or error-tracker itself.
+    pub fn in_app<I, S>(mut self, prefixes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.in_app_prefixes = prefixes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The masking rules in effect: the custom ones, or the defaults built
+    /// from [`masked_keys`](Self::masked_keys) and [`mask_with`](Self::mask_with).
+    pub fn masking_rules(&self) -> Arc<dyn Masking> {
+        match &self.masking {
+            Some(m) => m.clone(),
+            None => Arc::new(DefaultMasking::new(self.masked_keys.clone(), self.mask_with.clone())),
+        }
+    }
+
+    /// The configured database.
+    pub fn database_location(&self) -> &Database {
+        &self.database
+    }
+
+    /// Whether notifications are on.
+    pub fn notifications_enabled(&self) -> bool {
+        self.send_notification
+    }
+
+    /// The notification recipients.
+    pub fn recipients(&self) -> &[String] {
+        &self.recipient_emails
+    }
+
+    /// The notification subject prefix.
+    pub fn subject(&self) -> &str {
+        &self.subject_prefix
+    }
+
+    /// The notification sender.
+    pub fn sender(&self) -> Option<&str> {
+        self.email_sender.as_deref()
+    }
+
+    /// The UI's page size.
+    pub fn page_size(&self) -> u32 {
+        self.list_size
+    }
+
+    /// Whether 4xx responses are recorded too.
+    pub fn tracks_all(&self) -> bool {
+        self.track_all
+    }
+}
+
+const BOOL_REASON: &str = "expected true/false, 1/0, yes/no or on/off";
+
+fn invalid(name: &'static str, value: String, reason: &str) -> InitError {
+    InitError::InvalidSetting { name, value, reason: reason.to_owned() }
+}
+
+fn split_list(v: &str) -> Vec<String> {
+    v.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect()
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" | "" => Some(false),
+        _ => None,
+    }
+}
+
+fn looks_like_email(s: &str) -> bool {
+    let s = s.trim();
+    matches!(s.split_once('@'), Some((user, host)) if !user.is_empty() && !host.is_empty() && !s.contains(char::is_whitespace))
+}
+
+fn check_prefix(p: &str) -> Result<String, &'static str> {
+    let p = p.trim().trim_end_matches('/');
+    if !p.is_empty() && !p.starts_with('/') {
+        return Err("the URL prefix must start with '/'");
+    }
+    if p.contains(['?', '#', ' ']) {
+        return Err("the URL prefix must be a plain path");
+    }
+    Ok(p.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Result<Config, InitError> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect();
+        Config::from_lookup(|n| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn reads_the_seed_settings() {
+        let c = env(&[
+            ("APP_ERROR_MASKED_KEY_HAS", "Password, card"),
+            ("APP_ERROR_MASK_WITH", "XXX"),
+            ("APP_ERROR_URL_PREFIX", "/errors/"),
+            ("APP_ERROR_SEND_NOTIFICATION", "yes"),
+            ("APP_ERROR_RECIPIENT_EMAIL", "a@example.com,b@example.com"),
+            ("EXCEPTION_APP_DEFAULT_LIST_SIZE", "25"),
+            ("TRACK_ALL_EXCEPTIONS", "1"),
+            ("APP_ERROR_DB", "postgres://u@h/db"),
+        ])
+        .unwrap();
+        assert_eq!(c.masked_keys, ["password", "card"]);
+        assert_eq!(c.mask_with, "XXX");
+        assert_eq!(c.url_prefix(), "/errors");
+        assert!(c.send_notification && c.track_all);
+        assert_eq!(c.recipient_emails.len(), 2);
+        assert_eq!(c.list_size, 25);
+        assert_eq!(c.database, Database::Postgres("postgres://u@h/db".into()));
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable_and_the_value() {
+        let e = env(&[("EXCEPTION_APP_DEFAULT_LIST_SIZE", "ten")]).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("EXCEPTION_APP_DEFAULT_LIST_SIZE") && text.contains("\"ten\""), "{text}");
+        let e = env(&[("TRACK_ALL_EXCEPTIONS", "maybe")]).unwrap_err();
+        assert!(matches!(e, InitError::InvalidSetting { name: "TRACK_ALL_EXCEPTIONS", .. }));
+        assert!(env(&[("APP_ERROR_URL_PREFIX", "dev")]).is_err());
+    }
+
+    #[test]
+    fn an_empty_key_list_turns_masking_off() {
+        assert!(env(&[("APP_ERROR_MASKED_KEY_HAS", "")]).unwrap().masked_keys.is_empty());
+    }
+}

@@ -1,0 +1,262 @@
+//! # error-tracker
+//!
+//! A self-hosted error tracker for Rust programs. It records errors and
+//! panics with their `source()` chain, a symbolized backtrace, the
+//! arguments and locals of tracked functions and the HTTP request being
+//! served, masks every secret before anything is stored, groups occurrences
+//! by a stable fingerprint, and keeps them in a SQLite file (the default) or
+//! a PostgreSQL database.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // Reads APP_ERROR_* from the environment; stores into errors.sqlite by default.
+//!     let _guard = error_tracker::init(error_tracker::Config::from_env()?)?;
+//!
+//!     if let Err(e) = std::fs::read_to_string("/no/such/file") {
+//!         let id = error_tracker::record_exception!(e, "user_id" => 42, "password" => "hunter2");
+//!         eprintln!("recorded as {id}"); // the password is stored as **************
+//!     }
+//!     error_tracker::flush(Duration::from_secs(1));
+//!     Ok(())
+//! } // dropping the guard flushes what is left
+//! ```
+//!
+//! Panics are recorded by a chained panic hook: the hook that was installed
+//! before still runs. Before [`init`], every call is a cheap no-op.
+
+#![warn(missing_docs)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+mod capture;
+mod config;
+mod context;
+mod fingerprint;
+mod frames;
+mod mask;
+mod occurrence;
+mod panic_hook;
+pub mod store;
+mod symbolize;
+mod timestamp;
+mod tracker;
+mod writer;
+
+pub use capture::EventId;
+pub use config::{Config, DEFAULT_MASK_WITH, DEFAULT_MASKED_KEYS, Database, InitError};
+pub use fingerprint::default_fingerprint;
+pub use mask::{DefaultMasking, Masking, mask_debug_text};
+pub use occurrence::{FrameSnapshot, Occurrence, PanicInfo, RequestContext, StackFrame, Variable};
+pub use store::{
+    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Page, PageRequest, SqliteStore,
+    Status, Store, StoreError,
+};
+pub use timestamp::Timestamp;
+
+/// Keeps the tracker's writer flushed at the end of `main`: dropping it
+/// waits for the queued occurrences to be stored, up to
+/// [`Config::flush_timeout`].
+#[must_use = "dropping the guard at once flushes at once; keep it alive until the end of main"]
+#[derive(Debug)]
+pub struct Guard {
+    timeout: Duration,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if !flush(self.timeout) {
+            eprintln!("error-tracker: some occurrences were not stored within {:?}", self.timeout);
+        }
+    }
+}
+
+static INIT: Mutex<()> = Mutex::new(());
+
+/// Installs the global tracker, a chained panic hook, and the background writer.
+///
+/// Returns [`InitError`] when the store cannot be opened or when `init` was
+/// already called; it never panics.
+pub fn init(config: Config) -> Result<Guard, InitError> {
+    let _one_at_a_time = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    if tracker::installed().is_some() {
+        return Err(InitError::AlreadyInitialized);
+    }
+    let store: Arc<dyn Store> = match &config.store {
+        Some(s) => s.clone(),
+        None => open_store(&config)?,
+    };
+    let (queue_tx, queue_rx) = crossbeam_channel::bounded(config.queue_capacity);
+    let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
+    let timeout = config.flush_timeout;
+    let t = tracker::install(tracker::Tracker::new(config, store, queue_tx, wake_tx))
+        .map_err(|_| InitError::AlreadyInitialized)?;
+    writer::spawn(t, queue_rx, wake_rx).map_err(InitError::Spawn)?;
+    panic_hook::install();
+    Ok(Guard { timeout })
+}
+
+fn open_store(config: &Config) -> Result<Arc<dyn Store>, InitError> {
+    match &config.database {
+        Database::Sqlite(path) => {
+            Ok(Arc::new(SqliteStore::open(path, config.occurrences_per_group).map_err(InitError::Store)?))
+        }
+        Database::Postgres(_) => Err(InitError::FeatureDisabled {
+            feature: "postgres",
+            needed_for: "APP_ERROR_DB=postgres://…".to_owned(),
+        }),
+    }
+}
+
+/// Waits until every occurrence recorded so far is stored, or `timeout`
+/// passes. Returns whether everything was stored. Before [`init`] it returns
+/// `true` at once.
+pub fn flush(timeout: Duration) -> bool {
+    match tracker::installed() {
+        Some(t) => t.flush(timeout),
+        None => true,
+    }
+}
+
+/// The configuration the tracker was initialized with, if [`init`] was called.
+pub fn config() -> Option<&'static Config> {
+    tracker::installed().map(|t| &t.config)
+}
+
+/// The store the tracker writes to, if [`init`] was called. The UI reads from it.
+pub fn store() -> Option<Arc<dyn Store>> {
+    tracker::installed().map(|t| t.store.clone())
+}
+
+/// Records an error (from a catch block) and returns its [`EventId`].
+///
+/// `err` is any [`std::error::Error`] (also `anyhow::Error` and
+/// `Box<dyn Error + Send + Sync>`), or any `Debug` value. Extra key/values
+/// are any `Serialize` or `Debug` value; they are masked like everything
+/// else. Before [`init`] it does nothing and returns [`EventId::nil`].
+///
+/// ```
+/// use error_tracker::record_exception;
+///
+/// let err = "x".parse::<u32>().unwrap_err();
+/// let id = record_exception!(err, "input" => "x", "api_key" => "k-123");
+/// assert!(id.is_nil()); // not initialized in this example
+///
+/// #[derive(Debug)]
+/// struct NotAnError { code: u16 }
+/// record_exception!(NotAnError { code: 7 });
+/// ```
+#[macro_export]
+macro_rules! record_exception {
+    ($err:expr $(, $key:literal => $value:expr)* $(,)?) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{ViaAsDynError as _, ViaAsDynErrorSend as _, ViaDebug as _, ViaError as _};
+        #[allow(unused_imports)]
+        use $crate::__private::{RenderViaDebug as _, RenderViaName as _, RenderViaSerialize as _};
+        match $crate::__private::tracker() {
+            ::core::option::Option::None => $crate::EventId::nil(),
+            ::core::option::Option::Some(__error_tracker_t) => {
+                let __error_tracker_err = &$err;
+                let __error_tracker_extra = ::std::vec![$(
+                    $crate::__private::variable(__error_tracker_t, $key, |__error_tracker_m| {
+                        (&&&$crate::__private::Wrap(&$value)).__error_tracker_render(__error_tracker_m)
+                    })
+                ),*];
+                (&&&&$crate::__private::Wrap(__error_tracker_err))
+                    .__error_tracker_record(__error_tracker_t, __error_tracker_extra)
+            }
+        }
+    }};
+}
+
+/// What the generated code of `record_exception!` and the attribute macros
+/// calls. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::tracker::Tracker;
+    use crate::{EventId, Masking, Variable};
+    use serde_json::Value;
+    use std::error::Error;
+    use std::fmt::Debug;
+
+    /// The tracker, or `None` before `init` or while recording.
+    #[inline]
+    pub fn tracker() -> Option<&'static Tracker> {
+        crate::tracker::get()
+    }
+
+    /// A named value, masked by name, else rendered by `render`.
+    pub fn variable(t: &Tracker, name: &str, render: impl FnOnce(&dyn Masking) -> Value) -> Variable {
+        let m = &*t.masking;
+        let value = if m.is_secret_key(name) { Value::String(m.mask().to_owned()) } else { render(m) };
+        Variable { name: name.to_owned(), value }
+    }
+
+    /// Autoref specialization: the method found first, with the most `&`,
+    /// is the most specific one that the type implements.
+    pub struct Wrap<'a, T: ?Sized>(pub &'a T);
+
+    pub trait RenderViaSerialize {
+        fn __error_tracker_render(&self, m: &dyn Masking) -> Value;
+    }
+    impl<T: serde::Serialize + ?Sized> RenderViaSerialize for &&Wrap<'_, T> {
+        fn __error_tracker_render(&self, m: &dyn Masking) -> Value {
+            crate::mask::render_serialize(m, self.0)
+        }
+    }
+    pub trait RenderViaDebug {
+        fn __error_tracker_render(&self, m: &dyn Masking) -> Value;
+    }
+    impl<T: Debug + ?Sized> RenderViaDebug for &Wrap<'_, T> {
+        fn __error_tracker_render(&self, m: &dyn Masking) -> Value {
+            crate::mask::render_debug(m, self.0)
+        }
+    }
+    pub trait RenderViaName {
+        fn __error_tracker_render(&self, m: &dyn Masking) -> Value;
+    }
+    impl<T: ?Sized> RenderViaName for Wrap<'_, T> {
+        fn __error_tracker_render(&self, _: &dyn Masking) -> Value {
+            Value::String(format!("<{}>", std::any::type_name::<T>()))
+        }
+    }
+
+    pub trait ViaError {
+        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId;
+    }
+    impl<T: Error> ViaError for &&&Wrap<'_, T> {
+        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId {
+            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0, extra)
+        }
+    }
+    pub trait ViaAsDynErrorSend {
+        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId;
+    }
+    impl<T: AsRef<dyn Error + Send + Sync> + ?Sized> ViaAsDynErrorSend for &&Wrap<'_, T> {
+        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId {
+            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0.as_ref(), extra)
+        }
+    }
+    pub trait ViaAsDynError {
+        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId;
+    }
+    impl<T: AsRef<dyn Error> + ?Sized> ViaAsDynError for &Wrap<'_, T> {
+        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId {
+            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0.as_ref(), extra)
+        }
+    }
+    pub trait ViaDebug {
+        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId;
+    }
+    impl<T: Debug + ?Sized> ViaDebug for Wrap<'_, T> {
+        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId {
+            let message = match crate::mask::render_debug(&*t.masking, self.0) {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            crate::capture::capture_debug(t, std::any::type_name::<T>(), message, extra)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! What one recorded error or panic holds.
+//!
+//! Every string and value in an [`Occurrence`] has already been masked by the
+//! configured [`Masking`](crate::Masking) when it reaches a [`Store`](crate::Store).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::timestamp::Timestamp;
+
+/// One recorded error or panic, masked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Occurrence {
+    /// The occurrence id, a UUID v4 in its hyphenated form, returned by `record_exception!`.
+    pub id: String,
+    /// The exception type, from [`std::any::type_name`]; `"panic"` for panics.
+    pub exception_name: String,
+    /// The error's `Display` text, or the panic payload.
+    pub message: String,
+    /// The `source()` chain, outermost first (not including the error itself).
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// The symbolized backtrace, innermost first.
+    #[serde(default)]
+    pub backtrace: Vec<StackFrame>,
+    /// The name of the thread that failed, if it had one.
+    pub thread: Option<String>,
+    /// When it happened (UTC).
+    pub timestamp: Timestamp,
+    /// The host name.
+    pub host: String,
+    /// The process id.
+    pub pid: u32,
+    /// The release, when configured with [`Config::release`](crate::Config::release).
+    pub release: Option<String>,
+    /// For panics: the payload message and location.
+    pub panic: Option<PanicInfo>,
+    /// The snapshots of the tracked frames (`#[track_exception]`), innermost first.
+    #[serde(default)]
+    pub frames: Vec<FrameSnapshot>,
+    /// The HTTP request being served, if any.
+    pub request: Option<RequestContext>,
+    /// Extra key/values given to `record_exception!` or by a `fields(...)` option.
+    #[serde(default)]
+    pub extra: Vec<Variable>,
+}
+
+/// One symbolized backtrace frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackFrame {
+    /// The demangled function name without its hash, e.g. `my_app::db::load`.
+    pub function: String,
+    /// The source file, when debug info has it.
+    pub file: Option<String>,
+    /// The line, when debug info has it.
+    pub line: Option<u32>,
+    /// Whether the frame belongs to the application rather than std or a dependency.
+    pub in_app: bool,
+}
+
+/// Where and with what a panic happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PanicInfo {
+    /// The payload, when it is a `&str` or a `String`.
+    pub message: String,
+    /// `file:line:column`.
+    pub location: Option<String>,
+}
+
+/// The arguments and locals of one tracked function, captured by `#[track_exception]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameSnapshot {
+    /// The function's path, e.g. `my_app::handlers::login`.
+    pub function: String,
+    /// The source file of the function.
+    pub file: Option<String>,
+    /// The line of the function.
+    pub line: Option<u32>,
+    /// The arguments, in declaration order.
+    #[serde(default)]
+    pub args: Vec<Variable>,
+    /// The `let` bindings made before the failure point.
+    #[serde(default)]
+    pub locals: Vec<Variable>,
+}
+
+/// A named, masked, rendered value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variable {
+    /// The variable or key name.
+    pub name: String,
+    /// The rendered value: structured where the type implements `Serialize`,
+    /// else a string (its `Debug` text or `<TypeName>`).
+    pub value: Value,
+}
+
+/// The HTTP request being served when the error happened, masked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestContext {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The full URL, userinfo masked.
+    pub url: String,
+    /// The URL path, without the query.
+    pub path: String,
+    /// The route pattern, such as axum's `MatchedPath` (`/users/{id}`).
+    pub route: Option<String>,
+    /// The request headers, in order.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// The query parameters, in order.
+    #[serde(default)]
+    pub query: Vec<(String, String)>,
+    /// The body: structured for JSON and form bodies, else a string.
+    pub body: Option<Value>,
+    /// The client address.
+    pub client_addr: Option<String>,
+    /// What a [`ContextBuilder`](crate) added: user id, data center, ...
+    #[serde(default)]
+    pub custom: Vec<Variable>,
+}

@@ -1,0 +1,39 @@
+//! The chained panic hook: records the panic, then runs the hook that was
+//! installed before.
+
+use std::panic;
+use std::time::Duration;
+
+use crate::capture::{self, State};
+
+/// How long a `panic = "abort"` binary waits for the record to be written.
+const ABORT_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub(crate) fn install() {
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        match capture::state() {
+            // A user impl panicked while we rendered it: caught and reported as
+            // `<error while rendering>`, so stay silent.
+            State::Rendering => return,
+            // The tracker itself failed (the writer, or a capture): never recurse.
+            State::Recording => {}
+            State::Outside => record(info),
+        }
+        previous(info);
+    }));
+}
+
+fn record(info: &panic::PanicHookInfo<'_>) {
+    let Some(t) = crate::tracker::get() else { return };
+    capture::with_state(State::Recording, || {
+        let pending = capture::panic_occurrence(t, info);
+        if let Some(pending) = crate::frames::on_panic(pending) {
+            t.submit_pending(pending);
+        }
+        if cfg!(panic = "abort") {
+            // The process ends when this hook returns: write before it does.
+            t.flush(ABORT_FLUSH_TIMEOUT);
+        }
+    });
+}

@@ -1,0 +1,200 @@
+//! [`MemoryStore`]: a store in memory, for tests and short-lived programs.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use super::{
+    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, Store, StoreError,
+    render_traceback,
+};
+use crate::occurrence::Occurrence;
+use crate::timestamp::Timestamp;
+
+/// A [`Store`] that keeps everything in memory, with the same rules as the
+/// SQLite store: exact counts, a fixed `created_on`, capped occurrences.
+///
+/// ```
+/// use error_tracker::{MemoryStore, Store, GroupQuery};
+/// let store = MemoryStore::new(100);
+/// assert_eq!(store.list_groups(&GroupQuery::default()).unwrap().total, 0);
+/// ```
+#[derive(Debug)]
+pub struct MemoryStore {
+    cap: usize,
+    groups: Mutex<HashMap<String, Entry>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    group: Group,
+    occurrences: VecDeque<Occurrence>,
+    hours: HashMap<i64, u64>,
+}
+
+impl MemoryStore {
+    /// A store keeping at most `occurrences_per_group` occurrences per group.
+    pub fn new(occurrences_per_group: u32) -> Self {
+        Self { cap: occurrences_per_group.max(1) as usize, groups: Mutex::new(HashMap::new()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(100)
+    }
+}
+
+fn page_of<T: Clone>(all: &[T], page: PageRequest) -> Page<T> {
+    let start = (page.offset() as usize).min(all.len());
+    let end = (start + page.limit() as usize).min(all.len());
+    Page {
+        items: all[start..end].to_vec(),
+        total: all.len() as u64,
+        page: page.page.max(1),
+        per_page: page.per_page.max(1),
+    }
+}
+
+impl Store for MemoryStore {
+    fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, StoreError> {
+        let mut groups = self.lock();
+        let mut changes: Vec<GroupChange> = Vec::new();
+        for g in batch {
+            let o = &g.occurrence;
+            let kind = match groups.get_mut(&g.hash) {
+                None => {
+                    let summary = summary_of(&g.hash, o, g.times);
+                    groups.insert(
+                        g.hash.clone(),
+                        Entry {
+                            group: Group { summary, traceback: render_traceback(o), request_data: request_data(o) },
+                            occurrences: VecDeque::new(),
+                            hours: HashMap::new(),
+                        },
+                    );
+                    ChangeKind::New
+                }
+                Some(e) => {
+                    let s = &mut e.group.summary;
+                    s.count += g.times;
+                    let kind = if s.status == Status::Resolved {
+                        s.status = Status::Unresolved;
+                        ChangeKind::Regressed
+                    } else {
+                        ChangeKind::Recurring
+                    };
+                    if o.timestamp >= s.last_seen {
+                        let fresh = summary_of(&g.hash, o, 0);
+                        s.last_seen = o.timestamp;
+                        s.message = fresh.message;
+                        s.method = fresh.method;
+                        s.path = fresh.path;
+                        s.host = fresh.host;
+                        e.group.traceback = render_traceback(o);
+                        e.group.request_data = request_data(o);
+                    }
+                    kind
+                }
+            };
+            let e = groups.get_mut(&g.hash).expect("inserted above");
+            e.occurrences.push_front(o.clone());
+            e.occurrences.truncate(self.cap);
+            *e.hours.entry(o.timestamp.as_secs().div_euclid(3600)).or_default() += g.times;
+            let count = e.group.summary.count;
+            match changes.iter_mut().find(|c| c.hash == g.hash) {
+                Some(c) => {
+                    c.count = count;
+                    c.added += g.times;
+                    if kind == ChangeKind::Regressed {
+                        c.kind = kind;
+                    }
+                }
+                None => changes.push(GroupChange { hash: g.hash.clone(), kind, count, added: g.times }),
+            }
+        }
+        Ok(changes)
+    }
+
+    fn list_groups(&self, q: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
+        let groups = self.lock();
+        let needle = q.search.as_deref().map(str::to_lowercase).filter(|s| !s.is_empty());
+        let mut all: Vec<GroupSummary> = groups
+            .values()
+            .map(|e| &e.group.summary)
+            .filter(|s| q.status.is_none_or(|st| s.status == st))
+            .filter(|s| {
+                needle.as_deref().is_none_or(|n| {
+                    s.exception_name.to_lowercase().contains(n)
+                        || s.message.to_lowercase().contains(n)
+                        || s.path.as_deref().unwrap_or("").to_lowercase().contains(n)
+                })
+            })
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.hash.cmp(&b.hash)));
+        Ok(page_of(&all, q.page))
+    }
+
+    fn group(&self, hash: &str) -> Result<Option<Group>, StoreError> {
+        Ok(self.lock().get(hash).map(|e| e.group.clone()))
+    }
+
+    fn occurrences(&self, hash: &str, page: PageRequest) -> Result<Page<Occurrence>, StoreError> {
+        let groups = self.lock();
+        let all: Vec<Occurrence> =
+            groups.get(hash).map(|e| e.occurrences.iter().cloned().collect()).unwrap_or_default();
+        Ok(page_of(&all, page))
+    }
+
+    fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {
+        let groups = self.lock();
+        let first = since.as_secs().div_euclid(3600);
+        let last = Timestamp::now().as_secs().div_euclid(3600);
+        let hours = groups.get(hash).map(|e| &e.hours);
+        Ok((first..=last).map(|h| hours.and_then(|m| m.get(&h)).copied().unwrap_or(0)).collect())
+    }
+
+    fn delete_group(&self, hash: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().remove(hash).is_some())
+    }
+
+    fn set_status(&self, hash: &str, status: Status) -> Result<bool, StoreError> {
+        Ok(self.lock().get_mut(hash).map(|e| e.group.summary.status = status).is_some())
+    }
+
+    fn set_notification_sent(&self, hash: &str, sent: bool) -> Result<bool, StoreError> {
+        Ok(self.lock().get_mut(hash).map(|e| e.group.summary.notification_sent = sent).is_some())
+    }
+
+    fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError> {
+        Ok(self.lock().get_mut(hash).map(|e| e.group.summary.ticket_raised = ticket.map(str::to_owned)).is_some())
+    }
+}
+
+/// The list row of a group whose latest occurrence is `o`.
+pub(crate) fn summary_of(hash: &str, o: &Occurrence, count: u64) -> GroupSummary {
+    let req = o.request.as_ref();
+    GroupSummary {
+        hash: hash.to_owned(),
+        exception_name: o.exception_name.clone(),
+        message: o.message.clone(),
+        method: req.map(|r| r.method.clone()),
+        path: req.map(|r| r.path.clone()),
+        host: o.host.clone(),
+        count,
+        created_on: o.timestamp,
+        last_seen: o.timestamp,
+        status: Status::Unresolved,
+        notification_sent: false,
+        ticket_raised: None,
+    }
+}
+
+/// The `request_data` column: the request context as JSON text.
+pub(crate) fn request_data(o: &Occurrence) -> Option<String> {
+    o.request.as_ref().and_then(|r| serde_json::to_string(r).ok())
+}

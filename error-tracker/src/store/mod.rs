@@ -1,0 +1,309 @@
+//! Where groups and occurrences are kept: the [`Store`] trait and its implementations.
+//!
+//! Only this module speaks SQL. The writer thread calls [`Store::write`] with
+//! batches; the UI and the notifiers call the read methods.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::occurrence::Occurrence;
+use crate::timestamp::Timestamp;
+
+pub mod memory;
+pub mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+/// A place that keeps groups and their occurrences.
+///
+/// Implementations must keep `count` exact when several processes write at
+/// once, never change `created_on` after the first occurrence, and cap the
+/// stored occurrences per group to the newest ones.
+pub trait Store: Send + Sync + 'static {
+    /// Writes a batch of fingerprinted occurrences in one transaction, and
+    /// tells for each group touched whether it is new, regressed or recurring.
+    fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, StoreError>;
+
+    /// One page of groups, newest `last_seen` first, with the total.
+    fn list_groups(&self, query: &GroupQuery) -> Result<Page<GroupSummary>, StoreError>;
+
+    /// One group, with its latest traceback and request data.
+    fn group(&self, hash: &str) -> Result<Option<Group>, StoreError>;
+
+    /// One page of a group's stored occurrences, newest first.
+    fn occurrences(&self, hash: &str, page: PageRequest) -> Result<Page<Occurrence>, StoreError>;
+
+    /// Occurrences of a group per hour since `since`, oldest first, one
+    /// entry per hour (zero where none happened).
+    fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError>;
+
+    /// Deletes a group and its occurrences. Returns whether it existed.
+    fn delete_group(&self, hash: &str) -> Result<bool, StoreError>;
+
+    /// Sets a group's status. Returns whether the group exists.
+    fn set_status(&self, hash: &str, status: Status) -> Result<bool, StoreError>;
+
+    /// Records that a notification was sent for the group.
+    fn set_notification_sent(&self, hash: &str, sent: bool) -> Result<bool, StoreError>;
+
+    /// Keeps the ticket reference (an id or URL) raised for the group.
+    fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError>;
+}
+
+/// One occurrence with its fingerprint, as the writer hands it to a [`Store`].
+#[derive(Debug, Clone)]
+pub struct Grouped {
+    /// The group's fingerprint (hex).
+    pub hash: String,
+    /// The occurrence itself.
+    pub occurrence: Occurrence,
+    /// How many occurrences this one stands for: more than 1 when the queue
+    /// overflowed and identical occurrences were folded into a counter.
+    pub times: u64,
+}
+
+/// What a write did to one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupChange {
+    /// The group's fingerprint.
+    pub hash: String,
+    /// New, regressed or recurring.
+    pub kind: ChangeKind,
+    /// The group's count after the write.
+    pub count: u64,
+    /// How many occurrences this write added to the group.
+    pub added: u64,
+}
+
+/// How a group changed in a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// The first occurrence of this fingerprint.
+    New,
+    /// An occurrence of a resolved group: it is unresolved again.
+    Regressed,
+    /// Another occurrence of an unresolved or ignored group.
+    Recurring,
+}
+
+/// The triage status of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Open (the default).
+    #[default]
+    Unresolved,
+    /// Fixed; a new occurrence reopens it as a regression.
+    Resolved,
+    /// Known and not worth fixing; new occurrences are counted silently.
+    Ignored,
+}
+
+impl Status {
+    /// All statuses, in display order.
+    pub const ALL: [Status; 3] = [Status::Unresolved, Status::Resolved, Status::Ignored];
+
+    /// The name stored in the `status` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Unresolved => "unresolved",
+            Status::Resolved => "resolved",
+            Status::Ignored => "ignored",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
+    }
+}
+
+/// Which groups to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupQuery {
+    /// Only groups with this status.
+    pub status: Option<Status>,
+    /// Only groups whose exception name, message or path contains this text
+    /// (case-insensitive).
+    pub search: Option<String>,
+    /// The page to return.
+    pub page: PageRequest,
+}
+
+impl Default for GroupQuery {
+    fn default() -> Self {
+        Self { status: None, search: None, page: PageRequest::first(10) }
+    }
+}
+
+/// A page number (1-based) and a page size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// 1-based; 0 is read as 1.
+    pub page: u32,
+    /// Items per page; 0 is read as 1.
+    pub per_page: u32,
+}
+
+impl PageRequest {
+    /// The first page of `per_page` items.
+    pub fn first(per_page: u32) -> Self {
+        Self { page: 1, per_page }
+    }
+
+    /// The SQL `LIMIT`.
+    pub fn limit(self) -> u64 {
+        u64::from(self.per_page.max(1))
+    }
+
+    /// The SQL `OFFSET`.
+    pub fn offset(self) -> u64 {
+        u64::from(self.page.max(1) - 1) * self.limit()
+    }
+}
+
+/// One page of results and the total number of matches.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// How many items match in all.
+    pub total: u64,
+    /// The page number (1-based).
+    pub page: u32,
+    /// The page size.
+    pub per_page: u32,
+}
+
+impl<T> Page<T> {
+    /// The number of pages (at least 1).
+    pub fn pages(&self) -> u64 {
+        self.total.div_ceil(u64::from(self.per_page.max(1))).max(1)
+    }
+}
+
+/// One row of the group list: the `exceptions` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    /// The fingerprint (primary key).
+    pub hash: String,
+    /// The exception type name.
+    pub exception_name: String,
+    /// The latest message.
+    pub message: String,
+    /// The latest request method, if any.
+    pub method: Option<String>,
+    /// The latest request path (or route), if any.
+    pub path: Option<String>,
+    /// The latest host.
+    pub host: String,
+    /// How many times it happened.
+    pub count: u64,
+    /// The first occurrence.
+    pub created_on: Timestamp,
+    /// The latest occurrence.
+    pub last_seen: Timestamp,
+    /// Triage status.
+    pub status: Status,
+    /// Whether a notification was sent.
+    pub notification_sent: bool,
+    /// The ticket raised for it, if any.
+    pub ticket_raised: Option<String>,
+}
+
+/// One group with the details of its latest occurrence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    /// The list row.
+    #[serde(flatten)]
+    pub summary: GroupSummary,
+    /// The readable traceback of the latest occurrence, with the locals of each frame.
+    pub traceback: String,
+    /// The request data of the latest occurrence, as JSON text.
+    pub request_data: Option<String>,
+}
+
+/// Why a store failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database cannot be opened.
+    Open {
+        /// The path or URL (password masked).
+        location: String,
+        /// The cause.
+        reason: String,
+    },
+    /// The database is busy or locked; retrying later may work.
+    Busy(String),
+    /// Any other database error.
+    Database(String),
+    /// Stored data that cannot be read back.
+    Corrupt(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Open { location, reason } => write!(f, "cannot open the store at {location}: {reason}"),
+            StoreError::Busy(e) => write!(f, "the store is busy: {e}"),
+            StoreError::Database(e) => write!(f, "store error: {e}"),
+            StoreError::Corrupt(e) => write!(f, "stored data cannot be read: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// The readable traceback text stored in `exceptions.traceback`: the error,
+/// its sources, each tracked frame with its arguments and locals, then the
+/// backtrace.
+pub fn render_traceback(o: &Occurrence) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "{}: {}", o.exception_name, o.message);
+    for src in &o.sources {
+        let _ = writeln!(s, "Caused by: {src}");
+    }
+    if let Some(p) = &o.panic {
+        let _ = writeln!(s, "Panicked at {}", p.location.as_deref().unwrap_or("<unknown>"));
+    }
+    for fr in &o.frames {
+        let at = match (&fr.file, fr.line) {
+            (Some(f), Some(l)) => format!(" ({f}:{l})"),
+            _ => String::new(),
+        };
+        let _ = writeln!(s, "\nIn tracked frame {}{at}", fr.function);
+        for (kind, vars) in [("arg", &fr.args), ("local", &fr.locals)] {
+            for v in vars {
+                let _ = writeln!(s, "    {kind} {} = {}", v.name, v.value);
+            }
+        }
+    }
+    if !o.backtrace.is_empty() {
+        let _ = writeln!(s, "\nBacktrace (innermost first):");
+        for (i, fr) in o.backtrace.iter().enumerate() {
+            let mark = if fr.in_app { "*" } else { " " };
+            let _ = write!(s, "{mark}{i:>3}: {}", fr.function);
+            if let Some(file) = &fr.file {
+                let _ = write!(s, "\n          at {file}:{}", fr.line.unwrap_or(0));
+            }
+            s.push('\n');
+        }
+    }
+    s
+}

@@ -1,0 +1,473 @@
+//! [`SqliteStore`]: the default store, one SQLite file in WAL mode.
+//!
+//! The schema is in `migrations/`, applied in order under `PRAGMA user_version`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+
+use super::memory::{request_data, summary_of};
+use super::{
+    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, Store, StoreError,
+    render_traceback,
+};
+use crate::occurrence::Occurrence;
+use crate::timestamp::Timestamp;
+
+/// The migrations, in order. Version N of the schema has the first N applied.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+
+/// How long a connection waits for another writer's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many idle read connections are kept.
+const MAX_IDLE_READERS: usize = 8;
+
+/// The default [`Store`]: a SQLite file, written in batched transactions in
+/// WAL mode, that several processes may share.
+///
+/// ```
+/// use error_tracker::{SqliteStore, Store, GroupQuery};
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = SqliteStore::open(dir.path().join("errors.sqlite"), 100).unwrap();
+/// assert_eq!(store.list_groups(&GroupQuery::default()).unwrap().total, 0);
+/// ```
+pub struct SqliteStore {
+    path: PathBuf,
+    cap: u32,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).field("cap", &self.cap).finish()
+    }
+}
+
+fn db_err(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy(e.to_string()),
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
+fn json_err(e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the file at `path`, applies the
+    /// migrations, and keeps at most `occurrences_per_group` occurrences per group.
+    pub fn open(path: impl AsRef<Path>, occurrences_per_group: u32) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let open_err =
+            |e: rusqlite::Error| StoreError::Open { location: path.display().to_string(), reason: e.to_string() };
+        let writer = open_connection(&path, true).map_err(open_err)?;
+        migrate(&writer).map_err(open_err)?;
+        Ok(Self {
+            path,
+            cap: occurrences_per_group.max(1),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The file this store writes to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a pooled read connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let conn = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_connection(&self.path, false).map_err(db_err)?,
+        };
+        let out = f(&conn);
+        let mut idle = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+
+    fn update(&self, sql: &str, p: impl rusqlite::Params) -> Result<bool, StoreError> {
+        let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(conn.execute(sql, p).map_err(db_err)? > 0)
+    }
+}
+
+/// Every connection's pragmas, in one place.
+fn open_connection(path: &Path, create: bool) -> rusqlite::Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1)).inspect_err(
+            |_| {
+                let _ = conn.execute_batch("ROLLBACK");
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// What one batch does to one group.
+struct GroupWrite<'a> {
+    latest: &'a Occurrence,
+    first: Timestamp,
+    times: u64,
+}
+
+const UPSERT_GROUP: &str = "
+    INSERT INTO exceptions (hash, host, path, method, request_data, exception_name, message, traceback,
+                            count, created_on, last_seen)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+    ON CONFLICT (hash) DO UPDATE SET
+        count = count + excluded.count,
+        status = CASE status WHEN 'resolved' THEN 'unresolved' ELSE status END,
+        host = iif(excluded.last_seen >= last_seen, excluded.host, host),
+        path = iif(excluded.last_seen >= last_seen, excluded.path, path),
+        method = iif(excluded.last_seen >= last_seen, excluded.method, method),
+        request_data = iif(excluded.last_seen >= last_seen, excluded.request_data, request_data),
+        message = iif(excluded.last_seen >= last_seen, excluded.message, message),
+        traceback = iif(excluded.last_seen >= last_seen, excluded.traceback, traceback),
+        last_seen = max(last_seen, excluded.last_seen)
+    RETURNING count";
+
+const INSERT_OCCURRENCE: &str = "
+    INSERT INTO occurrences (event_id, hash, timestamp, times, exception_name, message, sources, host, pid,
+                             thread, release, panic, request_data, frames, backtrace, extra)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+const TRIM_OCCURRENCES: &str = "
+    DELETE FROM occurrences WHERE hash = ?1 AND id <=
+        (SELECT id FROM occurrences WHERE hash = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)";
+
+const ADD_HOUR: &str = "
+    INSERT INTO group_hours (hash, hour, count) VALUES (?1, ?2, ?3)
+    ON CONFLICT (hash, hour) DO UPDATE SET count = count + excluded.count";
+
+impl Store for SqliteStore {
+    fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Fold the batch per group first: one upsert per group, not per occurrence.
+        let mut order: Vec<&str> = Vec::new();
+        let mut groups: HashMap<&str, GroupWrite<'_>> = HashMap::new();
+        let mut per_group: HashMap<&str, u32> = HashMap::new();
+        let mut hours: HashMap<(&str, i64), u64> = HashMap::new();
+        for g in batch {
+            let o = &g.occurrence;
+            *hours.entry((g.hash.as_str(), o.timestamp.as_secs().div_euclid(3600))).or_default() += g.times;
+            *per_group.entry(&g.hash).or_default() += 1;
+            groups
+                .entry(&g.hash)
+                .and_modify(|w| {
+                    w.times += g.times;
+                    w.first = w.first.min(o.timestamp);
+                    if o.timestamp >= w.latest.timestamp {
+                        w.latest = o;
+                    }
+                })
+                .or_insert_with(|| {
+                    order.push(&g.hash);
+                    GroupWrite { latest: o, first: o.timestamp, times: g.times }
+                });
+        }
+
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+        let mut changes = Vec::with_capacity(order.len());
+        {
+            let mut status_of = tx.prepare_cached("SELECT status FROM exceptions WHERE hash = ?1").map_err(db_err)?;
+            let mut upsert = tx.prepare_cached(UPSERT_GROUP).map_err(db_err)?;
+            for hash in &order {
+                let w = &groups[hash];
+                let before: Option<String> = status_of.query_row([hash], |r| r.get(0)).optional().map_err(db_err)?;
+                let kind = match before.as_deref() {
+                    None => ChangeKind::New,
+                    Some("resolved") => ChangeKind::Regressed,
+                    Some(_) => ChangeKind::Recurring,
+                };
+                let s = summary_of(hash, w.latest, w.times);
+                let count: i64 = upsert
+                    .query_row(
+                        params![
+                            hash,
+                            s.host,
+                            s.path,
+                            s.method,
+                            request_data(w.latest),
+                            s.exception_name,
+                            s.message,
+                            render_traceback(w.latest),
+                            w.times as i64,
+                            w.first.to_string(),
+                            w.latest.timestamp.to_string(),
+                        ],
+                        |r| r.get(0),
+                    )
+                    .map_err(db_err)?;
+                changes.push(GroupChange { hash: (*hash).to_owned(), kind, count: count as u64, added: w.times });
+            }
+
+            // Only the newest `cap` of a group can survive the trim: skip the rest.
+            let mut insert = tx.prepare_cached(INSERT_OCCURRENCE).map_err(db_err)?;
+            let mut seen: HashMap<&str, u32> = HashMap::new();
+            for g in batch {
+                let n = seen.entry(&g.hash).or_default();
+                *n += 1;
+                if per_group[g.hash.as_str()] - *n >= self.cap {
+                    continue;
+                }
+                let o = &g.occurrence;
+                insert
+                    .execute(params![
+                        o.id,
+                        g.hash,
+                        o.timestamp.to_string(),
+                        g.times as i64,
+                        o.exception_name,
+                        o.message,
+                        serde_json::to_string(&o.sources).map_err(json_err)?,
+                        o.host,
+                        o.pid,
+                        o.thread,
+                        o.release,
+                        o.panic.as_ref().map(serde_json::to_string).transpose().map_err(json_err)?,
+                        request_data(o),
+                        serde_json::to_string(&o.frames).map_err(json_err)?,
+                        serde_json::to_string(&o.backtrace).map_err(json_err)?,
+                        serde_json::to_string(&o.extra).map_err(json_err)?,
+                    ])
+                    .map_err(db_err)?;
+            }
+            let mut trim = tx.prepare_cached(TRIM_OCCURRENCES).map_err(db_err)?;
+            for hash in &order {
+                trim.execute(params![hash, self.cap]).map_err(db_err)?;
+            }
+            let mut add_hour = tx.prepare_cached(ADD_HOUR).map_err(db_err)?;
+            for ((hash, hour), n) in &hours {
+                add_hour.execute(params![hash, hour, *n as i64]).map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(changes)
+    }
+
+    fn list_groups(&self, q: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
+        let pattern = q.search.as_deref().filter(|s| !s.is_empty()).map(|s| {
+            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let status = q.status.map(Status::as_str);
+        let filter = "(?1 IS NULL OR status = ?1)
+            AND (?2 IS NULL OR exception_name LIKE ?2 ESCAPE '\\' OR message LIKE ?2 ESCAPE '\\'
+                 OR path LIKE ?2 ESCAPE '\\')";
+        self.read(|conn| {
+            let total: i64 = conn
+                .prepare_cached(&format!("SELECT count(*) FROM exceptions WHERE {filter}"))
+                .and_then(|mut s| s.query_row(params![status, pattern], |r| r.get(0)))
+                .map_err(db_err)?;
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {SUMMARY_COLUMNS} FROM exceptions WHERE {filter}
+                     ORDER BY last_seen DESC, hash LIMIT ?3 OFFSET ?4"
+                ))
+                .map_err(db_err)?;
+            let items = stmt
+                .query_map(params![status, pattern, q.page.limit() as i64, q.page.offset() as i64], summary_from_row)
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            Ok(Page { items, total: total as u64, page: q.page.page.max(1), per_page: q.page.per_page.max(1) })
+        })
+    }
+
+    fn group(&self, hash: &str) -> Result<Option<Group>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS}, traceback, request_data FROM exceptions WHERE hash = ?1"
+            ))
+            .and_then(|mut s| {
+                s.query_row([hash], |r| {
+                    Ok(Group { summary: summary_from_row(r)?, traceback: r.get(12)?, request_data: r.get(13)? })
+                })
+                .optional()
+            })
+            .map_err(db_err)
+        })
+    }
+
+    fn occurrences(&self, hash: &str, page: PageRequest) -> Result<Page<Occurrence>, StoreError> {
+        self.read(|conn| {
+            let total: i64 = conn
+                .prepare_cached("SELECT count(*) FROM occurrences WHERE hash = ?1")
+                .and_then(|mut s| s.query_row([hash], |r| r.get(0)))
+                .map_err(db_err)?;
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT event_id, exception_name, message, sources, backtrace, thread, timestamp, host, pid,
+                            release, panic, frames, request_data, extra
+                     FROM occurrences WHERE hash = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+                )
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![hash, page.limit() as i64, page.offset() as i64], occurrence_columns)
+                .map_err(db_err)?;
+            let mut items = Vec::new();
+            for row in rows {
+                items.push(occurrence_from_columns(row.map_err(db_err)?)?);
+            }
+            Ok(Page { items, total: total as u64, page: page.page.max(1), per_page: page.per_page.max(1) })
+        })
+    }
+
+    fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {
+        let first = since.as_secs().div_euclid(3600);
+        let last = Timestamp::now().as_secs().div_euclid(3600).max(first);
+        let found: HashMap<i64, u64> = self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT hour, count FROM group_hours WHERE hash = ?1 AND hour BETWEEN ?2 AND ?3")
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![hash, first, last], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))
+                .map_err(db_err)?;
+            rows.collect::<Result<_, _>>().map_err(db_err)
+        })?;
+        Ok((first..=last).map(|h| found.get(&h).copied().unwrap_or(0)).collect())
+    }
+
+    fn delete_group(&self, hash: &str) -> Result<bool, StoreError> {
+        self.update("DELETE FROM exceptions WHERE hash = ?1", [hash])
+    }
+
+    fn set_status(&self, hash: &str, status: Status) -> Result<bool, StoreError> {
+        self.update("UPDATE exceptions SET status = ?2 WHERE hash = ?1", params![hash, status.as_str()])
+    }
+
+    fn set_notification_sent(&self, hash: &str, sent: bool) -> Result<bool, StoreError> {
+        self.update("UPDATE exceptions SET notification_sent = ?2 WHERE hash = ?1", params![hash, sent])
+    }
+
+    fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError> {
+        self.update("UPDATE exceptions SET ticket_raised = ?2 WHERE hash = ?1", params![hash, ticket])
+    }
+}
+
+const SUMMARY_COLUMNS: &str = "hash, exception_name, message, method, path, host, count, created_on, last_seen, \
+                               status, notification_sent, ticket_raised";
+
+fn timestamp_at(r: &Row<'_>, i: usize) -> rusqlite::Result<Timestamp> {
+    let s: String = r.get(i)?;
+    Timestamp::parse(&s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, format!("bad timestamp {s:?}").into())
+    })
+}
+
+fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<GroupSummary> {
+    let status: String = r.get(9)?;
+    Ok(GroupSummary {
+        hash: r.get(0)?,
+        exception_name: r.get(1)?,
+        message: r.get(2)?,
+        method: r.get(3)?,
+        path: r.get(4)?,
+        host: r.get(5)?,
+        count: r.get::<_, i64>(6)? as u64,
+        created_on: timestamp_at(r, 7)?,
+        last_seen: timestamp_at(r, 8)?,
+        status: status.parse().unwrap_or_default(),
+        notification_sent: r.get(10)?,
+        ticket_raised: r.get(11)?,
+    })
+}
+
+type OccurrenceColumns = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Timestamp,
+    String,
+    u32,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+);
+
+fn occurrence_columns(r: &Row<'_>) -> rusqlite::Result<OccurrenceColumns> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        timestamp_at(r, 6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
+        r.get(13)?,
+    ))
+}
+
+fn occurrence_from_columns(c: OccurrenceColumns) -> Result<Occurrence, StoreError> {
+    let (
+        id,
+        exception_name,
+        message,
+        sources,
+        backtrace,
+        thread,
+        timestamp,
+        host,
+        pid,
+        release,
+        panic,
+        frames,
+        request,
+        extra,
+    ) = c;
+    Ok(Occurrence {
+        id,
+        exception_name,
+        message,
+        sources: serde_json::from_str(&sources).map_err(json_err)?,
+        backtrace: serde_json::from_str(&backtrace).map_err(json_err)?,
+        thread,
+        timestamp,
+        host,
+        pid,
+        release,
+        panic: panic.map(|p| serde_json::from_str(&p)).transpose().map_err(json_err)?,
+        frames: serde_json::from_str(&frames).map_err(json_err)?,
+        request: request.map(|p| serde_json::from_str(&p)).transpose().map_err(json_err)?,
+        extra: serde_json::from_str(&extra).map_err(json_err)?,
+    })
+}

@@ -1,0 +1,153 @@
+//! Symbolization on the writer thread, cached per instruction address and
+//! per whole stack, so that repeated errors cost no symbolization.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::occurrence::StackFrame;
+
+/// Leading frames that belong to the capture machinery, not to the failure.
+const MACHINERY: &[&str] = &[
+    "backtrace::",
+    "error_tracker::",
+    "std::panicking::",
+    "core::panicking::",
+    "std::panic::",
+    "rust_begin_unwind",
+    "std::sys::backtrace::",
+    "std::sys_common::backtrace::",
+    "__rustc::rust_begin_unwind",
+    "<alloc::boxed::Box<F,A> as core::ops::function::Fn<Args>>::call",
+];
+
+/// Crates whose frames are never in-app.
+const LIBRARY_CRATES: &[&str] = &["std", "core", "alloc", "backtrace", "error_tracker", "test", "__rustc"];
+
+/// Resolves stacks, remembering every address and every stack it has seen.
+pub(crate) struct Symbolizer {
+    in_app_prefixes: Vec<String>,
+    addresses: HashMap<usize, Arc<[StackFrame]>>,
+    stacks: HashMap<u64, Arc<[StackFrame]>>,
+}
+
+impl Symbolizer {
+    pub(crate) fn new(in_app_prefixes: Vec<String>) -> Self {
+        Self { in_app_prefixes, addresses: HashMap::new(), stacks: HashMap::new() }
+    }
+
+    /// The frames of a stack, innermost first, without the leading capture
+    /// and panic machinery.
+    pub(crate) fn resolve(&mut self, ips: &[usize]) -> Arc<[StackFrame]> {
+        let key = stack_key(ips);
+        if let Some(frames) = self.stacks.get(&key) {
+            return frames.clone();
+        }
+        let mut frames = Vec::with_capacity(ips.len());
+        for &ip in ips {
+            let resolved = match self.addresses.get(&ip) {
+                Some(f) => f.clone(),
+                None => {
+                    let f: Arc<[StackFrame]> = resolve_address(ip, &self.in_app_prefixes).into();
+                    self.addresses.insert(ip, f.clone());
+                    f
+                }
+            };
+            frames.extend(resolved.iter().cloned());
+        }
+        let skip = frames.iter().take_while(|f| is_machinery(&f.function)).count();
+        frames.drain(..skip);
+        let frames: Arc<[StackFrame]> = frames.into();
+        if self.stacks.len() > 100_000 {
+            self.stacks.clear();
+        }
+        self.stacks.insert(key, frames.clone());
+        frames
+    }
+}
+
+fn stack_key(ips: &[usize]) -> u64 {
+    // FNV-1a: stable within the process, which is all this cache needs.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for ip in ips {
+        for b in ip.to_le_bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+fn is_machinery(function: &str) -> bool {
+    MACHINERY.iter().any(|m| function.starts_with(m))
+}
+
+/// All frames at one address (more than one where calls were inlined).
+fn resolve_address(ip: usize, in_app_prefixes: &[String]) -> Vec<StackFrame> {
+    let mut out = Vec::new();
+    // SAFETY-free: `resolve` is the synchronized API; the writer thread is
+    // the only caller in this crate.
+    backtrace::resolve(ip as *mut std::ffi::c_void, |sym| {
+        let function = sym.name().map(|n| format!("{n:#}")).unwrap_or_else(|| "<unknown>".to_owned());
+        let file = sym.filename().map(|p| p.to_string_lossy().into_owned());
+        let in_app = is_in_app(&function, file.as_deref(), in_app_prefixes);
+        out.push(StackFrame { function, file, line: sym.lineno(), in_app });
+    });
+    if out.is_empty() {
+        out.push(StackFrame { function: format!("<unknown {ip:#x}>"), file: None, line: None, in_app: false });
+    }
+    out
+}
+
+/// A frame is in-app when it comes from the application: by the configured
+/// prefixes, or else when it is neither std, a registry dependency, nor
+/// error-tracker itself.
+pub(crate) fn is_in_app(function: &str, file: Option<&str>, prefixes: &[String]) -> bool {
+    let path = function.trim_start_matches('<');
+    if function.starts_with("<unknown") {
+        return false;
+    }
+    if !prefixes.is_empty() {
+        return prefixes.iter().any(|p| path.starts_with(p.as_str()));
+    }
+    let krate = path.split("::").next().unwrap_or(path);
+    if LIBRARY_CRATES.contains(&krate) || !path.contains("::") {
+        return false;
+    }
+    match file {
+        Some(f) => {
+            !(f.starts_with("/rustc/")
+                || f.contains("/.cargo/registry/")
+                || f.contains("/.cargo/git/")
+                || f.contains("/rustlib/"))
+        }
+        None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_app_excludes_std_dependencies_and_the_tracker() {
+        assert!(is_in_app("my_app::db::load", Some("/src/app/src/db.rs"), &[]));
+        assert!(is_in_app("<my_app::Db as my_app::Load>::load", Some("src/db.rs"), &[]));
+        assert!(!is_in_app("std::rt::lang_start", Some("/rustc/abc/library/std/src/rt.rs"), &[]));
+        assert!(!is_in_app("tokio::runtime::park", Some("/root/.cargo/registry/src/x/tokio/park.rs"), &[]));
+        assert!(!is_in_app("error_tracker::capture::raw_stack", None, &[]));
+        assert!(!is_in_app("main", None, &[]));
+        assert!(is_in_app("my_app::x", None, &["my_app::".into()]));
+        assert!(!is_in_app("other::x", None, &["my_app::".into()]));
+    }
+
+    #[test]
+    fn resolves_this_stack_with_caching() {
+        let mut s = Symbolizer::new(vec![]);
+        let ips = crate::capture::raw_stack();
+        let a = s.resolve(&ips);
+        let b = s.resolve(&ips);
+        assert!(Arc::ptr_eq(&a, &b));
+        // Every frame of this crate counts as machinery, so the test's own frame is gone too.
+        assert!(!a.is_empty() && !is_machinery(&a[0].function), "{a:#?}");
+        assert!(a.iter().any(|f| f.function.starts_with("std::") || f.function.starts_with("test::")), "{a:#?}");
+    }
+}

@@ -1,0 +1,178 @@
+//! The global tracker: what [`init`](crate::init) installs, the bounded queue
+//! to the writer, and the overflow counters that keep counts exact when the
+//! queue is full.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, TrySendError};
+
+use crate::capture::EventId;
+use crate::config::{Config, FingerprintFn};
+use crate::mask::Masking;
+use crate::occurrence::Occurrence;
+use crate::store::Store;
+
+/// How many distinct overflow counters are kept while the queue is full.
+const MAX_OVERFLOW_KEYS: usize = 10_000;
+
+/// An occurrence on its way to the writer, with its stack unresolved.
+pub(crate) struct Pending {
+    pub(crate) occurrence: Occurrence,
+    pub(crate) ips: Vec<usize>,
+    /// How many occurrences this one stands for (more than 1 after folding).
+    pub(crate) times: u64,
+}
+
+/// The process-wide tracker.
+pub struct Tracker {
+    pub(crate) masking: Arc<dyn Masking>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) fingerprint: Option<Arc<FingerprintFn>>,
+    pub(crate) in_app_prefixes: Vec<String>,
+    pub(crate) host: String,
+    pub(crate) pid: u32,
+    pub(crate) release: Option<String>,
+    pub(crate) config: Config,
+    queue: Sender<Pending>,
+    pub(crate) wake: Sender<()>,
+    pub(crate) overflow: Mutex<HashMap<u64, Pending>>,
+    pub(crate) progress: Progress,
+}
+
+/// Counts that let [`flush`](crate::flush) wait for what was accepted before it.
+#[derive(Default)]
+pub(crate) struct Progress {
+    /// Occurrences accepted (queued or folded).
+    accepted: AtomicU64,
+    /// Occurrences the writer is done with (stored, or given up).
+    done: Mutex<u64>,
+    done_changed: Condvar,
+    /// Occurrences lost because even the overflow counters were full.
+    pub(crate) lost: AtomicU64,
+    /// Write attempts that failed.
+    pub(crate) write_failures: AtomicU64,
+}
+
+impl Progress {
+    pub(crate) fn finish(&self, n: u64) {
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        *done += n;
+        self.done_changed.notify_all();
+    }
+
+    fn wait_for(&self, target: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        while *done < target {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            done = self.done_changed.wait_timeout(done, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        true
+    }
+}
+
+static TRACKER: OnceLock<Tracker> = OnceLock::new();
+
+/// The installed tracker, or `None` before [`init`](crate::init) and while
+/// the current thread is already recording.
+#[inline]
+pub(crate) fn get() -> Option<&'static Tracker> {
+    let t = TRACKER.get()?;
+    (crate::capture::state() == crate::capture::State::Outside).then_some(t)
+}
+
+/// The installed tracker, whatever the thread is doing.
+pub(crate) fn installed() -> Option<&'static Tracker> {
+    TRACKER.get()
+}
+
+pub(crate) fn install(t: Tracker) -> Result<&'static Tracker, Tracker> {
+    let mut t = Some(t);
+    let installed = TRACKER.get_or_init(|| t.take().expect("taken once"));
+    match t {
+        None => Ok(installed),
+        Some(t) => Err(t),
+    }
+}
+
+impl Tracker {
+    pub(crate) fn new(config: Config, store: Arc<dyn Store>, queue: Sender<Pending>, wake: Sender<()>) -> Self {
+        Tracker {
+            masking: config.masking_rules(),
+            store,
+            fingerprint: config.fingerprint.clone(),
+            in_app_prefixes: config.in_app_prefixes.clone(),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
+            pid: std::process::id(),
+            release: config.release.clone(),
+            config,
+            queue,
+            wake,
+            overflow: Mutex::new(HashMap::new()),
+            progress: Progress::default(),
+        }
+    }
+
+    /// Hands an occurrence to the writer without blocking. When the queue is
+    /// full, folds it into the counter of its stack.
+    pub(crate) fn submit(&self, occurrence: Occurrence, ips: Vec<usize>) -> EventId {
+        let id = occurrence.id.parse::<uuid::Uuid>().map(|u| EventId(u.as_u128())).unwrap_or_default();
+        self.submit_pending(Pending { occurrence, ips, times: 1 });
+        id
+    }
+
+    pub(crate) fn submit_pending(&self, p: Pending) {
+        self.progress.accepted.fetch_add(p.times, Ordering::SeqCst);
+        match self.queue.try_send(p) {
+            Ok(()) => {}
+            Err(TrySendError::Full(p)) => self.fold(p),
+            Err(TrySendError::Disconnected(p)) => {
+                self.progress.lost.fetch_add(p.times, Ordering::Relaxed);
+                self.progress.finish(p.times);
+            }
+        }
+    }
+
+    /// Adds an occurrence to the overflow counter of its exception name and stack.
+    fn fold(&self, p: Pending) {
+        let key = {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            p.occurrence.exception_name.hash(&mut h);
+            p.ips.hash(&mut h);
+            h.finish()
+        };
+        let mut map = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
+        let full = map.len() >= MAX_OVERFLOW_KEYS;
+        match map.get_mut(&key) {
+            Some(entry) => {
+                entry.times += p.times;
+                entry.occurrence.timestamp = entry.occurrence.timestamp.max(p.occurrence.timestamp);
+            }
+            None if !full => {
+                map.insert(key, p);
+            }
+            None => {
+                drop(map);
+                self.progress.lost.fetch_add(p.times, Ordering::Relaxed);
+                self.progress.finish(p.times);
+                return;
+            }
+        }
+        drop(map);
+        let _ = self.wake.try_send(());
+    }
+
+    /// Waits until everything accepted so far is stored, or `timeout` passes.
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        let target = self.progress.accepted.load(Ordering::SeqCst);
+        let _ = self.wake.try_send(());
+        self.progress.wait_for(target, timeout)
+    }
+}

@@ -1,0 +1,119 @@
+//! The background writer: one thread that symbolizes, masks, fingerprints
+//! and stores what the capture path queued, in batched transactions.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, select};
+
+use crate::capture::{self, State};
+use crate::fingerprint::default_fingerprint;
+use crate::mask::scrub_occurrence;
+use crate::store::{GroupChange, Grouped};
+use crate::symbolize::Symbolizer;
+use crate::tracker::{Pending, Tracker};
+
+/// The most occurrences written in one transaction.
+const MAX_BATCH: usize = 4096;
+/// How long the writer sleeps when there is nothing to do.
+const IDLE_WAKE: Duration = Duration::from_millis(250);
+/// The longest pause between two attempts at a failing write.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+pub(crate) fn spawn(t: &'static Tracker, queue: Receiver<Pending>, wake: Receiver<()>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("error-tracker-writer".into())
+        .spawn(move || capture::with_state(State::Recording, || Writer::new(t).run(&queue, &wake)))?;
+    Ok(())
+}
+
+struct Writer {
+    t: &'static Tracker,
+    symbolizer: Symbolizer,
+    batch: Vec<Grouped>,
+    last_log: Option<Instant>,
+}
+
+impl Writer {
+    fn new(t: &'static Tracker) -> Self {
+        Writer { t, symbolizer: Symbolizer::new(t.in_app_prefixes.clone()), batch: Vec::new(), last_log: None }
+    }
+
+    fn run(mut self, queue: &Receiver<Pending>, wake: &Receiver<()>) {
+        loop {
+            select! {
+                recv(queue) -> p => match p {
+                    Ok(p) => self.take(p),
+                    Err(_) => return,
+                },
+                recv(wake) -> _ => {},
+                default(IDLE_WAKE) => {},
+            }
+            while self.batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(p) => self.take(p),
+                    Err(_) => break,
+                }
+            }
+            let folded: Vec<Pending> = {
+                let mut map = self.t.overflow.lock().unwrap_or_else(|e| e.into_inner());
+                map.drain().map(|(_, p)| p).collect()
+            };
+            for p in folded {
+                self.take(p);
+            }
+            self.write();
+        }
+    }
+
+    /// Symbolizes, masks and fingerprints one occurrence into the batch.
+    fn take(&mut self, p: Pending) {
+        let Pending { mut occurrence, ips, times } = p;
+        occurrence.backtrace = self.symbolizer.resolve(&ips).to_vec();
+        scrub_occurrence(&*self.t.masking, &mut occurrence);
+        let hash = match &self.t.fingerprint {
+            Some(f) => catch_unwind(AssertUnwindSafe(|| f(&occurrence)))
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| default_fingerprint(&occurrence)),
+            None => default_fingerprint(&occurrence),
+        };
+        self.batch.push(Grouped { hash, occurrence, times });
+    }
+
+    /// Writes the batch, retrying with backoff until the store takes it.
+    fn write(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let result = catch_unwind(AssertUnwindSafe(|| self.t.store.write(&self.batch)));
+            match result {
+                Ok(Ok(changes)) => {
+                    self.after_write(&changes);
+                    break;
+                }
+                Ok(Err(e)) => self.log_failure(&e),
+                Err(_) => self.log_failure(&"the store panicked"),
+            }
+            self.t.progress.write_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+        let n = self.batch.iter().map(|g| g.times).sum();
+        self.batch.clear();
+        self.t.progress.finish(n);
+    }
+
+    /// What happens once a batch is stored: notifications hook in here.
+    fn after_write(&mut self, _changes: &[GroupChange]) {}
+
+    fn log_failure(&mut self, e: &dyn std::fmt::Display) {
+        let now = Instant::now();
+        if self.last_log.is_none_or(|t| now.duration_since(t) > Duration::from_secs(30)) {
+            self.last_log = Some(now);
+            eprintln!("error-tracker: cannot store {} occurrence(s), will retry: {e}", self.batch.len());
+        }
+    }
+}
