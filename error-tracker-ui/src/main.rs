@@ -1,0 +1,133 @@
+//! `error-tracker-ui`: serves the error-tracker web UI for a database.
+//!
+//! ```text
+//! error-tracker-ui --db errors.sqlite [--listen 127.0.0.1:8080] [--prefix /dev/error]
+//! ```
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use error_tracker::{Database, SqliteStore, Store};
+use error_tracker_ui::{AnyOf, BasicAuth, BearerToken, ErrorTrackerUi, LocalhostOnly};
+
+/// The environment variable holding a bearer token (kept out of the command
+/// line, where other users could read it with `ps`).
+const TOKEN_VAR: &str = "ERROR_TRACKER_UI_TOKEN";
+
+/// Serves the error-tracker web UI for a database.
+///
+/// Without credentials it only listens on a loopback address and only
+/// answers local clients. With --user/--password (HTTP Basic) or a token in
+/// ERROR_TRACKER_UI_TOKEN (Authorization: Bearer), every request must carry them.
+#[derive(Debug, Parser)]
+#[command(name = "error-tracker-ui", version, about, long_about)]
+struct Args {
+    /// The database: a SQLite file, or a postgres:// URL.
+    #[arg(long, env = "APP_ERROR_DB")]
+    db: String,
+
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+
+    /// The URL prefix of the UI.
+    #[arg(long, env = "APP_ERROR_URL_PREFIX", default_value = error_tracker_ui::DEFAULT_PREFIX)]
+    prefix: String,
+
+    /// Groups per list page.
+    #[arg(long, env = "EXCEPTION_APP_DEFAULT_LIST_SIZE", default_value_t = 10)]
+    page_size: u32,
+
+    /// User name for HTTP Basic authentication (needs --password).
+    #[arg(long, env = "ERROR_TRACKER_UI_USER", requires = "password")]
+    user: Option<String>,
+
+    /// Password for HTTP Basic authentication (better given as ERROR_TRACKER_UI_PASSWORD).
+    #[arg(long, env = "ERROR_TRACKER_UI_PASSWORD", hide_env_values = true, requires = "user")]
+    password: Option<String>,
+}
+
+fn open_store(db: &str) -> Result<Arc<dyn Store>, String> {
+    match Database::parse(db) {
+        Database::Sqlite(path) => {
+            if !path.exists() {
+                return Err(format!(
+                    "no database at {}: give the file your app records into (APP_ERROR_DB, default errors.sqlite)",
+                    path.display()
+                ));
+            }
+            let store = SqliteStore::open(&path, 100).map_err(|e| e.to_string())?;
+            Ok(Arc::new(store))
+        }
+        Database::Postgres(_) => open_postgres(db),
+    }
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(_: &str) -> Result<Arc<dyn Store>, String> {
+    Err("this build of error-tracker-ui cannot read PostgreSQL: PostgreSQL support is not compiled in \
+         (nor available yet); use a SQLite file"
+        .to_owned())
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres(_: &str) -> Result<Arc<dyn Store>, String> {
+    Err("PostgreSQL is not supported by error-tracker-ui yet; use a SQLite file".to_owned())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let token = std::env::var(TOKEN_VAR).ok().filter(|t| !t.trim().is_empty());
+    let has_credentials = args.user.is_some() || token.is_some();
+    if !args.listen.ip().is_loopback() && !has_credentials {
+        eprintln!(
+            "error-tracker-ui: refusing to listen on {} without credentials: the UI shows production data. \
+             Give --user and --password, or a token in {TOKEN_VAR}, or listen on a loopback address.",
+            args.listen
+        );
+        return ExitCode::from(2);
+    }
+    let store = match open_store(&args.db) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error-tracker-ui: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut ui = ErrorTrackerUi::new(store).prefix(&args.prefix).page_size(args.page_size);
+    ui = if has_credentials {
+        let mut any = AnyOf::new();
+        if let (Some(user), Some(password)) = (args.user, args.password) {
+            any = any.or(BasicAuth::new(user, password));
+        }
+        if let Some(token) = token {
+            any = any.or(BearerToken::new(token.trim()));
+        }
+        ui.permission(any)
+    } else {
+        ui.permission(LocalhostOnly)
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error-tracker-ui: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        let addr = listener.local_addr()?;
+        println!("error-tracker-ui: serving {} at http://{addr}{}/", args.db, ui.url_prefix());
+        error_tracker_ui::serve(listener, ui).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error-tracker-ui: cannot listen on {}: {e}", args.listen);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Routing and the handlers: the pages, the actions and the JSON API.
+//!
+//! | method | path (under the prefix)              | what                               |
+//! |--------|--------------------------------------|------------------------------------|
+//! | GET    | `/`                                  | list page (`page`, `status`, `q`)  |
+//! | GET    | `/group/{hash}`                      | detail page (`page` of history)    |
+//! | POST   | `/group/{hash}/{action}`             | resolve, ignore, reopen, delete    |
+//! | GET    | `/static/style.css`                  | the stylesheet                     |
+//! | GET    | `/api/groups`                        | JSON list (`page`, `status`, `q`, `per_page`) |
+//! | GET    | `/api/groups/{hash}`                 | JSON group with hourly counts      |
+//! | GET    | `/api/groups/{hash}/occurrences`     | JSON occurrences (`page`, `per_page`) |
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use error_tracker::{GroupQuery, Page, PageRequest, Status, StoreError, Timestamp};
+
+use crate::ErrorTrackerUi;
+use crate::charts::{hourly_bars, sparkline};
+use crate::permission::constant_time_eq;
+use crate::request::{UiRequest, UiResponse, form_pairs, percent_decode, percent_encode};
+use crate::templates::STYLE_CSS;
+use crate::views::{GroupRow, HistoryRow, OccurrenceView, page_links, show_time};
+
+/// Why a handler failed: a 500.
+#[derive(Debug)]
+enum Failure {
+    Store(StoreError),
+    Template(minijinja::Error),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+impl From<minijinja::Error> for Failure {
+    fn from(e: minijinja::Error) -> Self {
+        Failure::Template(e)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Store(e) => write!(f, "{e}"),
+            Failure::Template(e) => write!(f, "template error: {e:#}"),
+        }
+    }
+}
+
+type Handled = Result<UiResponse, Failure>;
+
+/// The sparklines cover this long.
+const SPARKLINE_SPAN: Duration = Duration::from_secs(24 * 3600);
+/// The detail page's chart covers this long.
+const CHART_SPAN: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The most items an API page may hold.
+const API_MAX_PER_PAGE: u32 = 100;
+
+/// `?page=` as a page number; anything else (missing, 0, not a number) is page 1.
+fn page_number(req: &UiRequest) -> u32 {
+    req.query_param("page").and_then(|p| p.trim().parse::<u32>().ok()).filter(|&p| p > 0).unwrap_or(1)
+}
+
+fn status_filter(req: &UiRequest) -> Option<Status> {
+    req.query_param("status").and_then(|s| s.parse().ok())
+}
+
+fn search_text(req: &UiRequest) -> Option<String> {
+    req.query_param("q").map(|q| q.trim().to_owned()).filter(|q| !q.is_empty())
+}
+
+impl ErrorTrackerUi {
+    pub(crate) fn route(&self, req: &UiRequest) -> UiResponse {
+        // Adapters that strip the prefix (axum's nest_service) pass the rest.
+        let rel = match req.path.strip_prefix(&*self.prefix) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+            _ => req.path.as_str(),
+        };
+        let segments: Vec<String> =
+            rel.split('/').filter(|s| !s.is_empty()).map(|s| percent_decode(s.as_bytes(), false)).collect();
+        let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let method = req.method.to_ascii_uppercase();
+        let read = method == "GET" || method == "HEAD";
+        let is_api = segs.first() == Some(&"api");
+        let result = match (segs.as_slice(), read, method.as_str()) {
+            ([], true, _) => self.list_page(req),
+            (["static", "style.css"], true, _) => {
+                let mut r = UiResponse::new(200, "text/css; charset=utf-8", STYLE_CSS);
+                r.headers.push(("cache-control", "max-age=3600".to_owned()));
+                Ok(r)
+            }
+            (["group", hash], true, _) => self.detail_page(req, hash),
+            (["group", hash, action], false, "POST") => self.action(req, hash, action),
+            (["api", "groups"], true, _) => self.api_groups(req),
+            (["api", "groups", hash], true, _) => self.api_group(hash),
+            (["api", "groups", hash, "occurrences"], true, _) => self.api_occurrences(req, hash),
+            ([] | ["group", _] | ["api", ..] | ["static", "style.css"], false, _) | (["group", _, _], true, _) => {
+                Ok(self.method_not_allowed(is_api))
+            }
+            _ if is_api => Ok(UiResponse::json(404, &ApiError { error: "not found" })),
+            _ => self.message_page(404, "Not found", "There is nothing at this address."),
+        };
+        result.unwrap_or_else(|failure| {
+            // The page says little (it may be seen by people who should not see store
+            // internals); the operator gets the cause on stderr.
+            eprintln!("error-tracker-ui: {} {}: {failure}", req.method, req.path);
+            if is_api {
+                UiResponse::json(500, &ApiError { error: "internal error" })
+            } else {
+                self.message_page(500, "Internal error", "The error tracker could not answer; see its log.")
+                    .unwrap_or_else(|_| UiResponse::text(500, "500 Internal error\n"))
+            }
+        })
+    }
+
+    fn method_not_allowed(&self, is_api: bool) -> UiResponse {
+        let mut r = if is_api {
+            UiResponse::json(405, &ApiError { error: "method not allowed" })
+        } else {
+            UiResponse::text(405, "405 Method Not Allowed\n")
+        };
+        r.headers.push(("allow", "GET, HEAD, POST".to_owned()));
+        r
+    }
+
+    fn render(&self, status: u16, template: &str, ctx: minijinja::Value) -> Handled {
+        let html = self.templates.get_template(template)?.render(ctx)?;
+        Ok(UiResponse::html(status, html))
+    }
+
+    fn message_page(&self, status: u16, title: &str, text: &str) -> Handled {
+        self.render(
+            status,
+            "message.html",
+            minijinja::context! { prefix => &*self.prefix, status, title, text, statuses => STATUS_NAMES, current_status => "" },
+        )
+    }
+
+    /// A page of groups; a page past the end gives the first page.
+    fn groups_page(&self, req: &UiRequest, per_page: u32) -> Result<Page<error_tracker::GroupSummary>, StoreError> {
+        let mut query = GroupQuery {
+            status: status_filter(req),
+            search: search_text(req),
+            page: PageRequest { page: page_number(req), per_page },
+        };
+        let page = self.store.list_groups(&query)?;
+        if page.items.is_empty() && query.page.page > 1 {
+            query.page.page = 1;
+            return self.store.list_groups(&query);
+        }
+        Ok(page)
+    }
+
+    fn list_page(&self, req: &UiRequest) -> Handled {
+        let page = self.groups_page(req, self.page_size)?;
+        let since = Timestamp::now().saturating_sub(SPARKLINE_SPAN);
+        let mut rows = Vec::with_capacity(page.items.len());
+        for g in &page.items {
+            let counts = self.store.hourly_counts(&g.hash, since)?;
+            rows.push(GroupRow::new(g, sparkline(&counts, 96, 20)));
+        }
+        let status = status_filter(req);
+        let search = search_text(req);
+        let mut keep = String::new();
+        if let Some(s) = status {
+            keep.push_str(&format!("&status={s}"));
+        }
+        if let Some(q) = &search {
+            keep.push_str(&format!("&q={}", percent_encode(q)));
+        }
+        self.render(
+            200,
+            "list.html",
+            minijinja::context! {
+                prefix => &*self.prefix,
+                rows,
+                total => page.total,
+                page => page.page,
+                pages => page.pages(),
+                links => page_links(page.page, page.pages(), &keep),
+                current_status => status.map(Status::as_str).unwrap_or(""),
+                statuses => STATUS_NAMES,
+                q => search.unwrap_or_default(),
+            },
+        )
+    }
+
+    fn detail_page(&self, req: &UiRequest, hash: &str) -> Handled {
+        let Some(group) = self.store.group(hash)? else {
+            return self.message_page(404, "Group not found", "No error group has this id; it may have been deleted.");
+        };
+        let mut history =
+            self.store.occurrences(hash, PageRequest { page: page_number(req), per_page: self.page_size })?;
+        if history.items.is_empty() && history.page > 1 {
+            history = self.store.occurrences(hash, PageRequest::first(self.page_size))?;
+        }
+        let latest = if history.page == 1 {
+            history.items.first().map(OccurrenceView::new)
+        } else {
+            self.store.occurrences(hash, PageRequest::first(1))?.items.first().map(OccurrenceView::new)
+        };
+        let since = Timestamp::now().saturating_sub(CHART_SPAN);
+        let counts = self.store.hourly_counts(hash, since)?;
+        let chart = hourly_bars(&counts, since.as_secs().div_euclid(3600), 60);
+        let s = &group.summary;
+        self.render(
+            200,
+            "detail.html",
+            minijinja::context! {
+                prefix => &*self.prefix,
+                csrf_token => &*self.csrf_token,
+                statuses => STATUS_NAMES,
+                current_status => "",
+                hash => &s.hash,
+                href_hash => percent_encode(&s.hash),
+                exception_name => &s.exception_name,
+                message => &s.message,
+                status => s.status.as_str(),
+                count => s.count,
+                first_seen => show_time(s.created_on),
+                last_seen => show_time(s.last_seen),
+                host => &s.host,
+                method => &s.method,
+                path => &s.path,
+                notification_sent => s.notification_sent,
+                ticket => &s.ticket_raised,
+                traceback => &group.traceback,
+                latest,
+                chart,
+                history => history.items.iter().map(HistoryRow::new).collect::<Vec<_>>(),
+                history_total => history.total,
+                history_links => page_links(history.page, history.pages(), ""),
+            },
+        )
+    }
+
+    fn action(&self, req: &UiRequest, hash: &str, action: &str) -> Handled {
+        let status = match action {
+            "resolve" => Some(Status::Resolved),
+            "ignore" => Some(Status::Ignored),
+            "reopen" => Some(Status::Unresolved),
+            "delete" => None,
+            _ => return self.message_page(404, "Not found", "There is no such action."),
+        };
+        if !self.csrf_ok(req) {
+            return self.message_page(
+                403,
+                "Request refused",
+                "The form's CSRF token is missing or wrong. Reload the page and try again.",
+            );
+        }
+        let found = match status {
+            Some(st) => self.store.set_status(hash, st)?,
+            None => self.store.delete_group(hash)?,
+        };
+        if !found {
+            return self.message_page(404, "Group not found", "No error group has this id; it may have been deleted.");
+        }
+        Ok(match status {
+            Some(_) => UiResponse::redirect(format!("{}/group/{}", self.prefix, percent_encode(hash))),
+            None => UiResponse::redirect(format!("{}/", self.prefix)),
+        })
+    }
+
+    /// A change needs the token that the UI's own forms carry, and must not
+    /// come from another site.
+    fn csrf_ok(&self, req: &UiRequest) -> bool {
+        if req.header("sec-fetch-site").is_some_and(|s| s.eq_ignore_ascii_case("cross-site")) {
+            return false;
+        }
+        form_pairs(&req.body)
+            .iter()
+            .find(|(k, _)| k == "csrf_token")
+            .is_some_and(|(_, v)| constant_time_eq(v.as_bytes(), self.csrf_token.as_bytes()))
+    }
+
+    fn api_groups(&self, req: &UiRequest) -> Handled {
+        let per_page = api_per_page(req, self.page_size);
+        let page = self.groups_page(req, per_page)?;
+        Ok(UiResponse::json(200, &ApiPage { pages: page.pages(), page: &page }))
+    }
+
+    fn api_group(&self, hash: &str) -> Handled {
+        let Some(group) = self.store.group(hash)? else {
+            return Ok(UiResponse::json(404, &ApiError { error: "group not found" }));
+        };
+        let since = Timestamp::now().saturating_sub(SPARKLINE_SPAN);
+        let counts = self.store.hourly_counts(hash, since)?;
+        let first_hour = Timestamp::from_micros(since.as_secs().div_euclid(3600) * 3600 * 1_000_000);
+        Ok(UiResponse::json(
+            200,
+            &ApiGroup { group: &group, hourly_counts: HourlyCounts { since: first_hour, counts } },
+        ))
+    }
+
+    fn api_occurrences(&self, req: &UiRequest, hash: &str) -> Handled {
+        if self.store.group(hash)?.is_none() {
+            return Ok(UiResponse::json(404, &ApiError { error: "group not found" }));
+        }
+        let per_page = api_per_page(req, self.page_size);
+        let mut page = self.store.occurrences(hash, PageRequest { page: page_number(req), per_page })?;
+        if page.items.is_empty() && page.page > 1 {
+            page = self.store.occurrences(hash, PageRequest::first(per_page))?;
+        }
+        Ok(UiResponse::json(200, &ApiPage { pages: page.pages(), page: &page }))
+    }
+}
+
+const STATUS_NAMES: [&str; 3] = ["unresolved", "resolved", "ignored"];
+
+fn api_per_page(req: &UiRequest, default: u32) -> u32 {
+    req.query_param("per_page")
+        .and_then(|p| p.parse::<u32>().ok())
+        .filter(|&p| p > 0)
+        .unwrap_or(default)
+        .min(API_MAX_PER_PAGE)
+}
+
+#[derive(Serialize)]
+struct ApiError {
+    error: &'static str,
+}
+
+#[derive(Serialize)]
+struct ApiPage<'a, T: Serialize> {
+    #[serde(flatten)]
+    page: &'a Page<T>,
+    pages: u64,
+}
+
+#[derive(Serialize)]
+struct ApiGroup<'a> {
+    #[serde(flatten)]
+    group: &'a error_tracker::Group,
+    hourly_counts: HourlyCounts,
+}
+
+#[derive(Serialize)]
+struct HourlyCounts {
+    /// The start of the first hour.
+    since: Timestamp,
+    /// One count per hour, oldest first, up to the current hour.
+    counts: Vec<u64>,
+}

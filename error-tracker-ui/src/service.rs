@@ -1,0 +1,158 @@
+//! The tower adapter ([`UiService`]) and a hyper server loop ([`serve`]).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::rt::{TokioIo, TokioTimer};
+
+use crate::ErrorTrackerUi;
+use crate::request::{UiRequest, UiResponse};
+
+/// Request bodies (only the action forms have one) are cut off beyond this.
+const MAX_BODY: usize = 64 * 1024;
+
+/// The client's address, as a request extension. [`serve`] inserts it; in
+/// your own server, insert it (or a plain `SocketAddr`) for
+/// [`LocalhostOnly`](crate::LocalhostOnly) to see the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// [`ErrorTrackerUi`] as a tower `Service<http::Request<B>>`, for any body `B`.
+///
+/// With axum, mount it with `Router::nest_service(prefix, ui.service())`, the
+/// same prefix as the UI's. Store reads run on tokio's blocking pool.
+///
+/// ```
+/// use std::sync::Arc;
+/// use error_tracker::MemoryStore;
+/// use error_tracker_ui::{AllowAll, ErrorTrackerUi};
+///
+/// let ui = ErrorTrackerUi::new(Arc::new(MemoryStore::default())).permission(AllowAll);
+/// let app: axum::Router = axum::Router::new().nest_service("/dev/error", ui.service());
+/// ```
+#[derive(Clone, Debug)]
+pub struct UiService {
+    ui: ErrorTrackerUi,
+}
+
+impl UiService {
+    pub(crate) fn new(ui: ErrorTrackerUi) -> Self {
+        Self { ui }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<B> tower_service::Service<http::Request<B>> for UiService
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Response = http::Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let ui = self.ui.clone();
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let body = match Limited::new(body, MAX_BODY).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => return Ok(into_http(UiResponse::text(413, "413 Payload Too Large\n"))),
+            };
+            let request = ui_request(&parts, body);
+            let response = match tokio::runtime::Handle::try_current() {
+                // SQLite reads block: keep them off the executor's threads.
+                Ok(rt) => rt
+                    .spawn_blocking(move || ui.handle(&request))
+                    .await
+                    .unwrap_or_else(|_| UiResponse::text(500, "500 Internal error: the handler panicked\n")),
+                Err(_) => ui.handle(&request),
+            };
+            Ok(into_http(response))
+        })
+    }
+}
+
+fn ui_request(parts: &http::request::Parts, body: Bytes) -> UiRequest {
+    let peer =
+        parts.extensions.get::<PeerAddr>().map(|p| p.0).or_else(|| parts.extensions.get::<SocketAddr>().copied());
+    UiRequest {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or("").to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+        body: body.to_vec(),
+        peer,
+    }
+}
+
+fn into_http(r: UiResponse) -> http::Response<Full<Bytes>> {
+    let mut builder = http::Response::builder().status(r.status);
+    for (name, value) in &r.headers {
+        builder = builder.header(*name, value.as_str());
+    }
+    builder.body(Full::new(Bytes::from(r.body))).unwrap_or_else(|_| {
+        // Only a header value with a control character gets here; say so rather than panic.
+        let mut res = http::Response::new(Full::new(Bytes::from_static(b"500 Internal error: bad header\n")));
+        *res.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+        res
+    })
+}
+
+/// Serves the UI over HTTP/1.1 on `listener` until the task is dropped.
+/// Each connection is served on its own task; the client address is passed
+/// on as [`PeerAddr`].
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use error_tracker_ui::{ErrorTrackerUi, LocalhostOnly};
+/// # async fn run() -> std::io::Result<()> {
+/// let store = Arc::new(error_tracker::SqliteStore::open("errors.sqlite", 100).unwrap());
+/// let ui = ErrorTrackerUi::new(store).permission(LocalhostOnly);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// error_tracker_ui::serve(listener, ui).await
+/// # }
+/// ```
+pub async fn serve(listener: tokio::net::TcpListener, ui: ErrorTrackerUi) -> std::io::Result<()> {
+    let service = ui.service();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Out of file descriptors and the like: wait instead of spinning.
+                eprintln!("error-tracker-ui: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(PeerAddr(peer));
+                tower_service::Service::call(&mut service.clone(), req)
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,272 @@
+//! What the templates receive: the stored data, shaped for display. Every
+//! string here still goes through the templates' HTML escaping.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use error_tracker::{GroupSummary, Occurrence, Timestamp, Variable};
+
+use crate::charts::Sparkline;
+use crate::request::percent_encode;
+
+/// The list page's message column is cut to this many characters.
+const MESSAGE_CUT: usize = 120;
+
+/// `2026-11-25 14:37:42 UTC`.
+pub(crate) fn show_time(t: Timestamp) -> String {
+    let s = t.to_string();
+    format!("{} {} UTC", &s[..10], &s[11..19])
+}
+
+/// Cuts `s` to `n` characters, with an ellipsis when cut.
+pub(crate) fn cut(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+/// One row of the list page.
+#[derive(Serialize)]
+pub(crate) struct GroupRow<'a> {
+    pub hash: &'a str,
+    pub href_hash: String,
+    pub exception_name: &'a str,
+    pub message: String,
+    pub method: Option<&'a str>,
+    pub path: Option<&'a str>,
+    pub host: &'a str,
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub status: &'static str,
+    pub spark: Sparkline,
+}
+
+impl<'a> GroupRow<'a> {
+    pub fn new(g: &'a GroupSummary, spark: Sparkline) -> Self {
+        Self {
+            hash: &g.hash,
+            href_hash: percent_encode(&g.hash),
+            exception_name: &g.exception_name,
+            message: cut(&g.message, MESSAGE_CUT),
+            method: g.method.as_deref(),
+            path: g.path.as_deref(),
+            host: &g.host,
+            count: g.count,
+            first_seen: show_time(g.created_on),
+            last_seen: show_time(g.last_seen),
+            status: g.status.as_str(),
+            spark,
+        }
+    }
+}
+
+/// One link of a pager; `href` is `None` for the current page and for gaps.
+#[derive(Serialize)]
+pub(crate) struct PageLink {
+    pub label: String,
+    pub href: Option<String>,
+    pub current: bool,
+}
+
+/// The pages around `current`, the first and the last, with gaps as "…".
+/// `query` is the rest of the query string (already encoded), kept on each link.
+pub(crate) fn page_links(current: u32, pages: u64, query: &str) -> Vec<PageLink> {
+    let pages = pages.clamp(1, u64::from(u32::MAX)) as u32;
+    let mut shown: Vec<u32> = vec![1, pages];
+    shown.extend(current.saturating_sub(2).max(1)..=current.saturating_add(2).min(pages));
+    shown.sort_unstable();
+    shown.dedup();
+    let mut links = Vec::with_capacity(shown.len() * 2);
+    let mut previous = 0;
+    for n in shown {
+        if n > previous + 1 {
+            links.push(PageLink { label: "…".into(), href: None, current: false });
+        }
+        let href = (n != current).then(|| format!("?page={n}{query}"));
+        links.push(PageLink { label: n.to_string(), href, current: n == current });
+        previous = n;
+    }
+    links
+}
+
+/// A named value: strings as they are, anything else as pretty JSON.
+#[derive(Serialize)]
+pub(crate) struct VarView {
+    pub name: String,
+    pub value: String,
+}
+
+pub(crate) fn show_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    }
+}
+
+fn vars(vs: &[Variable]) -> Vec<VarView> {
+    vs.iter().map(|v| VarView { name: v.name.clone(), value: show_value(&v.value) }).collect()
+}
+
+/// The full view of one occurrence.
+#[derive(Serialize)]
+pub(crate) struct OccurrenceView {
+    pub id: String,
+    pub time: String,
+    pub host: String,
+    pub pid: u32,
+    pub thread: Option<String>,
+    pub release: Option<String>,
+    pub message: String,
+    pub sources: Vec<String>,
+    pub panic: Option<PanicView>,
+    pub request: Option<RequestView>,
+    pub frames: Vec<FrameView>,
+    pub backtrace: Vec<BacktraceBlock>,
+    pub backtrace_len: usize,
+    pub extra: Vec<VarView>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct PanicView {
+    pub message: String,
+    pub location: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct RequestView {
+    pub method: String,
+    pub url: String,
+    pub route: Option<String>,
+    pub headers: Vec<VarView>,
+    pub query: Vec<VarView>,
+    pub body: Option<String>,
+    pub client_addr: Option<String>,
+    pub custom: Vec<VarView>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct FrameView {
+    pub function: String,
+    pub location: Option<String>,
+    pub args: Vec<VarView>,
+    pub locals: Vec<VarView>,
+}
+
+/// Consecutive backtrace frames that are all in-app or all library code:
+/// library blocks are shown collapsed.
+#[derive(Serialize)]
+pub(crate) struct BacktraceBlock {
+    pub in_app: bool,
+    pub frames: Vec<BacktraceLine>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct BacktraceLine {
+    pub index: usize,
+    pub function: String,
+    pub location: Option<String>,
+}
+
+fn location(file: Option<&str>, line: Option<u32>) -> Option<String> {
+    file.map(|f| match line {
+        Some(l) => format!("{f}:{l}"),
+        None => f.to_owned(),
+    })
+}
+
+impl OccurrenceView {
+    pub fn new(o: &Occurrence) -> Self {
+        let mut backtrace: Vec<BacktraceBlock> = Vec::new();
+        for (index, f) in o.backtrace.iter().enumerate() {
+            let line =
+                BacktraceLine { index, function: f.function.clone(), location: location(f.file.as_deref(), f.line) };
+            match backtrace.last_mut() {
+                Some(b) if b.in_app == f.in_app => b.frames.push(line),
+                _ => backtrace.push(BacktraceBlock { in_app: f.in_app, frames: vec![line] }),
+            }
+        }
+        Self {
+            id: o.id.clone(),
+            time: show_time(o.timestamp),
+            host: o.host.clone(),
+            pid: o.pid,
+            thread: o.thread.clone(),
+            release: o.release.clone(),
+            message: o.message.clone(),
+            sources: o.sources.clone(),
+            panic: o.panic.as_ref().map(|p| PanicView { message: p.message.clone(), location: p.location.clone() }),
+            request: o.request.as_ref().map(|r| RequestView {
+                method: r.method.clone(),
+                url: r.url.clone(),
+                route: r.route.clone(),
+                headers: r.headers.iter().map(|(n, v)| VarView { name: n.clone(), value: v.clone() }).collect(),
+                query: r.query.iter().map(|(n, v)| VarView { name: n.clone(), value: v.clone() }).collect(),
+                body: r.body.as_ref().map(show_value),
+                client_addr: r.client_addr.clone(),
+                custom: vars(&r.custom),
+            }),
+            frames: o
+                .frames
+                .iter()
+                .map(|f| FrameView {
+                    function: f.function.clone(),
+                    location: location(f.file.as_deref(), f.line),
+                    args: vars(&f.args),
+                    locals: vars(&f.locals),
+                })
+                .collect(),
+            backtrace_len: o.backtrace.len(),
+            backtrace,
+            extra: vars(&o.extra),
+        }
+    }
+}
+
+/// One row of the occurrence history.
+#[derive(Serialize)]
+pub(crate) struct HistoryRow {
+    pub id: String,
+    pub time: String,
+    pub host: String,
+    pub thread: Option<String>,
+    pub release: Option<String>,
+    pub request: Option<String>,
+    pub message: String,
+}
+
+impl HistoryRow {
+    pub fn new(o: &Occurrence) -> Self {
+        Self {
+            id: o.id.clone(),
+            time: show_time(o.timestamp),
+            host: o.host.clone(),
+            thread: o.thread.clone(),
+            release: o.release.clone(),
+            request: o.request.as_ref().map(|r| format!("{} {}", r.method, r.path)),
+            message: cut(&o.message, MESSAGE_CUT),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pager_shows_ends_and_window() {
+        let labels = |c, p| page_links(c, p, "").into_iter().map(|l| l.label).collect::<Vec<_>>().join(" ");
+        assert_eq!(labels(1, 1), "1");
+        assert_eq!(labels(1, 10), "1 2 3 … 10");
+        assert_eq!(labels(6, 10), "1 … 4 5 6 7 8 … 10");
+        assert_eq!(labels(10, 10), "1 … 8 9 10");
+        assert!(page_links(2, 3, "&q=x")[0].href.as_deref() == Some("?page=1&q=x"));
+    }
+
+    #[test]
+    fn cuts_on_characters() {
+        assert_eq!(cut("héllo", 2), "hé…");
+        assert_eq!(cut("hé", 2), "hé");
+    }
+}
