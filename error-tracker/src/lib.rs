@@ -50,6 +50,8 @@ pub use config::{Config, DEFAULT_MASK_WITH, DEFAULT_MASKED_KEYS, Database, InitE
 pub use fingerprint::default_fingerprint;
 pub use mask::{DefaultMasking, Masking, mask_debug_text};
 pub use occurrence::{FrameSnapshot, Occurrence, PanicInfo, RequestContext, StackFrame, Variable};
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
 pub use store::{
     ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Page, PageRequest, SqliteStore,
     Status, Store, StoreError,
@@ -103,6 +105,11 @@ fn open_store(config: &Config) -> Result<Arc<dyn Store>, InitError> {
         Database::Sqlite(path) => {
             Ok(Arc::new(SqliteStore::open(path, config.occurrences_per_group).map_err(InitError::Store)?))
         }
+        #[cfg(feature = "postgres")]
+        Database::Postgres(url) => {
+            Ok(Arc::new(store::PostgresStore::open(url, config.occurrences_per_group).map_err(InitError::Store)?))
+        }
+        #[cfg(not(feature = "postgres"))]
         Database::Postgres(_) => Err(InitError::FeatureDisabled {
             feature: "postgres",
             needed_for: "APP_ERROR_DB=postgres://…".to_owned(),

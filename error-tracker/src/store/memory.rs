@@ -153,7 +153,7 @@ impl Store for MemoryStore {
     fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {
         let groups = self.lock();
         let first = since.as_secs().div_euclid(3600);
-        let last = Timestamp::now().as_secs().div_euclid(3600);
+        let last = Timestamp::now().as_secs().div_euclid(3600).max(first);
         let hours = groups.get(hash).map(|e| &e.hours);
         Ok((first..=last).map(|h| hours.and_then(|m| m.get(&h)).copied().unwrap_or(0)).collect())
     }

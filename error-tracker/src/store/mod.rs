@@ -12,8 +12,12 @@ use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
 
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod sqlite;
 
+#[cfg(feature = "postgres")]
+pub use self::postgres::PostgresStore;
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 

@@ -1,0 +1,59 @@
+-- error-tracker PostgreSQL schema, version 1: the same tables and columns as
+-- the SQLite schema (../0001_initial.sql), so that the same queries work on
+-- both. Only ever add migrations after this one.
+--
+-- Timestamps are RFC 3339 UTC text of fixed width, as in SQLite, so they sort
+-- as text; the "C" collation makes that ordering bytewise whatever the
+-- database's locale. JSON columns are text too (cast with ::jsonb to query
+-- inside them): text keeps every value exactly as serialized.
+
+-- One row per group (fingerprint), with the seed's columns.
+CREATE TABLE exceptions (
+    hash              TEXT COLLATE "C" PRIMARY KEY,  -- the fingerprint
+    host              TEXT NOT NULL,                 -- host of the latest occurrence
+    path              TEXT,                          -- request path of the latest occurrence
+    method            TEXT,                          -- request method of the latest occurrence
+    request_data      TEXT,                          -- request context of the latest occurrence (JSON)
+    exception_name    TEXT NOT NULL,                 -- std::any::type_name of the error, or 'panic'
+    message           TEXT NOT NULL,                 -- message of the latest occurrence
+    traceback         TEXT NOT NULL,                 -- readable traceback with each tracked frame's locals
+    count             BIGINT NOT NULL,               -- exact number of occurrences
+    created_on        TEXT COLLATE "C" NOT NULL,     -- first occurrence (RFC 3339 UTC); never changes
+    last_seen         TEXT COLLATE "C" NOT NULL,     -- latest occurrence (RFC 3339 UTC)
+    status            TEXT NOT NULL DEFAULT 'unresolved'
+                      CHECK (status IN ('unresolved', 'resolved', 'ignored')),
+    notification_sent BOOLEAN NOT NULL DEFAULT false,
+    ticket_raised     TEXT                           -- ticket id or URL, if one was raised
+);
+CREATE INDEX exceptions_by_last_seen ON exceptions (last_seen DESC);
+CREATE INDEX exceptions_by_status ON exceptions (status, last_seen DESC);
+
+-- Every stored occurrence, the newest N per group (N = occurrences_per_group).
+CREATE TABLE occurrences (
+    id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- insertion order
+    event_id       TEXT NOT NULL,                 -- the UUID returned by record_exception!
+    hash           TEXT COLLATE "C" NOT NULL REFERENCES exceptions (hash) ON DELETE CASCADE,
+    timestamp      TEXT COLLATE "C" NOT NULL,     -- RFC 3339 UTC
+    times          BIGINT NOT NULL DEFAULT 1,     -- > 1 when identical occurrences were folded under load
+    exception_name TEXT NOT NULL,
+    message        TEXT NOT NULL,
+    sources        TEXT NOT NULL,                 -- JSON array of the source() chain
+    host           TEXT NOT NULL,
+    pid            BIGINT NOT NULL,
+    thread         TEXT,
+    release        TEXT,
+    panic          TEXT,                          -- JSON {message, location}
+    request_data   TEXT,                          -- JSON request context
+    frames         TEXT NOT NULL,                 -- JSON tracked frames with args and locals
+    backtrace      TEXT NOT NULL,                 -- JSON [{function, file, line, in_app}]
+    extra          TEXT NOT NULL                  -- JSON [{name, value}]
+);
+CREATE INDEX occurrences_by_group ON occurrences (hash, id);
+
+-- Occurrences per group and hour, for the charts.
+CREATE TABLE group_hours (
+    hash  TEXT COLLATE "C" NOT NULL REFERENCES exceptions (hash) ON DELETE CASCADE,
+    hour  BIGINT NOT NULL,                        -- Unix time / 3600
+    count BIGINT NOT NULL,
+    PRIMARY KEY (hash, hour)
+);

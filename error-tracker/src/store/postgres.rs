@@ -1,0 +1,737 @@
+//! [`PostgresStore`]: one PostgreSQL database shared by a fleet of processes.
+//!
+//! The tables and columns are those of the SQLite schema, so the same queries
+//! work on both; the migrations are in `migrations/postgres/`, applied in
+//! order and recorded in the table `error_tracker_migrations`.
+//!
+//! Counts stay exact with any number of writer processes because every
+//! counter is bumped by `INSERT … ON CONFLICT … DO UPDATE SET count =
+//! count + excluded.count` inside the database, never read and written back.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use ::postgres::error::SqlState;
+use ::postgres::types::ToSql;
+use ::postgres::{Client, GenericClient, NoTls, Row, Statement};
+
+use super::memory::{request_data, summary_of};
+use super::{
+    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, Store, StoreError,
+    render_traceback,
+};
+use crate::occurrence::Occurrence;
+use crate::timestamp::Timestamp;
+
+/// The migrations, in order. Version N of the schema has the first N applied.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_initial.sql")];
+
+/// The advisory lock that serializes migrations when a fleet starts at once.
+const MIGRATION_LOCK: i64 = 0x6572_7274_7261_636b; // "errtrack"
+/// How long opening a connection may take when the URL does not say.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many idle connections the readers keep.
+const MAX_IDLE_READERS: usize = 8;
+/// How many times one batch is tried before the error goes back to the writer.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// A [`Store`] in a PostgreSQL database, for fleets: every process writes
+/// into the same tables and the UI reads them.
+///
+/// Select it with `APP_ERROR_DB=postgres://user:password@host/db` (the
+/// `postgres` feature). To keep the tables in a schema of their own, set the
+/// search path in the URL: `?options=-c%20search_path%3Derrors` (the schema
+/// must exist).
+///
+/// When the server drops the connection, the failing call returns an error
+/// and the next one connects again; the writer retries the batch, so nothing
+/// is lost.
+///
+/// ```
+/// use error_tracker::{GroupQuery, Store, store::postgres::PostgresStore};
+/// let Ok(url) = std::env::var("ERROR_TRACKER_TEST_PG") else { return };
+/// let store = PostgresStore::open(&url, 100).unwrap();
+/// let first = store.list_groups(&GroupQuery::default()).unwrap();
+/// assert!(first.items.len() as u64 <= first.total);
+/// ```
+pub struct PostgresStore {
+    config: ::postgres::Config,
+    location: String,
+    cap: u32,
+    writer: Mutex<Option<Conn>>,
+    readers: Mutex<Vec<Conn>>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").field("location", &self.location).field("cap", &self.cap).finish()
+    }
+}
+
+/// A connection with the statements prepared on it.
+struct Conn {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+}
+
+impl Conn {
+    fn open(config: &::postgres::Config) -> Result<Self, ::postgres::Error> {
+        Ok(Conn { client: config.connect(NoTls)?, statements: HashMap::new() })
+    }
+}
+
+/// Prepares `sql` once per connection.
+fn prepared(
+    client: &mut impl GenericClient,
+    cache: &mut HashMap<&'static str, Statement>,
+    sql: &'static str,
+) -> Result<Statement, ::postgres::Error> {
+    if let Some(s) = cache.get(sql) {
+        return Ok(s.clone());
+    }
+    let s = client.prepare(sql)?;
+    cache.insert(sql, s.clone());
+    Ok(s)
+}
+
+/// `url` with its password replaced by `****`, for messages.
+pub(crate) fn mask_password(url: &str) -> String {
+    use std::sync::OnceLock;
+    static USERINFO: OnceLock<regex::Regex> = OnceLock::new();
+    static KEY: OnceLock<regex::Regex> = OnceLock::new();
+    let userinfo =
+        USERINFO.get_or_init(|| regex::Regex::new(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*:)[^/?#]*@").expect("valid"));
+    let key = KEY.get_or_init(|| regex::Regex::new(r"(?i)(\bpassword\s*=\s*)('[^']*'|[^&\s]*)").expect("valid"));
+    let s = userinfo.replace(url, "${1}****@");
+    key.replace_all(&s, "${1}****").into_owned()
+}
+
+/// The text of an error, with the server's message when there is one.
+fn describe(e: &::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({}: {})", db.message(), db.severity(), db.code().code()),
+        None => {
+            let mut s = e.to_string();
+            if let Some(src) = std::error::Error::source(e) {
+                if !s.contains(&src.to_string()) {
+                    s = format!("{s}: {src}");
+                }
+            }
+            s
+        }
+    }
+}
+
+/// A deadlock or serialization failure: the transaction was rolled back
+/// and trying again is the cure.
+fn is_conflict(e: &::postgres::Error) -> bool {
+    matches!(e.code(), Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
+}
+
+/// Whether the connection is no longer usable: closed, broken, or the
+/// server ended the session (`pg_terminate_backend`, a restart).
+fn is_broken(e: &::postgres::Error, client: &Client) -> bool {
+    if e.is_closed() || client.is_closed() {
+        return true;
+    }
+    match e.code() {
+        None => e.as_db_error().is_none(),
+        Some(c) => {
+            let code = c.code();
+            code.starts_with("08") || code.starts_with("57P")
+        }
+    }
+}
+
+fn pg_err(e: &::postgres::Error) -> StoreError {
+    let busy = is_conflict(e)
+        || matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::CANNOT_CONNECT_NOW);
+    if busy { StoreError::Busy(describe(e)) } else { StoreError::Database(describe(e)) }
+}
+
+fn json_err(e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// PostgreSQL text cannot hold NUL characters: one in a message must not
+/// make the batch fail forever, so it is stored as U+FFFD.
+fn text(s: &str) -> String {
+    if s.contains('\0') { s.replace('\0', "\u{FFFD}") } else { s.to_owned() }
+}
+
+fn opt_text(s: Option<&str>) -> Option<String> {
+    s.map(text)
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (a `postgres://` URL or a
+    /// `key=value` connection string), applies the migrations, and keeps at
+    /// most `occurrences_per_group` occurrences per group.
+    ///
+    /// A server that cannot be reached gives [`StoreError::Open`], whose
+    /// location has the password masked.
+    pub fn open(url: &str, occurrences_per_group: u32) -> Result<Self, StoreError> {
+        let location = mask_password(url);
+        let open_err = |reason: String| StoreError::Open { location: location.clone(), reason };
+        let mut config = ::postgres::Config::from_str(url).map_err(|e| open_err(describe(&e)))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("error-tracker");
+        }
+        let mut conn = Conn::open(&config).map_err(|e| open_err(describe(&e)))?;
+        migrate(&mut conn.client).map_err(|e| open_err(describe(&e)))?;
+        Ok(Self {
+            config,
+            location,
+            cap: occurrences_per_group.max(1),
+            writer: Mutex::new(Some(conn)),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Where this store connects, with the password masked.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn connect(&self) -> Result<Conn, StoreError> {
+        Conn::open(&self.config).map_err(|e| match pg_err(&e) {
+            StoreError::Database(reason) => {
+                StoreError::Database(format!("cannot connect to {}: {reason}", self.location))
+            }
+            other => other,
+        })
+    }
+
+    fn readers(&self) -> MutexGuard<'_, Vec<Conn>> {
+        self.readers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on a pooled connection. Every caller is a single statement
+    /// that may run twice (a read, or an update that sets a value), so when
+    /// the pooled connection turns out to be dead it is run once more on a
+    /// fresh one.
+    fn with_conn<T>(
+        &self,
+        mut f: impl FnMut(&mut Client, &mut HashMap<&'static str, Statement>) -> Result<T, ::postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut pooled = self.readers().pop();
+        loop {
+            let was_pooled = pooled.is_some();
+            let mut conn = match pooled.take() {
+                Some(c) => c,
+                None => self.connect()?,
+            };
+            match f(&mut conn.client, &mut conn.statements) {
+                Ok(v) => {
+                    let mut idle = self.readers();
+                    if idle.len() < MAX_IDLE_READERS {
+                        idle.push(conn);
+                    }
+                    return Ok(v);
+                }
+                Err(e) if is_broken(&e, &conn.client) => {
+                    // A dead pool connection: the others are likely dead too.
+                    self.readers().clear();
+                    if !was_pooled {
+                        return Err(pg_err(&e));
+                    }
+                }
+                Err(e) => {
+                    self.readers().push(conn);
+                    return Err(pg_err(&e));
+                }
+            }
+        }
+    }
+
+    fn update(&self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<bool, StoreError> {
+        self.with_conn(|client, cache| {
+            let stmt = prepared(client, cache, sql)?;
+            Ok(client.execute(&stmt, params)? > 0)
+        })
+    }
+}
+
+fn migrate(client: &mut Client) -> Result<(), ::postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS error_tracker_migrations (
+            version    INTEGER PRIMARY KEY,
+            applied_on TEXT NOT NULL
+        )",
+    )?;
+    let version: i32 = tx.query_one("SELECT coalesce(max(version), 0) FROM error_tracker_migrations", &[])?.get(0);
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO error_tracker_migrations (version, applied_on) VALUES ($1, $2)",
+            &[&(i as i32 + 1), &Timestamp::now().to_string()],
+        )?;
+    }
+    tx.commit()
+}
+
+const LOCK_GROUPS: &str = "SELECT hash, status FROM exceptions WHERE hash = ANY($1::text[]) ORDER BY hash FOR UPDATE";
+
+const UPSERT_GROUPS: &str = "
+    INSERT INTO exceptions AS e (hash, host, path, method, request_data, exception_name, message, traceback,
+                                 count, created_on, last_seen)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::int8[], $10::text[], $11::text[])
+    ON CONFLICT (hash) DO UPDATE SET
+        count = e.count + excluded.count,
+        status = CASE e.status WHEN 'resolved' THEN 'unresolved' ELSE e.status END,
+        host = CASE WHEN excluded.last_seen >= e.last_seen THEN excluded.host ELSE e.host END,
+        path = CASE WHEN excluded.last_seen >= e.last_seen THEN excluded.path ELSE e.path END,
+        method = CASE WHEN excluded.last_seen >= e.last_seen THEN excluded.method ELSE e.method END,
+        request_data = CASE WHEN excluded.last_seen >= e.last_seen THEN excluded.request_data ELSE e.request_data END,
+        message = CASE WHEN excluded.last_seen >= e.last_seen THEN excluded.message ELSE e.message END,
+        traceback = CASE WHEN excluded.last_seen >= e.last_seen THEN excluded.traceback ELSE e.traceback END,
+        last_seen = GREATEST(e.last_seen, excluded.last_seen)
+    RETURNING hash, count, (xmax = 0) AS inserted";
+
+const INSERT_OCCURRENCES: &str = "
+    INSERT INTO occurrences (event_id, hash, timestamp, times, exception_name, message, sources, host, pid,
+                             thread, release, panic, request_data, frames, backtrace, extra)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::int8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                         $15::text[], $16::text[])";
+
+const TRIM_OCCURRENCES: &str = "
+    DELETE FROM occurrences WHERE id IN (
+        SELECT id FROM (
+            SELECT id, row_number() OVER (PARTITION BY hash ORDER BY id DESC) AS n
+            FROM occurrences WHERE hash = ANY($1::text[])
+        ) ranked WHERE n > $2)";
+
+const ADD_HOURS: &str = "
+    INSERT INTO group_hours AS h (hash, hour, count)
+    SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[])
+    ON CONFLICT (hash, hour) DO UPDATE SET count = h.count + excluded.count";
+
+/// A batch turned into the columns of the statements that write it, once,
+/// so that a retry does not serialize it again.
+#[derive(Default)]
+struct Plan {
+    /// The groups in the order they first appear in the batch.
+    order: Vec<String>,
+    /// `exceptions` columns, one entry per group, sorted by hash so that
+    /// concurrent writers lock rows in the same order.
+    hash: Vec<String>,
+    host: Vec<String>,
+    path: Vec<Option<String>>,
+    method: Vec<Option<String>>,
+    request_data: Vec<Option<String>>,
+    exception_name: Vec<String>,
+    message: Vec<String>,
+    traceback: Vec<String>,
+    count: Vec<i64>,
+    created_on: Vec<String>,
+    last_seen: Vec<String>,
+    /// `occurrences` columns: only those that can survive the cap.
+    o_event_id: Vec<String>,
+    o_hash: Vec<String>,
+    o_timestamp: Vec<String>,
+    o_times: Vec<i64>,
+    o_exception_name: Vec<String>,
+    o_message: Vec<String>,
+    o_sources: Vec<String>,
+    o_host: Vec<String>,
+    o_pid: Vec<i64>,
+    o_thread: Vec<Option<String>>,
+    o_release: Vec<Option<String>>,
+    o_panic: Vec<Option<String>>,
+    o_request_data: Vec<Option<String>>,
+    o_frames: Vec<String>,
+    o_backtrace: Vec<String>,
+    o_extra: Vec<String>,
+    /// `group_hours` columns, sorted by (hash, hour).
+    h_hash: Vec<String>,
+    h_hour: Vec<i64>,
+    h_count: Vec<i64>,
+}
+
+/// What one batch does to one group.
+struct GroupWrite<'a> {
+    latest: &'a Occurrence,
+    first: Timestamp,
+    times: u64,
+    in_batch: u32,
+}
+
+impl Plan {
+    fn new(batch: &[Grouped], cap: u32) -> Result<Self, StoreError> {
+        let mut groups: HashMap<&str, GroupWrite<'_>> = HashMap::new();
+        let mut hours: HashMap<(&str, i64), u64> = HashMap::new();
+        let mut order = Vec::new();
+        for g in batch {
+            let o = &g.occurrence;
+            *hours.entry((g.hash.as_str(), o.timestamp.as_secs().div_euclid(3600))).or_default() += g.times;
+            groups
+                .entry(&g.hash)
+                .and_modify(|w| {
+                    w.times += g.times;
+                    w.in_batch += 1;
+                    w.first = w.first.min(o.timestamp);
+                    if o.timestamp >= w.latest.timestamp {
+                        w.latest = o;
+                    }
+                })
+                .or_insert_with(|| {
+                    order.push(g.hash.clone());
+                    GroupWrite { latest: o, first: o.timestamp, times: g.times, in_batch: 1 }
+                });
+        }
+        let mut p = Plan { order, ..Plan::default() };
+        let mut sorted: Vec<(&str, &GroupWrite<'_>)> = groups.iter().map(|(h, w)| (*h, w)).collect();
+        sorted.sort_unstable_by_key(|(h, _)| *h);
+        for (hash, w) in sorted {
+            let s = summary_of(hash, w.latest, w.times);
+            p.hash.push(text(hash));
+            p.host.push(text(&s.host));
+            p.path.push(opt_text(s.path.as_deref()));
+            p.method.push(opt_text(s.method.as_deref()));
+            p.request_data.push(request_data(w.latest));
+            p.exception_name.push(text(&s.exception_name));
+            p.message.push(text(&s.message));
+            p.traceback.push(text(&render_traceback(w.latest)));
+            p.count.push(w.times as i64);
+            p.created_on.push(w.first.to_string());
+            p.last_seen.push(w.latest.timestamp.to_string());
+        }
+
+        // Only the newest `cap` of a group can survive the trim: skip the rest.
+        let mut seen: HashMap<&str, u32> = HashMap::new();
+        for g in batch {
+            let n = seen.entry(&g.hash).or_default();
+            *n += 1;
+            if groups[g.hash.as_str()].in_batch - *n >= cap {
+                continue;
+            }
+            let o = &g.occurrence;
+            p.o_event_id.push(text(&o.id));
+            p.o_hash.push(text(&g.hash));
+            p.o_timestamp.push(o.timestamp.to_string());
+            p.o_times.push(g.times as i64);
+            p.o_exception_name.push(text(&o.exception_name));
+            p.o_message.push(text(&o.message));
+            p.o_sources.push(serde_json::to_string(&o.sources).map_err(json_err)?);
+            p.o_host.push(text(&o.host));
+            p.o_pid.push(i64::from(o.pid));
+            p.o_thread.push(opt_text(o.thread.as_deref()));
+            p.o_release.push(opt_text(o.release.as_deref()));
+            p.o_panic.push(o.panic.as_ref().map(serde_json::to_string).transpose().map_err(json_err)?);
+            p.o_request_data.push(request_data(o));
+            p.o_frames.push(serde_json::to_string(&o.frames).map_err(json_err)?);
+            p.o_backtrace.push(serde_json::to_string(&o.backtrace).map_err(json_err)?);
+            p.o_extra.push(serde_json::to_string(&o.extra).map_err(json_err)?);
+        }
+
+        let mut hours: Vec<((&str, i64), u64)> = hours.into_iter().collect();
+        hours.sort_unstable();
+        for ((hash, hour), n) in hours {
+            p.h_hash.push(text(hash));
+            p.h_hour.push(hour);
+            p.h_count.push(n as i64);
+        }
+        Ok(p)
+    }
+
+    /// Writes the plan in one transaction. The error says whether it
+    /// happened while committing, when the outcome is unknown.
+    fn run(&self, conn: &mut Conn, cap: u32) -> Result<Vec<GroupChange>, (::postgres::Error, bool)> {
+        let Conn { client, statements } = conn;
+        let not_committing = |e| (e, false);
+        let mut tx = client.transaction().map_err(not_committing)?;
+
+        let lock = prepared(&mut tx, statements, LOCK_GROUPS).map_err(not_committing)?;
+        let before: HashMap<String, String> =
+            tx.query(&lock, &[&self.hash]).map_err(not_committing)?.iter().map(|r| (r.get(0), r.get(1))).collect();
+
+        let upsert = prepared(&mut tx, statements, UPSERT_GROUPS).map_err(not_committing)?;
+        let rows = tx
+            .query(
+                &upsert,
+                &[
+                    &self.hash,
+                    &self.host,
+                    &self.path,
+                    &self.method,
+                    &self.request_data,
+                    &self.exception_name,
+                    &self.message,
+                    &self.traceback,
+                    &self.count,
+                    &self.created_on,
+                    &self.last_seen,
+                ],
+            )
+            .map_err(not_committing)?;
+        let added: HashMap<&str, i64> = self.hash.iter().map(String::as_str).zip(self.count.iter().copied()).collect();
+        let mut changes: Vec<GroupChange> = Vec::with_capacity(rows.len());
+        for r in rows {
+            let hash: String = r.get(0);
+            let count: i64 = r.get(1);
+            let inserted: bool = r.get(2);
+            let kind = match before.get(&hash).map(String::as_str) {
+                Some("resolved") => ChangeKind::Regressed,
+                Some(_) => ChangeKind::Recurring,
+                // Another writer may have created it since the lock query.
+                None if inserted => ChangeKind::New,
+                None => ChangeKind::Recurring,
+            };
+            let added = added.get(hash.as_str()).copied().unwrap_or(0) as u64;
+            changes.push(GroupChange { hash, kind, count: count as u64, added });
+        }
+
+        let insert = prepared(&mut tx, statements, INSERT_OCCURRENCES).map_err(not_committing)?;
+        tx.execute(
+            &insert,
+            &[
+                &self.o_event_id,
+                &self.o_hash,
+                &self.o_timestamp,
+                &self.o_times,
+                &self.o_exception_name,
+                &self.o_message,
+                &self.o_sources,
+                &self.o_host,
+                &self.o_pid,
+                &self.o_thread,
+                &self.o_release,
+                &self.o_panic,
+                &self.o_request_data,
+                &self.o_frames,
+                &self.o_backtrace,
+                &self.o_extra,
+            ],
+        )
+        .map_err(not_committing)?;
+        let trim = prepared(&mut tx, statements, TRIM_OCCURRENCES).map_err(not_committing)?;
+        tx.execute(&trim, &[&self.hash, &i64::from(cap)]).map_err(not_committing)?;
+        let hours = prepared(&mut tx, statements, ADD_HOURS).map_err(not_committing)?;
+        tx.execute(&hours, &[&self.h_hash, &self.h_hour, &self.h_count]).map_err(not_committing)?;
+
+        tx.commit().map_err(|e| (e, true))?;
+        // The order of the batch, as the other stores report it.
+        let first_seen: HashMap<&str, usize> = self.order.iter().enumerate().map(|(i, h)| (h.as_str(), i)).collect();
+        changes.sort_by_key(|c| first_seen.get(c.hash.as_str()).copied());
+        Ok(changes)
+    }
+}
+
+impl Store for PostgresStore {
+    fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let plan = Plan::new(batch, self.cap)?;
+        let mut slot = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let conn = match slot.as_mut() {
+                Some(c) => c,
+                None => slot.insert(self.connect()?),
+            };
+            let (e, committing) = match plan.run(conn, self.cap) {
+                Ok(changes) => return Ok(changes),
+                Err(failure) => failure,
+            };
+            let broken = is_broken(&e, &conn.client);
+            if broken {
+                // Connect again on the next attempt or the next call.
+                *slot = None;
+            }
+            // A connection that died before COMMIT was sent wrote nothing,
+            // so the batch can go again at once. One that died while
+            // committing may or may not have written: the writer decides.
+            let again = (broken && !committing) || is_conflict(&e);
+            if !again || attempt >= MAX_ATTEMPTS {
+                return Err(pg_err(&e));
+            }
+            if !broken {
+                std::thread::sleep(Duration::from_millis(5 << attempt));
+            }
+        }
+    }
+
+    fn list_groups(&self, q: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
+        use queries::{COUNT, LIST};
+        let pattern = q.search.as_deref().filter(|s| !s.is_empty()).map(|s| {
+            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{}%", text(&escaped))
+        });
+        let status = q.status.map(Status::as_str);
+        let (limit, offset) = (q.page.limit() as i64, q.page.offset() as i64);
+        let (total, rows) = self.with_conn(|client, cache| {
+            let count = prepared(client, cache, COUNT)?;
+            let total: i64 = client.query_one(&count, &[&status, &pattern])?.get(0);
+            let list = prepared(client, cache, LIST)?;
+            Ok((total, client.query(&list, &[&status, &pattern, &limit, &offset])?))
+        })?;
+        let items = rows.iter().map(summary_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, total: total as u64, page: q.page.page.max(1), per_page: q.page.per_page.max(1) })
+    }
+
+    fn group(&self, hash: &str) -> Result<Option<Group>, StoreError> {
+        const SQL: &str = queries::GROUP;
+        let row = self.with_conn(|client, cache| {
+            let stmt = prepared(client, cache, SQL)?;
+            client.query_opt(&stmt, &[&hash])
+        })?;
+        row.map(|r| {
+            Ok(Group {
+                summary: summary_from_row(&r)?,
+                traceback: r.try_get(12).map_err(corrupt)?,
+                request_data: r.try_get(13).map_err(corrupt)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn occurrences(&self, hash: &str, page: PageRequest) -> Result<Page<Occurrence>, StoreError> {
+        const COUNT: &str = "SELECT count(*) FROM occurrences WHERE hash = $1";
+        const LIST: &str = "SELECT event_id, exception_name, message, sources, backtrace, thread, timestamp, host,
+                                   pid, release, panic, frames, request_data, extra
+                            FROM occurrences WHERE hash = $1 ORDER BY id DESC LIMIT $2 OFFSET $3";
+        let (limit, offset) = (page.limit() as i64, page.offset() as i64);
+        let (total, rows) = self.with_conn(|client, cache| {
+            let count = prepared(client, cache, COUNT)?;
+            let total: i64 = client.query_one(&count, &[&hash])?.get(0);
+            let list = prepared(client, cache, LIST)?;
+            Ok((total, client.query(&list, &[&hash, &limit, &offset])?))
+        })?;
+        let items = rows.iter().map(occurrence_from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, total: total as u64, page: page.page.max(1), per_page: page.per_page.max(1) })
+    }
+
+    fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {
+        const SQL: &str = "SELECT hour, count FROM group_hours WHERE hash = $1 AND hour BETWEEN $2 AND $3";
+        let first = since.as_secs().div_euclid(3600);
+        let last = Timestamp::now().as_secs().div_euclid(3600).max(first);
+        let rows = self.with_conn(|client, cache| {
+            let stmt = prepared(client, cache, SQL)?;
+            client.query(&stmt, &[&hash, &first, &last])
+        })?;
+        let mut found: HashMap<i64, u64> = HashMap::new();
+        for r in rows {
+            let hour: i64 = r.try_get(0).map_err(corrupt)?;
+            let count: i64 = r.try_get(1).map_err(corrupt)?;
+            found.insert(hour, count as u64);
+        }
+        Ok((first..=last).map(|h| found.get(&h).copied().unwrap_or(0)).collect())
+    }
+
+    fn delete_group(&self, hash: &str) -> Result<bool, StoreError> {
+        self.update("DELETE FROM exceptions WHERE hash = $1", &[&hash])
+    }
+
+    fn set_status(&self, hash: &str, status: Status) -> Result<bool, StoreError> {
+        self.update("UPDATE exceptions SET status = $2 WHERE hash = $1", &[&hash, &status.as_str()])
+    }
+
+    fn set_notification_sent(&self, hash: &str, sent: bool) -> Result<bool, StoreError> {
+        self.update("UPDATE exceptions SET notification_sent = $2 WHERE hash = $1", &[&hash, &sent])
+    }
+
+    fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError> {
+        let ticket = opt_text(ticket);
+        self.update("UPDATE exceptions SET ticket_raised = $2 WHERE hash = $1", &[&hash, &ticket])
+    }
+}
+
+/// The read queries, spelled out once (`concat!` needs literals).
+mod queries {
+    macro_rules! summary_columns {
+        () => {
+            "hash, exception_name, message, method, path, host, count, created_on, last_seen, status, \
+             notification_sent, ticket_raised"
+        };
+    }
+    macro_rules! filter {
+        () => {
+            "($1::text IS NULL OR status = $1)
+             AND ($2::text IS NULL OR exception_name ILIKE $2 OR message ILIKE $2 OR path ILIKE $2)"
+        };
+    }
+    pub(super) const COUNT: &str = concat!("SELECT count(*) FROM exceptions WHERE ", filter!());
+    pub(super) const LIST: &str = concat!(
+        "SELECT ",
+        summary_columns!(),
+        " FROM exceptions WHERE ",
+        filter!(),
+        " ORDER BY last_seen DESC, hash LIMIT $3 OFFSET $4"
+    );
+    pub(super) const GROUP: &str =
+        concat!("SELECT ", summary_columns!(), ", traceback, request_data FROM exceptions WHERE hash = $1");
+}
+
+fn corrupt(e: ::postgres::Error) -> StoreError {
+    StoreError::Corrupt(describe(&e))
+}
+
+fn timestamp_at(r: &Row, i: usize) -> Result<Timestamp, StoreError> {
+    let s: String = r.try_get(i).map_err(corrupt)?;
+    Timestamp::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp {s:?}")))
+}
+
+fn summary_from_row(r: &Row) -> Result<GroupSummary, StoreError> {
+    let status: String = r.try_get(9).map_err(corrupt)?;
+    Ok(GroupSummary {
+        hash: r.try_get(0).map_err(corrupt)?,
+        exception_name: r.try_get(1).map_err(corrupt)?,
+        message: r.try_get(2).map_err(corrupt)?,
+        method: r.try_get(3).map_err(corrupt)?,
+        path: r.try_get(4).map_err(corrupt)?,
+        host: r.try_get(5).map_err(corrupt)?,
+        count: r.try_get::<_, i64>(6).map_err(corrupt)? as u64,
+        created_on: timestamp_at(r, 7)?,
+        last_seen: timestamp_at(r, 8)?,
+        status: status.parse().unwrap_or_default(),
+        notification_sent: r.try_get(10).map_err(corrupt)?,
+        ticket_raised: r.try_get(11).map_err(corrupt)?,
+    })
+}
+
+fn occurrence_from_row(r: &Row) -> Result<Occurrence, StoreError> {
+    let json = |i: usize| -> Result<String, StoreError> { r.try_get(i).map_err(corrupt) };
+    let opt_json = |i: usize| -> Result<Option<String>, StoreError> { r.try_get(i).map_err(corrupt) };
+    Ok(Occurrence {
+        id: r.try_get(0).map_err(corrupt)?,
+        exception_name: r.try_get(1).map_err(corrupt)?,
+        message: r.try_get(2).map_err(corrupt)?,
+        sources: serde_json::from_str(&json(3)?).map_err(json_err)?,
+        backtrace: serde_json::from_str(&json(4)?).map_err(json_err)?,
+        thread: r.try_get(5).map_err(corrupt)?,
+        timestamp: timestamp_at(r, 6)?,
+        host: r.try_get(7).map_err(corrupt)?,
+        pid: u32::try_from(r.try_get::<_, i64>(8).map_err(corrupt)?).unwrap_or(0),
+        release: r.try_get(9).map_err(corrupt)?,
+        panic: opt_json(10)?.map(|p| serde_json::from_str(&p)).transpose().map_err(json_err)?,
+        frames: serde_json::from_str(&json(11)?).map_err(json_err)?,
+        request: opt_json(12)?.map(|p| serde_json::from_str(&p)).transpose().map_err(json_err)?,
+        extra: serde_json::from_str(&json(13)?).map_err(json_err)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_password;
+
+    #[test]
+    fn passwords_are_masked_in_locations() {
+        assert_eq!(mask_password("postgres://u:s3cret@db:5432/x"), "postgres://u:****@db:5432/x");
+        assert_eq!(mask_password("postgresql://u@db/x"), "postgresql://u@db/x");
+        assert_eq!(mask_password("postgres://u:p@ss@db/x?sslmode=disable"), "postgres://u:****@db/x?sslmode=disable");
+        assert_eq!(mask_password("postgres://db/x?password=s3cret&user=u"), "postgres://db/x?password=****&user=u");
+        assert_eq!(mask_password("host=db user=u password=s3cret"), "host=db user=u password=****");
+        assert_eq!(mask_password("host=db password='a b' user=u"), "host=db password=**** user=u");
+    }
+}

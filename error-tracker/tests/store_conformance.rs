@@ -1,0 +1,605 @@
+//! One set of tests that every [`Store`] must pass: SQLite, PostgreSQL, the
+//! in-memory store, and the JSON-lines store a user wrote
+//! (`examples/custom_store.rs`).
+//!
+//! Each property is a generic function over a [`Db`]; the `conformance!`
+//! macro instantiates every property for every store. PostgreSQL runs when
+//! `ERROR_TRACKER_TEST_PG` is set (and the `postgres` feature is on), each
+//! test in a schema of its own.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use error_tracker::store::render_traceback;
+use error_tracker::{
+    ChangeKind, FrameSnapshot, GroupQuery, Grouped, MemoryStore, Occurrence, PageRequest, PanicInfo, RequestContext,
+    SqliteStore, StackFrame, Status, Store, Timestamp, Variable,
+};
+use serde_json::json;
+
+mod pg_schema;
+
+#[path = "../../examples/custom_store.rs"]
+#[allow(dead_code)]
+mod custom_store;
+
+/// How many occurrences every store under test keeps per group.
+const CAP: u32 = 5;
+
+/// One database under test.
+trait Db {
+    /// A handle on the database: a new connection where the store has
+    /// them, so that two handles behave like two processes.
+    fn handle(&self) -> Arc<dyn Store>;
+}
+
+struct Shared(Arc<dyn Store>);
+impl Db for Shared {
+    fn handle(&self) -> Arc<dyn Store> {
+        self.0.clone()
+    }
+}
+
+struct SqliteDb {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+impl Db for SqliteDb {
+    fn handle(&self) -> Arc<dyn Store> {
+        Arc::new(SqliteStore::open(&self.path, CAP).expect("open sqlite"))
+    }
+}
+
+fn memory(_test: &str) -> Option<Box<dyn Db>> {
+    Some(Box::new(Shared(Arc::new(MemoryStore::new(CAP)))))
+}
+
+fn sqlite(_test: &str) -> Option<Box<dyn Db>> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("errors.sqlite");
+    Some(Box::new(SqliteDb { _dir: dir, path }))
+}
+
+fn json_lines(_test: &str) -> Option<Box<dyn Db>> {
+    struct JsonLinesDb {
+        _dir: tempfile::TempDir,
+        store: Arc<custom_store::JsonLinesStore>,
+    }
+    impl Db for JsonLinesDb {
+        fn handle(&self) -> Arc<dyn Store> {
+            self.store.clone()
+        }
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = custom_store::JsonLinesStore::open(dir.path().join("errors.jsonl"), CAP).expect("open json lines");
+    Some(Box::new(JsonLinesDb { _dir: dir, store: Arc::new(store) }))
+}
+
+#[cfg(feature = "postgres")]
+fn postgres(test: &str) -> Option<Box<dyn Db>> {
+    struct PgDb(pg_schema::TestSchema);
+    impl Db for PgDb {
+        fn handle(&self) -> Arc<dyn Store> {
+            Arc::new(error_tracker::PostgresStore::open(&self.0.url, CAP).expect("open postgres"))
+        }
+    }
+    let server = pg_schema::server(test)?;
+    Some(Box::new(PgDb(pg_schema::TestSchema::create(&server, test))))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres(test: &str) -> Option<Box<dyn Db>> {
+    println!("skipped {test}: built without the `postgres` feature");
+    None
+}
+
+macro_rules! conformance {
+    ($($property:ident),* $(,)?) => {
+        conformance!(@store memory: $($property),*);
+        conformance!(@store sqlite: $($property),*);
+        conformance!(@store postgres: $($property),*);
+        conformance!(@store json_lines: $($property),*);
+    };
+    (@store $store:ident: $($property:ident),*) => {
+        mod $store {
+            $(
+                #[test]
+                fn $property() {
+                    if let Some(db) = super::$store(concat!(stringify!($store), "_", stringify!($property))) {
+                        super::$property(&*db);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    empty_store,
+    round_trip,
+    counts_and_timestamps,
+    latest_occurrence_wins_by_time,
+    changes_per_batch,
+    status_changes,
+    pagination_edges,
+    ordering,
+    search,
+    deletion,
+    retention_cap,
+    hourly_counts,
+    flags_and_tickets,
+    awkward_text,
+    concurrent_writers,
+);
+
+// ---- building occurrences
+
+/// A time `minutes` after a point two hours before the tests started.
+fn at(minutes: i64) -> Timestamp {
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| Timestamp::now().saturating_sub(Duration::from_secs(2 * 3600)).as_micros());
+    Timestamp::from_micros(base + minutes * 60_000_000)
+}
+
+fn occurrence(name: &str, message: &str, timestamp: Timestamp) -> Occurrence {
+    Occurrence {
+        id: uuid_like(),
+        exception_name: name.to_owned(),
+        message: message.to_owned(),
+        sources: vec![],
+        backtrace: vec![StackFrame {
+            function: "app::handler".into(),
+            file: Some("src/main.rs".into()),
+            line: Some(7),
+            in_app: true,
+        }],
+        thread: Some("main".into()),
+        timestamp,
+        host: "web-1".into(),
+        pid: 42,
+        release: None,
+        panic: None,
+        frames: vec![],
+        request: None,
+        extra: vec![],
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(1);
+    format!("00000000-0000-4000-8000-{:012x}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+fn one(hash: &str, o: Occurrence) -> Vec<Grouped> {
+    vec![Grouped { hash: hash.to_owned(), occurrence: o, times: 1 }]
+}
+
+fn all_groups(s: &dyn Store) -> Vec<error_tracker::GroupSummary> {
+    s.list_groups(&GroupQuery { page: PageRequest::first(1000), ..Default::default() }).expect("list").items
+}
+
+fn query(status: Option<Status>, search: Option<&str>, page: u32, per_page: u32) -> GroupQuery {
+    GroupQuery { status, search: search.map(str::to_owned), page: PageRequest { page, per_page } }
+}
+
+// ---- the properties
+
+fn empty_store(db: &dyn Db) {
+    let s = db.handle();
+    let page = s.list_groups(&GroupQuery::default()).unwrap();
+    assert_eq!((page.items.len(), page.total, page.pages()), (0, 0, 1));
+    assert!(s.group("nope").unwrap().is_none());
+    let occ = s.occurrences("nope", PageRequest::first(10)).unwrap();
+    assert_eq!((occ.items.len(), occ.total), (0, 0));
+    let since = Timestamp::now().saturating_sub(Duration::from_secs(2 * 3600));
+    let hours = s.hourly_counts("nope", since).unwrap();
+    assert!(hours.len() >= 3 && hours.iter().all(|&n| n == 0), "{hours:?}");
+    assert!(!s.delete_group("nope").unwrap());
+    assert!(!s.set_status("nope", Status::Resolved).unwrap());
+    assert!(!s.set_notification_sent("nope", true).unwrap());
+    assert!(!s.set_ticket("nope", Some("T-1")).unwrap());
+    assert!(s.write(&[]).unwrap().is_empty());
+}
+
+fn round_trip(db: &dyn Db) {
+    let s = db.handle();
+    let mut o = occurrence("my_app::DbError", "connection to 'db' refused: 100% «busy» \"quoted\"", at(1));
+    o.sources = vec!["io error".into(), "os error 111".into()];
+    o.backtrace.push(StackFrame { function: "std::rt::lang_start".into(), file: None, line: None, in_app: false });
+    o.release = Some("1.2.3".into());
+    o.panic = Some(PanicInfo { message: "boom".into(), location: Some("src/main.rs:3:5".into()) });
+    o.frames = vec![FrameSnapshot {
+        function: "my_app::load".into(),
+        file: Some("src/db.rs".into()),
+        line: Some(12),
+        args: vec![Variable { name: "id".into(), value: json!(7) }],
+        locals: vec![Variable { name: "row".into(), value: json!({"a": [1, 2.5, null, true], "b": "x"}) }],
+    }];
+    o.request = Some(RequestContext {
+        method: "POST".into(),
+        url: "http://example.test/users/7?q=1".into(),
+        path: "/users/7".into(),
+        route: Some("/users/{id}".into()),
+        headers: vec![("content-type".into(), "application/json".into())],
+        query: vec![("q".into(), "1".into())],
+        body: Some(json!({"name": "Ada", "n": u64::MAX})),
+        client_addr: Some("127.0.0.1:5000".into()),
+        custom: vec![Variable { name: "user".into(), value: json!("u-1") }],
+    });
+    o.extra = vec![Variable { name: "attempt".into(), value: json!(3) }];
+    let changes = s.write(&one("h1", o.clone())).unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        (changes[0].hash.as_str(), changes[0].kind, changes[0].count, changes[0].added),
+        ("h1", ChangeKind::New, 1, 1)
+    );
+
+    let stored = db.handle().occurrences("h1", PageRequest::first(10)).unwrap();
+    assert_eq!(stored.total, 1);
+    assert_eq!(stored.items, vec![o.clone()]);
+
+    let g = db.handle().group("h1").unwrap().expect("group");
+    let sm = &g.summary;
+    assert_eq!(sm.hash, "h1");
+    assert_eq!(sm.exception_name, o.exception_name);
+    assert_eq!(sm.message, o.message);
+    assert_eq!(sm.method.as_deref(), Some("POST"));
+    assert_eq!(sm.path.as_deref(), Some("/users/7"));
+    assert_eq!(sm.host, "web-1");
+    assert_eq!((sm.count, sm.created_on, sm.last_seen), (1, o.timestamp, o.timestamp));
+    assert_eq!((sm.status, sm.notification_sent, sm.ticket_raised.as_deref()), (Status::Unresolved, false, None));
+    assert_eq!(g.traceback, render_traceback(&o));
+    let request: serde_json::Value = serde_json::from_str(g.request_data.as_deref().expect("request data")).unwrap();
+    assert_eq!(request, serde_json::to_value(o.request.as_ref().unwrap()).unwrap());
+    assert_eq!(all_groups(&*s), vec![g.summary.clone()]);
+}
+
+fn counts_and_timestamps(db: &dyn Db) {
+    let s = db.handle();
+    let kinds: Vec<(ChangeKind, u64)> = (0..3)
+        .map(|i| {
+            let c = s.write(&one("a", occurrence("E", "m", at(i)))).unwrap();
+            (c[0].kind, c[0].count)
+        })
+        .collect();
+    assert_eq!(kinds, [(ChangeKind::New, 1), (ChangeKind::Recurring, 2), (ChangeKind::Recurring, 3)]);
+    let g = s.group("a").unwrap().unwrap().summary;
+    assert_eq!((g.count, g.created_on, g.last_seen), (3, at(0), at(2)));
+
+    // A folded occurrence counts for all it stands for.
+    let c = s.write(&[Grouped { hash: "a".into(), occurrence: occurrence("E", "m", at(3)), times: 4 }]).unwrap();
+    assert_eq!((c[0].count, c[0].added), (7, 4));
+    s.write(&one("b", occurrence("F", "other", at(1)))).unwrap();
+
+    let other = db.handle();
+    let groups: BTreeMap<String, (u64, Timestamp)> =
+        all_groups(&*other).into_iter().map(|g| (g.hash, (g.count, g.created_on))).collect();
+    assert_eq!(groups, BTreeMap::from([("a".into(), (7, at(0))), ("b".into(), (1, at(1)))]));
+}
+
+fn latest_occurrence_wins_by_time(db: &dyn Db) {
+    let s = db.handle();
+    let mut newer = occurrence("E", "newer", at(10));
+    newer.host = "web-2".into();
+    s.write(&one("a", newer.clone())).unwrap();
+    // An older occurrence written later (a slow process of the fleet)
+    // counts, but neither moves the times nor replaces the latest details.
+    s.write(&one("a", occurrence("E", "older", at(5)))).unwrap();
+    let g = s.group("a").unwrap().unwrap();
+    assert_eq!((g.summary.count, g.summary.message.as_str(), g.summary.host.as_str()), (2, "newer", "web-2"));
+    assert_eq!((g.summary.created_on, g.summary.last_seen), (at(10), at(10)), "created_on never changes");
+    assert_eq!(g.traceback, render_traceback(&newer));
+}
+
+fn changes_per_batch(db: &dyn Db) {
+    let s = db.handle();
+    let batch = vec![
+        Grouped { hash: "a".into(), occurrence: occurrence("E", "1", at(1)), times: 1 },
+        Grouped { hash: "b".into(), occurrence: occurrence("F", "2", at(2)), times: 1 },
+        Grouped { hash: "a".into(), occurrence: occurrence("E", "3", at(3)), times: 2 },
+    ];
+    let mut changes = s.write(&batch).unwrap();
+    changes.sort_by(|x, y| x.hash.cmp(&y.hash));
+    let got: Vec<_> = changes.iter().map(|c| (c.hash.as_str(), c.kind, c.count, c.added)).collect();
+    assert_eq!(got, [("a", ChangeKind::New, 3, 3), ("b", ChangeKind::New, 1, 1)]);
+    let a = s.group("a").unwrap().unwrap().summary;
+    assert_eq!((a.message.as_str(), a.created_on, a.last_seen), ("3", at(1), at(3)));
+    assert_eq!(s.occurrences("a", PageRequest::first(10)).unwrap().total, 2);
+}
+
+fn status_changes(db: &dyn Db) {
+    let s = db.handle();
+    s.write(&one("a", occurrence("E", "m", at(1)))).unwrap();
+    s.write(&one("b", occurrence("F", "m", at(2)))).unwrap();
+    assert!(s.set_status("a", Status::Resolved).unwrap());
+    let reader = db.handle();
+    assert_eq!(reader.group("a").unwrap().unwrap().summary.status, Status::Resolved);
+    let resolved = reader.list_groups(&query(Some(Status::Resolved), None, 1, 10)).unwrap();
+    assert_eq!(resolved.items.iter().map(|g| g.hash.as_str()).collect::<Vec<_>>(), ["a"]);
+    assert_eq!(resolved.total, 1);
+    assert_eq!(reader.list_groups(&query(Some(Status::Unresolved), None, 1, 10)).unwrap().total, 1);
+    assert_eq!(reader.list_groups(&query(Some(Status::Ignored), None, 1, 10)).unwrap().total, 0);
+
+    // A resolved group that happens again has regressed, once per batch.
+    let twice = vec![
+        Grouped { hash: "a".into(), occurrence: occurrence("E", "m", at(3)), times: 1 },
+        Grouped { hash: "a".into(), occurrence: occurrence("E", "m", at(4)), times: 1 },
+    ];
+    let c = s.write(&twice).unwrap();
+    assert_eq!((c.len(), c[0].kind, c[0].count, c[0].added), (1, ChangeKind::Regressed, 3, 2));
+    assert_eq!(reader.group("a").unwrap().unwrap().summary.status, Status::Unresolved);
+    assert_eq!(s.write(&one("a", occurrence("E", "m", at(5)))).unwrap()[0].kind, ChangeKind::Recurring);
+
+    // An ignored group is counted silently and stays ignored.
+    assert!(s.set_status("b", Status::Ignored).unwrap());
+    let c = s.write(&one("b", occurrence("F", "m", at(6)))).unwrap();
+    assert_eq!((c[0].kind, c[0].count), (ChangeKind::Recurring, 2));
+    assert_eq!(reader.group("b").unwrap().unwrap().summary.status, Status::Ignored);
+    assert!(s.set_status("b", Status::Unresolved).unwrap());
+    assert_eq!(reader.group("b").unwrap().unwrap().summary.status, Status::Unresolved);
+}
+
+fn pagination_edges(db: &dyn Db) {
+    let s = db.handle();
+    let batch: Vec<Grouped> = (0..23)
+        .map(|i| Grouped { hash: format!("h{i:02}"), occurrence: occurrence("E", "m", at(i)), times: 1 })
+        .collect();
+    s.write(&batch).unwrap();
+    let r = db.handle();
+    let page = |p, n| r.list_groups(&query(None, None, p, n)).unwrap();
+    let hashes = |p: &error_tracker::Page<error_tracker::GroupSummary>| {
+        p.items.iter().map(|g| g.hash.clone()).collect::<Vec<_>>()
+    };
+
+    let first = page(1, 10);
+    assert_eq!((first.total, first.page, first.per_page, first.pages()), (23, 1, 10, 3));
+    assert_eq!(hashes(&first).first().map(String::as_str), Some("h22"), "newest first");
+    let mut seen: Vec<String> = Vec::new();
+    for (p, len) in [(1, 10), (2, 10), (3, 3)] {
+        let pg = page(p, 10);
+        assert_eq!((pg.items.len(), pg.total), (len, 23), "page {p}");
+        seen.extend(hashes(&pg));
+    }
+    let expected: Vec<String> = (0..23).rev().map(|i| format!("h{i:02}")).collect();
+    assert_eq!(seen, expected, "pages are disjoint, complete and in order");
+
+    let past_end = page(4, 10);
+    assert_eq!((past_end.items.len(), past_end.total, past_end.page), (0, 23, 4));
+    let far = page(u32::MAX, 10);
+    assert_eq!((far.items.len(), far.total), (0, 23));
+    assert_eq!(hashes(&page(0, 10)), hashes(&first), "page 0 is page 1");
+    let tiny = page(1, 0);
+    assert_eq!((tiny.items.len(), tiny.per_page, tiny.pages()), (1, 1, 23), "per_page 0 is 1");
+    let whole = page(1, 23);
+    assert_eq!((whole.items.len(), whole.pages()), (23, 1));
+
+    // The same edges for a group's occurrences.
+    for i in 0..CAP as i64 {
+        s.write(&one("occ", occurrence("E", &format!("n{i}"), at(30 + i)))).unwrap();
+    }
+    let occ = |p, n| r.occurrences("occ", PageRequest { page: p, per_page: n }).unwrap();
+    let messages = |p: error_tracker::Page<Occurrence>| p.items.into_iter().map(|o| o.message).collect::<Vec<_>>();
+    assert_eq!(messages(occ(1, 2)), ["n4", "n3"]);
+    assert_eq!(messages(occ(2, 2)), ["n2", "n1"]);
+    assert_eq!(messages(occ(3, 2)), ["n0"]);
+    let end = occ(4, 2);
+    assert_eq!((end.items.len(), end.total, end.pages()), (0, CAP as u64, 3));
+    assert_eq!(messages(occ(0, 0)), ["n4"]);
+}
+
+fn ordering(db: &dyn Db) {
+    let s = db.handle();
+    // Groups: newest last_seen first, ties by hash.
+    for h in ["c", "a", "b"] {
+        s.write(&one(h, occurrence("E", h, at(10)))).unwrap();
+    }
+    s.write(&one("z", occurrence("E", "z", at(5)))).unwrap();
+    s.write(&one("y", occurrence("E", "y", at(20)))).unwrap();
+    let order: Vec<String> = all_groups(&*db.handle()).into_iter().map(|g| g.hash).collect();
+    assert_eq!(order, ["y", "a", "b", "c", "z"]);
+
+    // Occurrences: newest written first, in a batch and across batches.
+    s.write(&one("o", occurrence("E", "first", at(1)))).unwrap();
+    let batch = vec![
+        Grouped { hash: "o".into(), occurrence: occurrence("E", "second", at(2)), times: 1 },
+        Grouped { hash: "o".into(), occurrence: occurrence("E", "third", at(3)), times: 1 },
+    ];
+    s.write(&batch).unwrap();
+    let got: Vec<String> =
+        db.handle().occurrences("o", PageRequest::first(10)).unwrap().items.into_iter().map(|o| o.message).collect();
+    assert_eq!(got, ["third", "second", "first"]);
+}
+
+fn search(db: &dyn Db) {
+    let s = db.handle();
+    let mut with_path = occurrence("app::ApiError", "bad gateway", at(4));
+    with_path.request = Some(RequestContext { method: "GET".into(), path: "/API/users".into(), ..Default::default() });
+    let batch = vec![
+        Grouped { hash: "io".into(), occurrence: occurrence("std::io::Error", "disk full", at(1)), times: 1 },
+        Grouped { hash: "pct".into(), occurrence: occurrence("E", "at 100% load", at(2)), times: 1 },
+        Grouped { hash: "und".into(), occurrence: occurrence("E", "a_b failed", at(3)), times: 1 },
+        Grouped { hash: "axb".into(), occurrence: occurrence("E", "axb failed", at(3)), times: 1 },
+        Grouped { hash: "api".into(), occurrence: with_path, times: 1 },
+        Grouped { hash: "p10".into(), occurrence: occurrence("E", "at 10 load", at(5)), times: 1 },
+    ];
+    s.write(&batch).unwrap();
+    let r = db.handle();
+    let found = |q: &str, status| {
+        let page = r.list_groups(&query(status, Some(q), 1, 50)).unwrap();
+        assert_eq!(page.total, page.items.len() as u64);
+        page.items.into_iter().map(|g| g.hash).collect::<BTreeSet<_>>()
+    };
+    let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(found("IO::ERROR", None), set(&["io"]), "exception name, any case");
+    assert_eq!(found("Disk", None), set(&["io"]), "message");
+    assert_eq!(found("/api/", None), set(&["api"]), "path");
+    assert_eq!(found("100%", None), set(&["pct"]), "% is literal");
+    assert_eq!(found("a_b", None), set(&["und"]), "_ is literal");
+    assert_eq!(found("no such text", None), set(&[]));
+    assert_eq!(found("", None).len(), 6, "an empty search matches all");
+    assert!(s.set_status("io", Status::Resolved).unwrap());
+    assert_eq!(found("disk", Some(Status::Unresolved)), set(&[]));
+    assert_eq!(found("disk", Some(Status::Resolved)), set(&["io"]));
+}
+
+fn deletion(db: &dyn Db) {
+    let s = db.handle();
+    s.write(&one("a", occurrence("E", "m", at(1)))).unwrap();
+    s.write(&one("a", occurrence("E", "m", at(2)))).unwrap();
+    s.write(&one("b", occurrence("F", "m", at(3)))).unwrap();
+    assert!(s.delete_group("a").unwrap());
+    let r = db.handle();
+    assert!(r.group("a").unwrap().is_none());
+    assert_eq!(r.occurrences("a", PageRequest::first(10)).unwrap().total, 0);
+    assert!(r.hourly_counts("a", at(0)).unwrap().iter().all(|&n| n == 0));
+    assert_eq!(all_groups(&*r).into_iter().map(|g| g.hash).collect::<Vec<_>>(), ["b"]);
+    assert!(!s.delete_group("a").unwrap(), "already gone");
+
+    // It comes back as a new group, counted from zero.
+    let c = s.write(&one("a", occurrence("E", "again", at(9)))).unwrap();
+    assert_eq!((c[0].kind, c[0].count), (ChangeKind::New, 1));
+    let g = r.group("a").unwrap().unwrap().summary;
+    assert_eq!((g.count, g.created_on), (1, at(9)));
+    assert_eq!(r.occurrences("a", PageRequest::first(10)).unwrap().total, 1);
+}
+
+fn retention_cap(db: &dyn Db) {
+    let s = db.handle();
+    // One at a time, then a batch larger than the cap.
+    for i in 0..8 {
+        s.write(&one("a", occurrence("E", &format!("single {i}"), at(i)))).unwrap();
+    }
+    let r = db.handle();
+    let kept: Vec<String> =
+        r.occurrences("a", PageRequest::first(50)).unwrap().items.into_iter().map(|o| o.message).collect();
+    assert_eq!(kept, ["single 7", "single 6", "single 5", "single 4", "single 3"]);
+
+    let batch: Vec<Grouped> = (0..12)
+        .map(|i| Grouped { hash: "a".into(), occurrence: occurrence("E", &format!("batch {i}"), at(20 + i)), times: 1 })
+        .collect();
+    s.write(&batch).unwrap();
+    let page = r.occurrences("a", PageRequest::first(50)).unwrap();
+    assert_eq!(page.total, CAP as u64);
+    let kept: Vec<String> = page.items.into_iter().map(|o| o.message).collect();
+    assert_eq!(kept, ["batch 11", "batch 10", "batch 9", "batch 8", "batch 7"]);
+    let g = r.group("a").unwrap().unwrap().summary;
+    assert_eq!((g.count, g.message.as_str()), (20, "batch 11"), "the count keeps what the cap drops");
+
+    // Another group's history is its own.
+    s.write(&one("b", occurrence("F", "only", at(40)))).unwrap();
+    assert_eq!(r.occurrences("b", PageRequest::first(50)).unwrap().total, 1);
+    assert_eq!(r.occurrences("a", PageRequest::first(50)).unwrap().total, CAP as u64);
+}
+
+fn hourly_counts(db: &dyn Db) {
+    let s = db.handle();
+    let now = Timestamp::now();
+    let hours_ago = |h: u64| now.saturating_sub(Duration::from_secs(h * 3600));
+    let batch = vec![
+        Grouped { hash: "a".into(), occurrence: occurrence("E", "m", hours_ago(3)), times: 1 },
+        Grouped { hash: "a".into(), occurrence: occurrence("E", "m", hours_ago(1)), times: 3 },
+        Grouped { hash: "b".into(), occurrence: occurrence("F", "m", hours_ago(1)), times: 1 },
+    ];
+    s.write(&batch).unwrap();
+    s.write(&one("a", occurrence("E", "m", now))).unwrap();
+    s.write(&one("a", occurrence("E", "m", now))).unwrap();
+    // Older than the window: not in it.
+    s.write(&one("a", occurrence("E", "m", hours_ago(30)))).unwrap();
+
+    let r = db.handle();
+    let counts = r.hourly_counts("a", hours_ago(3)).unwrap();
+    // The clock may pass an hour boundary during the test: allow one more
+    // (empty) hour at the end.
+    assert!(counts.len() == 4 || (counts.len() == 5 && counts[4] == 0), "{counts:?}");
+    assert_eq!(counts[..4], [1, 0, 3, 2]);
+    let b = r.hourly_counts("b", hours_ago(3)).unwrap();
+    assert_eq!(b[..4], [0, 0, 1, 0]);
+    assert_eq!(r.group("a").unwrap().unwrap().summary.count, 7, "the count includes hours outside the window");
+    // A window that starts in the future is the one hour it starts in.
+    let future = r.hourly_counts("a", Timestamp::from_micros(now.as_micros() + 5 * 3_600_000_000)).unwrap();
+    assert_eq!(future, [0]);
+}
+
+fn flags_and_tickets(db: &dyn Db) {
+    let s = db.handle();
+    s.write(&one("a", occurrence("E", "m", at(1)))).unwrap();
+    let r = db.handle();
+    let summary = || r.group("a").unwrap().unwrap().summary;
+    assert!(s.set_notification_sent("a", true).unwrap());
+    assert!(summary().notification_sent);
+    assert!(s.set_ticket("a", Some("https://tracker.test/T-1")).unwrap());
+    assert_eq!(summary().ticket_raised.as_deref(), Some("https://tracker.test/T-1"));
+    // More occurrences leave the flags alone.
+    s.write(&one("a", occurrence("E", "m", at(2)))).unwrap();
+    let g = summary();
+    assert!(g.notification_sent);
+    assert_eq!(g.ticket_raised.as_deref(), Some("https://tracker.test/T-1"));
+    assert!(s.set_notification_sent("a", false).unwrap());
+    assert!(s.set_ticket("a", None).unwrap());
+    let g = summary();
+    assert_eq!((g.notification_sent, g.ticket_raised), (false, None));
+}
+
+fn awkward_text(db: &dyn Db) {
+    let s = db.handle();
+    let long = "é".repeat(20_000);
+    let mut o = occurrence("E", &format!("nul\0byte, emoji 🦀, quote ' and backslash \\ {long}"), at(1));
+    o.thread = Some("worker\0".into());
+    o.extra = vec![Variable { name: "raw".into(), value: json!("nul\0inside json") }];
+    s.write(&one("a", o.clone())).unwrap();
+    let g = db.handle().group("a").unwrap().unwrap().summary;
+    // A store that cannot keep NUL characters may replace them, and only them.
+    assert!(
+        g.message == o.message || g.message == o.message.replace('\0', "\u{FFFD}"),
+        "message changed: {:?}",
+        &g.message[..40]
+    );
+    let back = db.handle().occurrences("a", PageRequest::first(1)).unwrap().items.remove(0);
+    assert_eq!(back.extra, o.extra, "JSON escapes NUL, so it survives");
+}
+
+fn concurrent_writers(db: &dyn Db) {
+    const WRITERS: usize = 4;
+    const BATCHES: usize = 40;
+    const PER_BATCH: usize = 9;
+    let threads: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let s = db.handle();
+            std::thread::spawn(move || {
+                let mut changes = Vec::new();
+                for b in 0..BATCHES {
+                    let batch: Vec<Grouped> = (0..PER_BATCH)
+                        .map(|i| Grouped {
+                            hash: format!("g{}", (i + w) % 3),
+                            occurrence: occurrence("E", &format!("w{w} b{b} i{i}"), at((b % 60) as i64)),
+                            times: 1 + (i % 2) as u64,
+                        })
+                        .collect();
+                    changes.extend(s.write(&batch).expect("concurrent write"));
+                }
+                changes
+            })
+        })
+        .collect();
+    let changes: Vec<_> = threads.into_iter().flat_map(|t| t.join().expect("writer thread")).collect();
+
+    let per_batch_times: u64 = (0..PER_BATCH).map(|i| 1 + (i % 2) as u64).sum();
+    let expected = (WRITERS * BATCHES) as u64 * per_batch_times;
+    let r = db.handle();
+    let groups = all_groups(&*r);
+    assert_eq!(groups.len(), 3);
+    assert_eq!(groups.iter().map(|g| g.count).sum::<u64>(), expected, "counts are exact");
+    assert_eq!(changes.iter().map(|c| c.added).sum::<u64>(), expected);
+    for g in &groups {
+        let news = changes.iter().filter(|c| c.hash == g.hash && c.kind == ChangeKind::New).count();
+        assert_eq!(news, 1, "{} was new exactly once", g.hash);
+        let max_seen = changes.iter().filter(|c| c.hash == g.hash).map(|c| c.count).max();
+        assert_eq!(max_seen, Some(g.count), "the last write saw the final count");
+        assert_eq!(g.created_on, at(0));
+        assert_eq!(r.occurrences(&g.hash, PageRequest::first(50)).unwrap().total, CAP as u64);
+        let hours: u64 = r.hourly_counts(&g.hash, at(0)).unwrap().iter().sum();
+        assert_eq!(hours, g.count, "hourly counts add up to the count");
+    }
+}
