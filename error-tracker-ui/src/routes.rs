@@ -98,9 +98,8 @@ impl ErrorTrackerUi {
             (["api", "groups"], true, _) => self.api_groups(req),
             (["api", "groups", hash], true, _) => self.api_group(hash),
             (["api", "groups", hash, "occurrences"], true, _) => self.api_occurrences(req, hash),
-            ([] | ["group", _] | ["api", ..] | ["static", "style.css"], false, _) | (["group", _, _], true, _) => {
-                Ok(self.method_not_allowed(is_api))
-            }
+            ([] | ["group", _] | ["api", "groups", ..] | ["static", "style.css"], false, _)
+            | (["group", _, _], _, _) => Ok(self.method_not_allowed(is_api)),
             _ if is_api => Ok(UiResponse::json(404, &ApiError { error: "not found" })),
             _ => self.message_page(404, "Not found", "There is nothing at this address."),
         };

@@ -1,0 +1,299 @@
+//! The pages and the JSON API over real HTTP, against a real server on loopback.
+
+mod support;
+
+use error_tracker::Status;
+use error_tracker_ui::{AllowAll, ErrorTrackerUi};
+use support::{Server, TestStore, grouped, occurrence, with_panic};
+
+fn seeded(n: usize) -> (TestStore, Server) {
+    let store = TestStore::new();
+    let batch: Vec<_> = (0..n)
+        .map(|i| {
+            grouped(
+                &format!("hash{i:03}"),
+                occurrence(&format!("shop::Error{i:03}"), &format!("failure number {i}"), 60 * i as u64 + 5),
+            )
+        })
+        .collect();
+    store.write(&batch);
+    let ui = ErrorTrackerUi::new(store.store.clone()).permission(AllowAll).page_size(10);
+    let server = Server::start(ui);
+    (store, server)
+}
+
+#[test]
+fn list_page_shows_groups_newest_first_with_pages_and_total() {
+    let (_store, server) = seeded(25);
+    let res = server.get("/dev/error/");
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("content-type"), Some("text/html; charset=utf-8"));
+    let body = &res.text();
+    assert!(body.contains("25 groups, page 1 of 3"), "{body}");
+    // Newest last_seen first: Error000 is 5 s old, Error009 ten minutes.
+    let first = body.find("shop::Error000").unwrap();
+    assert!(first < body.find("shop::Error009").unwrap());
+    assert!(!body.contains("shop::Error010"));
+    for column in ["Exception", "Message", "Request", "Host", "Count", "First seen", "Last seen", "Status"] {
+        assert!(body.contains(&format!("<th>{column}</th>")) || body.contains(&format!(">{column}</th>")), "{column}");
+    }
+    assert!(body.contains("<span class=\"method\">POST</span> /orders/17"));
+    assert!(body.contains("web-1"));
+    assert!(body.contains("<svg class=\"spark\""), "a sparkline per group");
+    assert!(body.contains("href=\"/dev/error/group/hash000\""));
+    assert!(body.contains("href=\"?page=3\""), "a link to the last page");
+
+    let page3 = server.get("/dev/error/?page=3");
+    assert!(page3.text().contains("shop::Error024") && !page3.body.contains("shop::Error000"));
+}
+
+#[test]
+fn bad_page_numbers_give_the_first_page() {
+    let (_store, server) = seeded(15);
+    for page in ["abc", "0", "-1", "99999", "", "1.5", "%FF", "4294967296"] {
+        let res = server.get(&format!("/dev/error/?page={page}"));
+        assert_eq!(res.status, 200, "page={page}");
+        assert!(res.body.contains("page 1 of 2") && res.body.contains("shop::Error000"), "page={page}");
+        let detail = server.get(&format!("/dev/error/group/hash001?page={page}"));
+        assert_eq!(detail.status, 200, "detail page={page}");
+        let api = server.get(&format!("/dev/error/api/groups?page={page}"));
+        assert_eq!(api.json()["page"], 1, "api page={page}");
+    }
+}
+
+#[test]
+fn filter_by_status_and_search() {
+    let (store, server) = seeded(12);
+    use error_tracker::Store;
+    store.store.set_status("hash003", Status::Resolved).unwrap();
+    store.store.set_status("hash004", Status::Ignored).unwrap();
+    let resolved = server.get("/dev/error/?status=resolved");
+    assert!(resolved.body.contains("1 group") && resolved.body.contains("shop::Error003"));
+    assert!(!resolved.body.contains("shop::Error000"));
+    let search = server.get("/dev/error/?q=number+11");
+    assert!(search.text().contains("1 group") && search.text().contains("shop::Error011"), "{}", search.body);
+    let by_name = server.get("/dev/error/?q=Error00");
+    assert!(by_name.body.contains("10 groups"));
+    let by_path = server.get("/dev/error/?q=%2Forders%2F17&status=unresolved");
+    assert!(by_path.body.contains("10 groups"), "12 minus the resolved and the ignored");
+    // The filter is kept on the pager links.
+    let nothing = server.get("/dev/error/?q=no+such+thing");
+    assert!(nothing.body.contains("No errors match this filter"));
+}
+
+#[test]
+fn detail_page_shows_everything_stored() {
+    let store = TestStore::new();
+    let mut batch = Vec::new();
+    for i in 0..13 {
+        batch.push(grouped("g1", occurrence("shop::DbError", &format!("insert failed #{i}"), 3600 * i + 10)));
+    }
+    batch.push(grouped("g2", with_panic(occurrence("panic", "index out of bounds", 1), "index out of bounds")));
+    store.write(&batch);
+    let server = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(AllowAll));
+
+    let res = server.get("/dev/error/group/g1");
+    assert_eq!(res.status, 200);
+    let b = &res.text();
+    for expected in [
+        "shop::DbError",
+        "insert failed #0",   // the latest message
+        "connection refused", // the source chain
+        "os error 111",
+        "https://shop.example/orders/17?verbose=1", // the request URL
+        "route /orders/{id}",
+        "user-agent", // headers
+        "curl/8.0",
+        "verbose",               // query
+        "\"quantity\": 2",       // body, as pretty JSON
+        "shop::orders::load",    // tracked frame
+        "order_id",              // argument
+        "\"total_cents\": 1999", // local
+        "class=\"in-app\"",      // in-app frame highlighted
+        "<details><summary>1 library frame</summary>",
+        "<details><summary>2 library frames</summary>",
+        "attempt",                 // extra
+        "13 stored, newest first", // history
+        "worker-3",
+        "1.2.3",
+        "<svg class=\"chart\"", // hourly chart
+        "13 in the last 7 days",
+        "value=\"resolve\"",
+        "value=\"ignore\"",
+        "value=\"delete\"",
+        "Stored traceback text",
+    ] {
+        assert!(b.contains(expected), "missing {expected:?}");
+    }
+    assert!(!b.contains("value=\"reopen\""), "an unresolved group is not reopened");
+    assert_eq!(b.matches("<rect ").count(), 13, "one bar per non-empty hour");
+    // History pages: 13 occurrences, 10 a page.
+    assert!(b.contains("href=\"?page=2\""));
+    let page2 = server.get("/dev/error/group/g1?page=2");
+    assert!(
+        page2.text().contains("insert failed #12") && page2.text().contains("insert failed #0"),
+        "latest still shown"
+    );
+
+    let panic = server.get("/dev/error/group/g2");
+    assert!(panic.text().contains("src/main.rs:1:1"));
+}
+
+#[test]
+fn missing_group_and_unknown_paths_give_404_pages() {
+    let (_store, server) = seeded(1);
+    let res = server.get("/dev/error/group/nope");
+    assert_eq!(res.status, 404);
+    assert!(res.body.contains("Group not found") && res.body.contains("<link rel=\"stylesheet\""));
+    assert_eq!(server.get("/dev/error/nowhere").status, 404);
+    assert_eq!(server.get("/dev/error/api/groups/nope").status, 404);
+    assert_eq!(server.get("/dev/error/api/groups/nope").json()["error"], "group not found");
+    assert_eq!(server.get("/dev/error/api/nothing").json()["error"], "not found");
+}
+
+#[test]
+fn security_headers_on_every_response() {
+    let (_store, server) = seeded(1);
+    for path in [
+        "/dev/error/",
+        "/dev/error/group/hash000",
+        "/dev/error/group/nope",
+        "/dev/error/static/style.css",
+        "/dev/error/api/groups",
+        "/dev/error/nowhere",
+    ] {
+        let res = server.get(path);
+        let csp = res.header("content-security-policy").unwrap_or_else(|| panic!("{path}: no CSP"));
+        assert!(
+            csp.contains("default-src 'none'") && !csp.contains("unsafe-inline") && !csp.contains("script-src"),
+            "{csp}"
+        );
+        assert_eq!(res.header("x-frame-options"), Some("DENY"), "{path}");
+        assert_eq!(res.header("x-content-type-options"), Some("nosniff"), "{path}");
+        assert_eq!(res.header("referrer-policy"), Some("no-referrer"), "{path}");
+    }
+    let css = server.get("/dev/error/static/style.css");
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert!(css.body.contains("svg.spark"));
+}
+
+#[test]
+fn json_api_lists_groups_a_group_and_its_occurrences() {
+    let (_store, server) = seeded(12);
+    let list = server.get("/dev/error/api/groups?per_page=5&page=2");
+    assert_eq!(list.status, 200);
+    assert_eq!(list.header("content-type"), Some("application/json"));
+    let v = list.json();
+    assert_eq!(
+        (v["total"].as_u64(), v["page"].as_u64(), v["per_page"].as_u64(), v["pages"].as_u64()),
+        (Some(12), Some(2), Some(5), Some(3))
+    );
+    assert_eq!(v["items"][0]["hash"], "hash005");
+    assert_eq!(v["items"][0]["status"], "unresolved");
+    let filtered = server.get("/dev/error/api/groups?q=Error011").json();
+    assert_eq!(filtered["total"], 1);
+
+    let group = server.get("/dev/error/api/groups/hash001").json();
+    assert_eq!(group["exception_name"], "shop::Error001");
+    assert_eq!(group["count"], 1);
+    assert!(group["traceback"].as_str().unwrap().contains("order_id"));
+    let counts = group["hourly_counts"]["counts"].as_array().unwrap();
+    assert_eq!(counts.iter().map(|c| c.as_u64().unwrap()).sum::<u64>(), 1);
+    assert!(counts.len() >= 24);
+
+    let occ = server.get("/dev/error/api/groups/hash001/occurrences").json();
+    assert_eq!(occ["total"], 1);
+    let o: error_tracker::Occurrence = serde_json::from_value(occ["items"][0].clone()).unwrap();
+    assert_eq!(o.message, "failure number 1");
+    assert_eq!(o.request.unwrap().path, "/orders/17");
+    assert_eq!(server.get("/dev/error/api/groups/nope/occurrences").status, 404);
+}
+
+#[test]
+fn works_nested_in_axum() {
+    let store = TestStore::new();
+    store.write(&[grouped("h", occurrence("shop::AxumError", "boom", 1))]);
+    let ui = ErrorTrackerUi::new(store.store.clone()).permission(AllowAll).prefix("/admin/errors");
+    let app: axum::Router = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "the app" }))
+        .nest_service("/admin/errors", ui.service());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            axum::serve(tokio::net::TcpListener::from_std(listener).unwrap(), app).await.unwrap();
+        });
+    });
+    let list = support::request(addr, "GET", "/admin/errors/", &[], b"");
+    assert_eq!(list.status, 200);
+    assert!(list.text().contains("href=\"/admin/errors/group/h\""), "links keep the prefix");
+    let detail = support::request(addr, "GET", "/admin/errors/group/h", &[], b"");
+    assert!(detail.body.contains("shop::AxumError"));
+    let token = support::csrf_token(&detail.body);
+    let resolved = support::request(
+        addr,
+        "POST",
+        "/admin/errors/group/h/resolve",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        format!("csrf_token={token}").as_bytes(),
+    );
+    assert_eq!(resolved.status, 303);
+    assert_eq!(resolved.header("location"), Some("/admin/errors/group/h"));
+    assert_eq!(support::request(addr, "GET", "/", &[], b"").body, "the app");
+}
+
+#[test]
+fn the_binary_refuses_a_public_address_without_credentials() {
+    let bin = env!("CARGO_BIN_EXE_error-tracker-ui");
+    let store = TestStore::new();
+    let db = store.store.path().to_str().unwrap().to_owned();
+    let out = std::process::Command::new(bin)
+        .args(["--db", &db, "--listen", "0.0.0.0:0"])
+        .env_remove("ERROR_TRACKER_UI_TOKEN")
+        .env_remove("ERROR_TRACKER_UI_USER")
+        .env_remove("ERROR_TRACKER_UI_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to listen on 0.0.0.0:0 without credentials"), "{err}");
+
+    let out = std::process::Command::new(bin).args(["--db", "postgres://localhost/x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PostgreSQL"));
+
+    let out = std::process::Command::new(bin).args(["--db", "/no/such/errors.sqlite"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no database at /no/such/errors.sqlite"));
+
+    let help = std::process::Command::new(bin).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--listen"));
+}
+
+#[test]
+fn the_binary_serves_with_basic_auth() {
+    use std::io::BufRead;
+    let bin = env!("CARGO_BIN_EXE_error-tracker-ui");
+    let store = TestStore::new();
+    store.write(&[grouped("h", occurrence("shop::BinError", "from the binary", 1))]);
+    let db = store.store.path().to_str().unwrap().to_owned();
+    let mut child = std::process::Command::new(bin)
+        .args(["--db", &db, "--listen", "127.0.0.1:0", "--prefix", "/errors", "--user", "admin"])
+        .env("ERROR_TRACKER_UI_PASSWORD", "pw")
+        .env_remove("ERROR_TRACKER_UI_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split("at http://").nth(1).expect(&line).trim().to_owned();
+    let addr: std::net::SocketAddr = url.split('/').next().unwrap().parse().unwrap();
+    let denied = support::request(addr, "GET", "/errors/", &[], b"");
+    let allowed = support::request(addr, "GET", "/errors/", &[("authorization", "Basic YWRtaW46cHc=")], b"");
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(denied.status, 401);
+    assert_eq!(allowed.status, 200);
+    assert!(allowed.body.contains("shop::BinError"));
+}
