@@ -1,0 +1,117 @@
+//! PostgreSQL faults: a server that is down at start gives a clear
+//! `InitError`; a server that ends every connection mid-run (as a restart
+//! does, here with `pg_terminate_backend`) loses nothing.
+
+#![cfg(feature = "postgres")]
+
+use std::process::Command;
+use std::time::Duration;
+
+use error_tracker::{Config, InitError, PostgresStore, Store, StoreError};
+
+mod pg_schema;
+
+/// Set in the child that runs the reconnect scenario: the schema's name.
+const CHILD_SCHEMA: &str = "ERROR_TRACKER_FAULTS_CHILD_SCHEMA";
+/// Set in that child: the schema's URL.
+const CHILD_URL: &str = "ERROR_TRACKER_FAULTS_CHILD_URL";
+/// How many rounds of "end every connection, then record" the child runs.
+const ROUNDS: u64 = 5;
+/// How many occurrences it records per round.
+const PER_ROUND: u64 = 400;
+
+/// A URL on 127.0.0.1 where nothing listens.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    format!("postgres://tracker:s3cret-pw@127.0.0.1:{port}/errors?connect_timeout=5")
+}
+
+#[test]
+fn postgres_down_at_start_is_a_clear_init_error() {
+    let url = closed_port_url();
+    let err = error_tracker::init(Config::default().database(&url)).expect_err("init must fail");
+    let InitError::Store(StoreError::Open { location, reason }) = &err else {
+        panic!("expected InitError::Store(StoreError::Open), got {err:?}");
+    };
+    assert!(!location.contains("s3cret-pw"), "the password leaked into {location}");
+    assert!(location.starts_with("postgres://tracker:****@127.0.0.1:"), "{location}");
+    assert!(!reason.is_empty());
+    let text = err.to_string();
+    assert!(!text.contains("s3cret-pw"), "{text}");
+    assert!(text.contains("127.0.0.1") && text.contains("cannot open the store"), "{text}");
+
+    // The tracker stays uninstalled: calls are still no-ops.
+    assert!(error_tracker::record_exception!("not an error").is_nil());
+    assert!(error_tracker::store().is_none());
+}
+
+#[test]
+fn a_store_whose_server_went_away_returns_errors_then_recovers() {
+    let Some(server) = pg_schema::server("a_store_whose_server_went_away_returns_errors_then_recovers") else {
+        return;
+    };
+    let schema = pg_schema::TestSchema::create(&server, "faults_store");
+    let store = PostgresStore::open(&schema.url, 100).expect("open");
+    assert!(store.list_groups(&Default::default()).unwrap().total == 0);
+    // Every pooled connection dies; the next calls connect again.
+    assert!(schema.terminate_connections() >= 2);
+    assert_eq!(store.list_groups(&Default::default()).unwrap().total, 0);
+    assert!(!store.set_status("nope", error_tracker::Status::Resolved).unwrap());
+}
+
+/// Ends every connection of the child's tracker between rounds; each round's
+/// occurrences are queued while the writer's connection is dead.
+#[test]
+fn reconnect_child() {
+    let (Ok(name), Ok(url)) = (std::env::var(CHILD_SCHEMA), std::env::var(CHILD_URL)) else { return };
+    let server = std::env::var("ERROR_TRACKER_TEST_PG").expect("the parent passes the server");
+    let _guard = error_tracker::init(Config::default().database(&url)).expect("init");
+    let store = error_tracker::store().expect("store");
+    let mut admin = postgres::Client::connect(&server, postgres::NoTls).expect("connect");
+    for round in 0..ROUNDS {
+        let ended: i64 = admin
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                 WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                &[&name],
+            )
+            .expect("terminate")
+            .get(0);
+        assert!(ended >= 1, "round {round}: no connection to end");
+        for i in 0..PER_ROUND {
+            let e = std::io::Error::other(format!("round {round} item {i}"));
+            error_tracker::record_exception!(e);
+        }
+        assert!(error_tracker::flush(Duration::from_secs(60)), "round {round}: not flushed");
+        // The readers reconnect too.
+        let total: u64 = store.list_groups(&Default::default()).expect("list after a restart").items[0].count;
+        assert_eq!(total, (round + 1) * PER_ROUND);
+    }
+}
+
+#[test]
+fn the_writer_reconnects_after_the_server_ends_its_connections() {
+    let Some(server) = pg_schema::server("the_writer_reconnects_after_the_server_ends_its_connections") else {
+        return;
+    };
+    let schema = pg_schema::TestSchema::create(&server, "faults_writer");
+    let out = Command::new(std::env::current_exe().expect("current exe"))
+        .args(["reconnect_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_SCHEMA, &schema.name)
+        .env(CHILD_URL, &schema.url)
+        .env("ERROR_TRACKER_TEST_PG", &server)
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the child failed: {}\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains("1 passed"), "the child ran no test:\n{stdout}");
+
+    let mut db = schema.client();
+    let row = db.query_one("SELECT count(*), sum(count)::bigint FROM exceptions", &[]).expect("totals");
+    let (groups, total): (i64, i64) = (row.get(0), row.get(1));
+    assert_eq!(groups, 1);
+    assert_eq!(total, (ROUNDS * PER_ROUND) as i64, "nothing was lost");
+}
