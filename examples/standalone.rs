@@ -1,0 +1,106 @@
+//! A CLI job with no web server (the seed's "Python app with no web server").
+//!
+//! It processes a few records, some of which fail, records the errors and a
+//! panic into `errors.sqlite` (or `APP_ERROR_DB`), and prints where to look.
+//!
+//! ```sh
+//! cargo run --example standalone
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use error_tracker::{Config, Database, GroupQuery, Store, record_exception};
+use serde::Serialize;
+
+#[derive(Debug)]
+enum ImportError {
+    Parse { line: usize, source: std::num::ParseIntError },
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ImportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImportError::Parse { line, .. } => write!(f, "line {line} has a bad amount"),
+            ImportError::Io(_) => f.write_str("cannot read the input"),
+        }
+    }
+}
+
+impl std::error::Error for ImportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ImportError::Parse { source, .. } => Some(source),
+            ImportError::Io(e) => Some(e),
+        }
+    }
+}
+
+/// What the job knows about the account: the password must never be stored.
+#[derive(Serialize)]
+struct Account {
+    user: &'static str,
+    password: &'static str,
+    settings: BTreeMap<&'static str, &'static str>,
+}
+
+fn parse_amount(line: usize, text: &str) -> Result<i64, ImportError> {
+    text.trim().parse().map_err(|source| ImportError::Parse { line, source })
+}
+
+fn read_extra_input() {
+    if let Err(e) = std::fs::read_to_string("/no/such/input.csv").map_err(ImportError::Io) {
+        // Recorded from another function than the parse errors: another group.
+        record_exception!(e, "authorization" => "Bearer abc.def.ghi");
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let config = Config::from_env()?;
+    let guard = error_tracker::init(config)?;
+    let account = Account {
+        user: "alice",
+        password: "correct horse battery staple",
+        settings: [("api_key", "sk_live_0123456789"), ("region", "eu-west-1")].into(),
+    };
+
+    let input = ["120", "7x", "33", "", "1e3"];
+    let mut total = 0;
+    for (i, text) in input.iter().enumerate() {
+        match parse_amount(i + 1, text) {
+            Ok(n) => total += n,
+            Err(e) => {
+                let id = record_exception!(e, "account" => &account, "input" => text);
+                eprintln!("line {}: recorded {id}", i + 1);
+            }
+        }
+    }
+    read_extra_input();
+    // A panic on a worker thread: recorded by the chained panic hook.
+    let _ = std::thread::Builder::new()
+        .name("importer".into())
+        .spawn(|| {
+            let rates: Vec<f64> = Vec::new();
+            rates[3]
+        })
+        .expect("spawn")
+        .join();
+
+    error_tracker::flush(Duration::from_secs(5));
+    let store = error_tracker::store().expect("initialized");
+    let groups = store.list_groups(&GroupQuery::default())?;
+    println!("\nimported a total of {total}; {} error groups recorded:", groups.total);
+    for g in &groups.items {
+        println!("  {:>3}x  {}: {}", g.count, g.exception_name, g.message);
+    }
+    let where_ = match error_tracker::config().expect("initialized").database_location() {
+        Database::Sqlite(p) => p.display().to_string(),
+        Database::Postgres(_) => "the PostgreSQL database".into(),
+    };
+    println!("\nStored in {where_}. Look at it with:");
+    println!("  sqlite3 {where_} 'SELECT exception_name, count, last_seen FROM exceptions ORDER BY last_seen DESC'");
+    println!("  cargo run -p error-tracker-ui -- --db {where_}   (the web UI, once built)");
+    drop(guard);
+    Ok(())
+}
