@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::mask::{DefaultMasking, Masking};
 use crate::store::Store;
 
-/// A fingerprint function: the exception name and the symbolized backtrace
-/// (innermost first) in, the group key out.
+/// A fingerprint function: the symbolized, masked occurrence in, the group
+/// key out. It runs on the writer thread.
 pub type FingerprintFn = dyn Fn(&crate::Occurrence) -> String + Send + Sync + 'static;
 
 /// The default list of masked key substrings.

@@ -17,7 +17,6 @@ const MACHINERY: &[&str] = &[
     "std::sys::backtrace::",
     "std::sys_common::backtrace::",
     "__rustc::rust_begin_unwind",
-    "<alloc::boxed::Box<F,A> as core::ops::function::Fn<Args>>::call",
 ];
 
 /// Crates whose frames are never in-app.
@@ -77,7 +76,8 @@ fn stack_key(ips: &[usize]) -> u64 {
 }
 
 fn is_machinery(function: &str) -> bool {
-    MACHINERY.iter().any(|m| function.starts_with(m))
+    // The boxed panic hook's `Fn::call` shim is named after its signature.
+    MACHINERY.iter().any(|m| function.starts_with(m)) || function.contains("PanicHookInfo")
 }
 
 /// All frames at one address (more than one where calls were inlined).
