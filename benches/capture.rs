@@ -34,8 +34,8 @@ fn at_depth<R>(depth: u32, f: &mut dyn FnMut() -> R) -> R {
 fn capture(c: &mut Criterion) {
     // The writer drains into memory on the other core; a large queue keeps
     // the measured path the normal one (enqueue), not the overflow fold.
-    let _guard = error_tracker::init(Config::default().store(MemoryStore::new(100)).queue_capacity(1 << 20))
-        .expect("init");
+    let _guard =
+        error_tracker::init(Config::default().store(MemoryStore::new(100)).queue_capacity(1 << 20)).expect("init");
     let mut g = c.benchmark_group("capture_20_frames_deep");
     g.measurement_time(Duration::from_secs(5));
     g.bench_function("bare_recursion", |b| b.iter(|| at_depth(20, &mut || black_box(BenchError { code: 7 }))));
@@ -44,9 +44,10 @@ fn capture(c: &mut Criterion) {
     });
     g.bench_function("record_exception_with_extras", |b| {
         b.iter(|| {
-            at_depth(20, &mut || {
-                record_exception!(BenchError { code: black_box(7) }, "user_id" => 42, "password" => "hunter2")
-            })
+            at_depth(
+                20,
+                &mut || record_exception!(BenchError { code: black_box(7) }, "user_id" => 42, "password" => "hunter2"),
+            )
         })
     });
     g.bench_function("stack_walk_only", |b| {

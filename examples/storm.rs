@@ -79,11 +79,11 @@ fn main() {
     let stored_in = start.elapsed();
     let peak = peak_rss_kib();
     let store = error_tracker::store().expect("initialized");
-    let groups = store
-        .list_groups(&GroupQuery { page: PageRequest::first(1000), ..Default::default() })
-        .expect("list");
+    let groups = store.list_groups(&GroupQuery { page: PageRequest::first(1000), ..Default::default() }).expect("list");
     let counted: u64 = groups.items.iter().map(|g| g.count).sum();
-    println!("recorded {TOTAL} occurrences in {recorded_in:.2?}; all stored after {stored_in:.2?} (flushed: {flushed})");
+    println!(
+        "recorded {TOTAL} occurrences in {recorded_in:.2?}; all stored after {stored_in:.2?} (flushed: {flushed})"
+    );
     println!("groups: {}, sum of count: {counted}", groups.total);
     println!("peak RSS: {} MiB before the storm, {} MiB at the end", before / 1024, peak / 1024);
     drop(guard);
