@@ -47,7 +47,9 @@ mod writer;
 
 pub use capture::EventId;
 pub use config::{Config, DEFAULT_MASK_WITH, DEFAULT_MASKED_KEYS, Database, InitError};
+pub use error_tracker_macros::{auto_track_exception, track_exception};
 pub use fingerprint::default_fingerprint;
+pub use frames::Plain;
 pub use mask::{DefaultMasking, Masking, mask_debug_text};
 pub use occurrence::{FrameSnapshot, Occurrence, PanicInfo, RequestContext, StackFrame, Variable};
 #[cfg(feature = "postgres")]
@@ -182,6 +184,7 @@ macro_rules! record_exception {
 /// calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::frames::__private::*;
     pub use crate::tracker::Tracker;
     use crate::{EventId, Masking, Variable};
     use serde_json::Value;
