@@ -85,12 +85,18 @@ impl Parse for Options {
                         opts.fields.push((f.key, f.value));
                     }
                 }
-                _ => push(syn::Error::new(
-                    key.span(),
-                    format!(
-                        "unknown option `{key}`; expected one of `skip(..)`, `skip_all`, `locals = ..`, `name = \"..\"`, `fields(..)`"
-                    ),
-                )),
+                _ => {
+                    push(syn::Error::new(
+                        key.span(),
+                        format!(
+                            "unknown option `{key}`; expected one of `skip(..)`, `skip_all`, `locals = ..`, `name = \"..\"`, `fields(..)`"
+                        ),
+                    ));
+                    // Skip its value, so that only the one mistake is reported.
+                    while !input.is_empty() && !input.peek(Token![,]) {
+                        input.parse::<proc_macro2::TokenTree>()?;
+                    }
+                }
             }
             if input.is_empty() {
                 break;
