@@ -83,6 +83,7 @@ pub struct Config {
     pub(crate) store: Option<Arc<dyn Store>>,
     pub(crate) fingerprint: Option<Arc<FingerprintFn>>,
     pub(crate) in_app_prefixes: Vec<String>,
+    pub(crate) notify: crate::notify::NotifySettings,
 }
 
 impl Default for Config {
@@ -106,6 +107,7 @@ impl Default for Config {
             store: None,
             fingerprint: None,
             in_app_prefixes: Vec::new(),
+            notify: Default::default(),
         }
     }
 }
@@ -130,6 +132,7 @@ impl fmt::Debug for Config {
             .field("custom_masking", &self.masking.is_some())
             .field("custom_store", &self.store.is_some())
             .field("custom_fingerprint", &self.fingerprint.is_some())
+            .field("notify", &self.notify)
             .finish()
     }
 }
@@ -255,6 +258,7 @@ impl Config {
         if let Some((_, v)) = get("APP_ERROR_RELEASE") {
             c.release = Some(v).filter(|v| !v.is_empty());
         }
+        c.notify = crate::notify::NotifySettings::from_lookup(&lookup)?;
         Ok(c)
     }
 

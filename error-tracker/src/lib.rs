@@ -37,6 +37,7 @@ mod context;
 mod fingerprint;
 mod frames;
 mod mask;
+pub mod notify;
 mod occurrence;
 mod panic_hook;
 pub mod store;
@@ -51,6 +52,7 @@ pub use error_tracker_macros::{auto_track_exception, track_exception};
 pub use fingerprint::default_fingerprint;
 pub use frames::Plain;
 pub use mask::{DefaultMasking, Masking, mask_debug_text};
+pub use notify::{Notifier, Ticketing};
 pub use occurrence::{FrameSnapshot, Occurrence, PanicInfo, RequestContext, StackFrame, Variable};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
@@ -74,6 +76,10 @@ impl Drop for Guard {
         if !flush(self.timeout) {
             eprintln!("error-tracker: some occurrences were not stored within {:?}", self.timeout);
         }
+        // Then the notifications of what was just stored, within the same bound.
+        if !notify::flush(self.timeout) {
+            eprintln!("error-tracker: some notifications were not delivered within {:?}", self.timeout);
+        }
     }
 }
 
@@ -92,12 +98,13 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         Some(s) => s.clone(),
         None => open_store(&config)?,
     };
+    let notify = notify::start(&config, &store)?;
     let (queue_tx, queue_rx) = crossbeam_channel::bounded(config.queue_capacity);
     let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
     let timeout = config.flush_timeout;
     let t = tracker::install(tracker::Tracker::new(config, store, queue_tx, wake_tx))
         .map_err(|_| InitError::AlreadyInitialized)?;
-    writer::spawn(t, queue_rx, wake_rx).map_err(InitError::Spawn)?;
+    writer::spawn(t, queue_rx, wake_rx, notify).map_err(InitError::Spawn)?;
     panic_hook::install();
     Ok(Guard { timeout })
 }
