@@ -669,15 +669,22 @@ impl Dispatcher {
     /// policy notifies and queues their latest occurrence, never blocking.
     pub(crate) fn after_write(&mut self, changes: &[GroupChange], batch: &[Grouped]) {
         let now = Instant::now();
+        // Built on the first notified group only: most batches notify nothing.
+        let mut latest: Option<HashMap<&str, &Grouped>> = None;
         for change in changes {
             let Some(reason) = self.decide(change, now) else { continue };
-            // The latest occurrence of the group in this batch.
-            let Some(latest) = batch.iter().filter(|g| g.hash == change.hash).max_by_key(|g| g.occurrence.timestamp)
-            else {
-                continue;
-            };
-            let job =
-                Job { hash: change.hash.clone(), reason, count: change.count, occurrence: latest.occurrence.clone() };
+            let index = latest.get_or_insert_with(|| {
+                let mut m: HashMap<&str, &Grouped> = HashMap::new();
+                for g in batch {
+                    let e = m.entry(g.hash.as_str()).or_insert(g);
+                    if g.occurrence.timestamp >= e.occurrence.timestamp {
+                        *e = g;
+                    }
+                }
+                m
+            });
+            let Some(g) = index.get(change.hash.as_str()) else { continue };
+            let job = Job { hash: change.hash.clone(), reason, count: change.count, occurrence: g.occurrence.clone() };
             self.shared.update(|s| s.pending += 1);
             if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.queue.try_send(job) {
                 self.shared.update(|s| {
