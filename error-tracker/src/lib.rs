@@ -36,6 +36,8 @@ mod config;
 mod context;
 mod fingerprint;
 mod frames;
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub mod integrations;
 mod mask;
 pub mod notify;
 mod occurrence;
@@ -48,6 +50,7 @@ mod writer;
 
 pub use capture::EventId;
 pub use config::{Config, DEFAULT_MASK_WITH, DEFAULT_MASKED_KEYS, Database, InitError};
+pub use context::{ContextBuilder, DefaultContextBuilder, RequestBody, RequestView};
 pub use error_tracker_macros::{auto_track_exception, track_exception};
 pub use fingerprint::default_fingerprint;
 pub use frames::Plain;
