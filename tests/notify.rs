@@ -252,6 +252,7 @@ fn route(r: &Request, counter: &Mutex<u32>, base: &str) -> (u16, String) {
     };
     match (r.method.as_str(), r.path.as_str()) {
         ("POST", "/hook") if r.body.contains("FlakyError") => (500, r#"{"message":"upstream down"}"#.into()),
+        ("POST", "/hook") if r.body.contains("HangingError") => (0, String::new()),
         ("POST", "/hook" | "/slack") => (200, "ok".into()),
         ("POST", "/hang") => (0, String::new()),
         ("POST", "/repos/acme/shop/issues") => {
@@ -292,12 +293,19 @@ fn peers() -> &'static Peers {
             .smtp(SmtpSettings::new("127.0.0.1", peers.smtp.port).tls(SmtpTls::None).timeout(Duration::from_secs(5)))
             .ui_base_url("http://ui.test")
             .notifier(WebhookNotifier::new(format!("{}/slack", peers.http.base)).slack())
-            .notifier(WebhookNotifier::new(format!("{}/hook", peers.http.base)).header("X-Token", "hook-token"))
+            .notifier(
+                WebhookNotifier::new(format!("{}/hook", peers.http.base))
+                    .header("X-Token", "hook-token")
+                    .timeout(Duration::from_millis(400)),
+            )
             .ticketing(GithubIssues::new("acme/shop", "ghp_test").api_url(&peers.http.base).labels(["bug"]))
             .notify_retry(3, Duration::from_millis(5))
     });
     peers
 }
+
+/// Held by the tests that read the last error, so that it is theirs.
+static FAILURES: Mutex<()> = Mutex::new(());
 
 /// Waits until the writer stored everything and the worker delivered it.
 fn deliver() {
@@ -439,6 +447,7 @@ struct FlakyError;
 #[test]
 fn a_failing_endpoint_is_tried_3_times_then_given_up_and_the_app_goes_on() {
     let peers = peers();
+    let _alone = FAILURES.lock().unwrap_or_else(|e| e.into_inner());
     let before = error_tracker::notify::status().expect("the worker runs");
     // Returns at once: delivery is not on this thread.
     let id = record_exception!(FlakyError);
@@ -459,6 +468,26 @@ fn a_failing_endpoint_is_tried_3_times_then_given_up_and_the_app_goes_on() {
     record_exception!(FlakyError);
     flush();
     assert_eq!(group("FlakyError").count, 2);
+}
+
+#[derive(Debug)]
+struct HangingError;
+
+#[test]
+fn an_endpoint_that_never_answers_times_out_3_times_and_the_app_goes_on() {
+    let peers = peers();
+    let _alone = FAILURES.lock().unwrap_or_else(|e| e.into_inner());
+    let before = error_tracker::notify::status().expect("the worker runs");
+    for _ in 0..3 {
+        record_exception!(HangingError);
+    }
+    deliver();
+    let tries = peers.http.requests(|r| r.path == "/hook" && r.body.contains("HangingError"));
+    assert_eq!(tries.len(), 3, "3 tries of one notification, then given up");
+    let after = error_tracker::notify::status().unwrap();
+    assert!(after.failed > before.failed, "{after:?}");
+    assert_eq!(peers.smtp.mails_about("HangingError").len(), 1, "the other channels still deliver");
+    assert_eq!(group("HangingError").count, 3);
 }
 
 /// A notification built by hand, for calling the built-ins directly.
