@@ -160,6 +160,31 @@ pub(crate) fn capture_debug(t: &Tracker, type_name: &'static str, message: Strin
     })
 }
 
+/// Captures an error into an occurrence without submitting it: a tracked
+/// frame adds its snapshot first (see `frames`).
+pub(crate) fn pending_error(t: &Tracker, type_name: &'static str, err: &(dyn Error + '_)) -> Pending {
+    with_state(State::Recording, || {
+        let mut o = base_occurrence(t, type_name.to_owned(), display(&err));
+        let mut next = err.source();
+        while let Some(src) = next {
+            if o.sources.len() >= MAX_SOURCES {
+                break;
+            }
+            o.sources.push(display(&src));
+            next = src.source();
+        }
+        Pending { occurrence: o, ips: raw_stack(), times: 1 }
+    })
+}
+
+/// Like [`pending_error`], for a value that is only `Debug` (or not even that).
+pub(crate) fn pending_message(t: &Tracker, type_name: &'static str, message: String) -> Pending {
+    with_state(State::Recording, || {
+        let o = base_occurrence(t, type_name.to_owned(), message);
+        Pending { occurrence: o, ips: raw_stack(), times: 1 }
+    })
+}
+
 /// Builds the occurrence of a panic, from the panic hook.
 pub(crate) fn panic_occurrence(t: &Tracker, info: &std::panic::PanicHookInfo<'_>) -> Pending {
     let payload = info.payload();

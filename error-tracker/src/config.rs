@@ -83,6 +83,9 @@ pub struct Config {
     pub(crate) store: Option<Arc<dyn Store>>,
     pub(crate) fingerprint: Option<Arc<FingerprintFn>>,
     pub(crate) in_app_prefixes: Vec<String>,
+    pub(crate) notify: crate::notify::NotifySettings,
+    pub(crate) context_builder: Option<Arc<dyn crate::ContextBuilder>>,
+    pub(crate) max_body_size: usize,
 }
 
 impl Default for Config {
@@ -106,6 +109,9 @@ impl Default for Config {
             store: None,
             fingerprint: None,
             in_app_prefixes: Vec::new(),
+            notify: Default::default(),
+            context_builder: None,
+            max_body_size: crate::context::DEFAULT_MAX_BODY_SIZE,
         }
     }
 }
@@ -130,6 +136,9 @@ impl fmt::Debug for Config {
             .field("custom_masking", &self.masking.is_some())
             .field("custom_store", &self.store.is_some())
             .field("custom_fingerprint", &self.fingerprint.is_some())
+            .field("custom_context_builder", &self.context_builder.is_some())
+            .field("max_body_size", &self.max_body_size)
+            .field("notify", &self.notify)
             .finish()
     }
 }
@@ -255,6 +264,7 @@ impl Config {
         if let Some((_, v)) = get("APP_ERROR_RELEASE") {
             c.release = Some(v).filter(|v| !v.is_empty());
         }
+        c.notify = crate::notify::NotifySettings::from_lookup(&lookup)?;
         Ok(c)
     }
 
@@ -386,6 +396,25 @@ impl Config {
     {
         self.in_app_prefixes = prefixes.into_iter().map(Into::into).collect();
         self
+    }
+
+    /// Replaces how the web integrations build the request context (the
+    /// default is [`DefaultContextBuilder`](crate::DefaultContextBuilder)).
+    pub fn context_builder(mut self, builder: impl crate::ContextBuilder) -> Self {
+        self.context_builder = Some(Arc::new(builder));
+        self
+    }
+
+    /// The largest JSON or form request body the web integrations capture
+    /// (default 64 KiB). A larger body is not buffered: the handler streams it.
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body_size = bytes;
+        self
+    }
+
+    /// The largest request body captured, in bytes.
+    pub fn body_limit(&self) -> usize {
+        self.max_body_size
     }
 
     /// The masking rules in effect: the custom ones, or the defaults built

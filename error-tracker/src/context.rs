@@ -1,9 +1,555 @@
-//! The request context of the current task or thread, set by the web
-//! integrations and read by the capture path.
+//! The request context: the [`ContextBuilder`] trait (the seed's
+//! `ContextBuilderMixin`), its default, and the scope in which the web
+//! integrations make the context of the request being served visible to the
+//! capture path.
+//!
+//! The scope is a future wrapper: each time the request's future is polled,
+//! on whatever thread the executor picks, the scope is put into a
+//! thread-local for the length of that poll. So it holds across `.await`
+//! and thread hops on tokio's multi-thread runtime, and it is just as right
+//! on actix-web's single-thread workers, where many requests interleave on
+//! one thread.
 
-use crate::occurrence::RequestContext;
+use std::cell::RefCell;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
-/// The request being served on this task or thread, if a web integration set one.
+use serde_json::{Map, Value};
+
+use crate::mask::{Masking, mask_json_keys, truncate_string};
+use crate::occurrence::{RequestContext, Variable};
+
+/// The default limit on a captured request body: 64 KiB.
+pub const DEFAULT_MAX_BODY_SIZE: usize = 64 * 1024;
+
+/// Headers whose values are masked whatever the configured key rules say.
+pub const ALWAYS_MASKED_HEADERS: &[&str] =
+    &["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"];
+
+/// Builds the stored context of an HTTP request: the seed's `ContextBuilderMixin`.
+///
+/// The web integrations call [`build`](Self::build) once per request, before
+/// the handler runs, and attach the result to every error and panic the
+/// handler records. Set a custom builder with
+/// [`Config::context_builder`](crate::Config::context_builder) to add to the
+/// context (a user id, a data-center name) or to replace it.
+///
+/// Whatever the builder returns, the integrations mask it again before any
+/// handler sees it: headers by name (always `Authorization`,
+/// `Proxy-Authorization`, `Cookie`, `Set-Cookie` and `X-Api-Key`), query
+/// parameters, body keys and custom values by the key rules.
+///
+/// ```
+/// use error_tracker::{ContextBuilder, DefaultContextBuilder, DefaultMasking, Masking, RequestContext, RequestView, Variable};
+///
+/// /// The default context, plus the data center this instance runs in.
+/// struct WithDataCenter(&'static str);
+///
+/// impl ContextBuilder for WithDataCenter {
+///     fn build(&self, request: &RequestView<'_>, masking: &dyn Masking) -> RequestContext {
+///         let mut context = DefaultContextBuilder.build(request, masking);
+///         context.custom.push(Variable { name: "data_center".into(), value: self.0.into() });
+///         context
+///     }
+/// }
+///
+/// let headers = [("authorization", &b"Bearer abc.def"[..]), ("accept", &b"*/*"[..])];
+/// let request = RequestView::new("GET", "http://example.com/users/7?token=t0k&page=2")
+///     .route("/users/{id}")
+///     .headers(&headers);
+/// let context = WithDataCenter("eu-1").build(&request, &DefaultMasking::default());
+/// assert_eq!(context.route.as_deref(), Some("/users/{id}"));
+/// assert_eq!(context.url, "http://example.com/users/7?token=**************&page=2");
+/// assert_eq!(context.headers[0], ("authorization".to_owned(), "**************".to_owned()));
+/// assert_eq!(context.custom[0].value, "eu-1");
+/// ```
+pub trait ContextBuilder: Send + Sync + 'static {
+    /// The context of `request`, masked with `masking`.
+    fn build(&self, request: &RequestView<'_>, masking: &dyn Masking) -> RequestContext;
+}
+
+/// The default [`ContextBuilder`]: method, full URL, route pattern, headers,
+/// query parameters, client address, JSON and form bodies, and the cookies
+/// (each value masked by its cookie's name).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultContextBuilder;
+
+impl ContextBuilder for DefaultContextBuilder {
+    fn build(&self, request: &RequestView<'_>, masking: &dyn Masking) -> RequestContext {
+        let query = masked_pairs(masking, request.query().unwrap_or(""));
+        let mut context = RequestContext {
+            method: request.method.to_owned(),
+            url: masked_url(masking, request.url, request.query().map(|_| &query[..])),
+            path: request.path().to_owned(),
+            route: request.route.map(str::to_owned),
+            headers: Vec::with_capacity(request.headers.len()),
+            query,
+            body: body_value(masking, request),
+            client_addr: request.client_addr.map(|a| a.to_string()),
+            custom: Vec::new(),
+        };
+        let mut cookies = Map::new();
+        for &(name, value) in request.headers {
+            let text = String::from_utf8_lossy(value);
+            if name.eq_ignore_ascii_case("cookie") {
+                for (k, v) in text.split(';').filter_map(|c| c.trim().split_once('=')) {
+                    let v = if masking.is_secret_key(k) { masking.mask().to_owned() } else { truncate_string(v) };
+                    cookies.insert(k.to_owned(), Value::String(v));
+                }
+            }
+            let value =
+                if is_secret_header(masking, name) { masking.mask().to_owned() } else { truncate_string(&text) };
+            context.headers.push((name.to_owned(), value));
+        }
+        if !cookies.is_empty() {
+            context.custom.push(Variable { name: "cookies".to_owned(), value: Value::Object(cookies) });
+        }
+        context
+    }
+}
+
+/// What a web integration knows about a request, for a [`ContextBuilder`].
+///
+/// Everything is borrowed from the framework's request; nothing is masked yet.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestView<'a> {
+    method: &'a str,
+    url: &'a str,
+    route: Option<&'a str>,
+    headers: &'a [(&'a str, &'a [u8])],
+    client_addr: Option<SocketAddr>,
+    body: RequestBody<'a>,
+}
+
+/// What was captured of a request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestBody<'a> {
+    /// No body, or one that is neither JSON nor a form, so not read.
+    NotCaptured,
+    /// A JSON or form body, whole.
+    Captured(&'a [u8]),
+    /// A JSON or form body past the size limit: not buffered, so streaming
+    /// handlers still stream it.
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+}
+
+impl<'a> RequestView<'a> {
+    /// A request with a method and its full URL (`scheme://host/path?query`).
+    pub fn new(method: &'a str, url: &'a str) -> Self {
+        Self { method, url, route: None, headers: &[], client_addr: None, body: RequestBody::NotCaptured }
+    }
+
+    /// Sets the route pattern that matched, such as `/users/{id}`.
+    pub fn route(mut self, route: &'a str) -> Self {
+        self.route = Some(route);
+        self
+    }
+
+    /// Sets the headers, in order, with lower-case names.
+    pub fn headers(mut self, headers: &'a [(&'a str, &'a [u8])]) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Sets the client address.
+    pub fn client_addr(mut self, addr: SocketAddr) -> Self {
+        self.client_addr = Some(addr);
+        self
+    }
+
+    /// Sets what was captured of the body.
+    pub fn body(mut self, body: RequestBody<'a>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// The method: `GET`, `POST`, ...
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The full URL, as received.
+    pub fn url(&self) -> &'a str {
+        self.url
+    }
+
+    /// The URL path, without the query.
+    pub fn path(&self) -> &'a str {
+        let after_scheme = self.url.find("://").map_or(0, |i| i + 3);
+        let rest = &self.url[after_scheme..];
+        let start = if after_scheme == 0 { 0 } else { rest.find('/').unwrap_or(rest.len()) };
+        let path = &rest[start..];
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        if path.is_empty() { "/" } else { path }
+    }
+
+    /// The raw query string, without the `?`.
+    pub fn query(&self) -> Option<&'a str> {
+        let q = self.url.split_once('?')?.1;
+        Some(q.split('#').next().unwrap_or(""))
+    }
+
+    /// The route pattern that matched, if known.
+    pub fn route_pattern(&self) -> Option<&'a str> {
+        self.route
+    }
+
+    /// The headers, in order.
+    pub fn header_list(&self) -> &'a [(&'a str, &'a [u8])] {
+        self.headers
+    }
+
+    /// The value of the first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+    }
+
+    /// The client address, if known.
+    pub fn client(&self) -> Option<SocketAddr> {
+        self.client_addr
+    }
+
+    /// What was captured of the body.
+    pub fn captured_body(&self) -> RequestBody<'a> {
+        self.body
+    }
+}
+
+/// Whether a body with this `Content-Type` is captured: JSON and forms.
+pub(crate) fn is_capturable(content_type: Option<&[u8]>) -> bool {
+    body_kind(content_type).is_some()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    Json,
+    Form,
+}
+
+fn body_kind(content_type: Option<&[u8]>) -> Option<BodyKind> {
+    let ct = std::str::from_utf8(content_type?).ok()?;
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        Some(BodyKind::Json)
+    } else if essence == "application/x-www-form-urlencoded" {
+        Some(BodyKind::Form)
+    } else {
+        None
+    }
+}
+
+fn body_value(m: &dyn Masking, request: &RequestView<'_>) -> Option<Value> {
+    match request.body {
+        RequestBody::NotCaptured => None,
+        RequestBody::TooLarge { limit } => Some(Value::String(format!("<body over {limit} bytes, not captured>"))),
+        RequestBody::Captured([]) => None,
+        RequestBody::Captured(bytes) => {
+            let mut value = match body_kind(request.header("content-type")) {
+                Some(BodyKind::Json) => serde_json::from_slice::<Value>(bytes).unwrap_or_else(|_| {
+                    // Not valid JSON: keep the text, with `"password": …` pairs masked.
+                    Value::String(m.mask_text(&truncate_string(&String::from_utf8_lossy(bytes))).into_owned())
+                }),
+                Some(BodyKind::Form) => form_value(bytes),
+                None => Value::String(m.mask_text(&truncate_string(&String::from_utf8_lossy(bytes))).into_owned()),
+            };
+            mask_json_keys(m, &mut value, 0);
+            Some(value)
+        }
+    }
+}
+
+/// A form body as an object; a repeated key becomes an array.
+fn form_value(bytes: &[u8]) -> Value {
+    let mut map = Map::new();
+    for (k, v) in form_urlencoded::parse(bytes) {
+        let v = Value::String(truncate_string(&v));
+        match map.get_mut(k.as_ref()) {
+            Some(Value::Array(items)) => items.push(v),
+            Some(first) => *first = Value::Array(vec![first.take(), v]),
+            None => {
+                map.insert(k.into_owned(), v);
+            }
+        }
+    }
+    Value::Object(map)
+}
+
+fn masked_pairs(m: &dyn Masking, query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| {
+            let v = if m.is_secret_key(&k) { m.mask().to_owned() } else { truncate_string(&v) };
+            (k.into_owned(), v)
+        })
+        .collect()
+}
+
+/// The URL with its userinfo password masked and its query rebuilt from
+/// the masked parameters.
+fn masked_url(m: &dyn Masking, url: &str, query: Option<&[(String, String)]>) -> String {
+    let base = url.split(['?', '#']).next().unwrap_or(url);
+    let mut out = mask_userinfo(m, base);
+    if let Some(pairs) = query {
+        out.push('?');
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            out.extend(form_urlencoded::byte_serialize(k.as_bytes()));
+            out.push('=');
+            // The mask is stored as is, not percent-encoded, so that it reads as a mask.
+            if v == m.mask() {
+                out.push_str(v);
+            } else {
+                out.extend(form_urlencoded::byte_serialize(v.as_bytes()));
+            }
+        }
+    }
+    out
+}
+
+/// `scheme://user:pass@host/…` → `scheme://user:<mask>@host/…`; a user
+/// name without a password is masked too, as it may be a token.
+fn mask_userinfo(m: &dyn Masking, url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_owned() };
+    let authority_end = url[scheme_end..].find('/').map_or(url.len(), |i| scheme_end + i);
+    match url[scheme_end..authority_end].rfind('@') {
+        None => url.to_owned(),
+        Some(at) => {
+            let userinfo = &url[scheme_end..scheme_end + at];
+            let user = match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:{}", m.mask()),
+                None => m.mask().to_owned(),
+            };
+            format!("{}{user}{}", &url[..scheme_end], &url[scheme_end + at..])
+        }
+    }
+}
+
+fn is_secret_header(m: &dyn Masking, name: &str) -> bool {
+    ALWAYS_MASKED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) || m.is_secret_key(name)
+}
+
+/// Masks what a (possibly custom) builder returned, by name: the header,
+/// query, body and custom values. Runs before the handler, so no error
+/// recorded by the handler ever holds an unmasked header.
+pub(crate) fn enforce_masking(m: &dyn Masking, c: &mut RequestContext) {
+    for (name, value) in &mut c.headers {
+        if is_secret_header(m, name) && value != m.mask() {
+            *value = m.mask().to_owned();
+        }
+    }
+    for (name, value) in &mut c.query {
+        if m.is_secret_key(name) && value != m.mask() {
+            *value = m.mask().to_owned();
+        }
+    }
+    if let Some(body) = &mut c.body {
+        mask_json_keys(m, body, 0);
+    }
+    for v in &mut c.custom {
+        if m.is_secret_key(&v.name) {
+            v.value = Value::String(m.mask().to_owned());
+        } else {
+            mask_json_keys(m, &mut v.value, 0);
+        }
+    }
+    c.url = mask_userinfo(m, &c.url);
+}
+
+/// The context of one request being served, and whether anything was
+/// recorded with it (so the integration does not record its 5xx twice).
+pub(crate) struct RequestScope {
+    pub(crate) context: RequestContext,
+    recorded: AtomicBool,
+}
+
+impl RequestScope {
+    pub(crate) fn new(context: RequestContext) -> Arc<Self> {
+        Arc::new(Self { context, recorded: AtomicBool::new(false) })
+    }
+
+    /// Whether an error or panic was recorded while the request was served.
+    pub(crate) fn recorded(&self) -> bool {
+        self.recorded.load(Ordering::Relaxed)
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<RequestScope>>> = const { RefCell::new(None) };
+}
+
+/// The request being served on this task or thread, if a web integration
+/// set one. Without a scope it costs one thread-local read.
 pub(crate) fn current_request() -> Option<RequestContext> {
-    None
+    CURRENT
+        .try_with(|c| {
+            let c = c.try_borrow().ok()?;
+            let scope = c.as_ref()?;
+            scope.recorded.store(true, Ordering::Relaxed);
+            Some(scope.context.clone())
+        })
+        .ok()
+        .flatten()
+}
+
+/// A future that runs with `scope` as the current request on every poll.
+pub(crate) struct Scoped<F> {
+    scope: Arc<RequestScope>,
+    inner: F,
+}
+
+impl<F> Scoped<F> {
+    pub(crate) fn new(scope: Arc<RequestScope>, inner: F) -> Self {
+        Self { scope, inner }
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        /// Puts the previous scope back, also when the poll unwinds.
+        struct Restore(Option<Arc<RequestScope>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                let _ = CURRENT.try_with(|c| {
+                    if let Ok(mut c) = c.try_borrow_mut() {
+                        *c = previous;
+                    }
+                });
+            }
+        }
+        // SAFETY: `inner` is never moved out of the pinned `Scoped`, and
+        // `Scoped` has no `Drop` impl and is `Unpin` only when `F` is.
+        let (scope, inner) = unsafe {
+            let this = self.get_unchecked_mut();
+            (&this.scope, Pin::new_unchecked(&mut this.inner))
+        };
+        let previous =
+            CURRENT.try_with(|c| c.try_borrow_mut().ok().map(|mut c| c.replace(scope.clone()))).ok().flatten();
+        let _restore = Restore(previous.flatten());
+        inner.poll(cx)
+    }
+}
+
+/// A future that turns a panic while polling `inner` into `Err(())`. The
+/// panic hook has already recorded the panic, with the request's context.
+pub(crate) struct CatchPanic<F> {
+    inner: F,
+}
+
+impl<F> CatchPanic<F> {
+    pub(crate) fn new(inner: F) -> Self {
+        Self { inner }
+    }
+}
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: as in `Scoped::poll`: `inner` stays pinned in place.
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.inner) };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => {
+                // A payload whose own drop panics must not take the server down.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+                Poll::Ready(Err(()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mask::DefaultMasking;
+
+    fn build(view: RequestView<'_>) -> RequestContext {
+        DefaultContextBuilder.build(&view, &DefaultMasking::default())
+    }
+
+    #[test]
+    fn headers_cookies_query_and_userinfo_are_masked() {
+        let headers: [(&str, &[u8]); 5] = [
+            ("Authorization", b"Bearer abc.def"),
+            ("x-api-key", b"k-1"),
+            ("cookie", b"sessionid=s3cr3t; theme=dark"),
+            ("x-request-id", b"r-7"),
+            ("x-auth-token", b"t-1"),
+        ];
+        let c = build(RequestView::new("POST", "http://bob:pw@h:8080/a/b?token=q1&page=2").headers(&headers));
+        let mask = crate::config::DEFAULT_MASK_WITH;
+        assert_eq!(c.url, format!("http://bob:{mask}@h:8080/a/b?token={mask}&page=2"));
+        assert_eq!(c.path, "/a/b");
+        assert_eq!(c.query, [("token".to_owned(), mask.to_owned()), ("page".to_owned(), "2".to_owned())]);
+        let values: Vec<&str> = c.headers.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(values, [mask, mask, mask, "r-7", mask]);
+        assert_eq!(c.custom[0].name, "cookies");
+        assert_eq!(c.custom[0].value, serde_json::json!({"sessionid": mask, "theme": "dark"}));
+    }
+
+    #[test]
+    fn always_masked_headers_stay_masked_without_key_rules() {
+        let m = DefaultMasking::new(vec![], "XX".into());
+        let headers: [(&str, &[u8]); 2] = [("authorization", b"Basic Ym9iOnB3"), ("cookie", b"sid=1")];
+        let c = DefaultContextBuilder.build(&RequestView::new("GET", "http://h/").headers(&headers), &m);
+        assert_eq!(c.headers[0].1, "XX");
+        assert_eq!(c.headers[1].1, "XX");
+        // Key rules are off: the cookie itself is kept in the cookie list.
+        assert_eq!(c.custom[0].value, serde_json::json!({"sid": "1"}));
+    }
+
+    #[test]
+    fn json_and_form_bodies_are_parsed_and_masked_by_key() {
+        let json: [(&str, &[u8]); 1] = [("content-type", b"application/json; charset=utf-8")];
+        let body = br#"{"a":{"b":{"password":"p1","x":1}}}"#;
+        let c = build(RequestView::new("POST", "http://h/").headers(&json).body(RequestBody::Captured(body)));
+        assert_eq!(c.body, Some(serde_json::json!({"a":{"b":{"password":"**************","x":1}}})));
+
+        let form: [(&str, &[u8]); 1] = [("content-type", b"application/x-www-form-urlencoded")];
+        let body = b"user=bob&pwd=p2&tag=a&tag=b";
+        let c = build(RequestView::new("POST", "http://h/").headers(&form).body(RequestBody::Captured(body)));
+        assert_eq!(c.body, Some(serde_json::json!({"user":"bob","pwd":"**************","tag":["a","b"]})));
+
+        let c = build(RequestView::new("POST", "http://h/").headers(&json).body(RequestBody::TooLarge { limit: 10 }));
+        assert_eq!(c.body, Some(Value::String("<body over 10 bytes, not captured>".into())));
+    }
+
+    #[test]
+    fn a_custom_builder_is_masked_again() {
+        let mut c = RequestContext {
+            url: "http://u:p@h/".into(),
+            headers: vec![("Cookie".into(), "a=b".into())],
+            query: vec![("api_key".into(), "k".into())],
+            custom: vec![Variable { name: "user_token".into(), value: "t".into() }],
+            ..Default::default()
+        };
+        enforce_masking(&DefaultMasking::default(), &mut c);
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(!text.contains(":p@") && !text.contains("a=b") && !text.contains("\"k\"") && !text.contains("\"t\""));
+    }
+
+    #[test]
+    fn the_scope_is_visible_only_while_polled() {
+        let scope = RequestScope::new(RequestContext { method: "GET".into(), ..Default::default() });
+        assert!(current_request().is_none());
+        let mut fut = std::pin::pin!(Scoped::new(scope.clone(), async { current_request().map(|c| c.method) }));
+        let waker = std::task::Waker::noop();
+        let got = fut.as_mut().poll(&mut Context::from_waker(waker));
+        assert_eq!(got, Poll::Ready(Some("GET".to_owned())));
+        assert!(scope.recorded());
+        assert!(current_request().is_none());
+    }
 }

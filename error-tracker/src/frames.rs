@@ -1,11 +1,672 @@
 //! Tracked frames: the per-thread stack of `#[track_exception]` frames whose
 //! arguments and locals are attached to the occurrence when they fail.
+//!
+//! The happy path touches one thread-local `Cell<u64>` on entry and one on
+//! exit: the depth of tracked frames on this thread, and the depth of the
+//! frame that last touched the pending occurrence (0 when there is none).
+//! Everything else happens only when a frame fails:
+//!
+//! - **Errors.** The innermost tracked frame that returns `Err` captures the
+//!   error into a *pending* occurrence with its own snapshot. Each enclosing
+//!   tracked frame that returns `Err` too appends its snapshot; the outermost
+//!   one (depth 1) submits it. A tracked frame that returns `Ok` while an
+//!   inner frame's occurrence is pending (the error was handled) submits it.
+//!   A frame that is entered while a finished sibling's occurrence is
+//!   pending submits it first, so one occurrence never collects unrelated
+//!   frames.
+//! - **Panics.** The panic hook cannot render user values (a panic inside a
+//!   panic hook aborts the process). So it captures the base occurrence and,
+//!   when tracked frames are on the stack, stashes it here ([`on_panic`]
+//!   returns `None`). Each tracked frame catches the unwind, renders its
+//!   snapshot once the thread is no longer panicking, appends it, and
+//!   resumes unwinding; the outermost one submits.
+//! - **Futures.** A tracked `async fn` enters its frame on each poll and
+//!   leaves it when the poll returns ([`Instrumented`]); an occurrence
+//!   pending from an inner frame is submitted before the task yields, so it
+//!   never waits on a thread the task has left.
+//!
+//! Whatever is left pending when the thread ends is submitted then.
 
-use crate::tracker::Pending;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::error::Error;
+use std::fmt::Debug;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use serde_json::Value;
+
+use crate::__private::Wrap;
+use crate::capture::{self, State};
+use crate::mask::Masking;
+use crate::occurrence::{FrameSnapshot, Variable};
+use crate::tracker::{Pending, Tracker};
+
+/// A type whose values are plain data: `#[track_exception]` bit-copies its
+/// arguments and locals of this type into the frame and renders them only
+/// when the function fails, instead of rendering them eagerly.
+///
+/// Integers, floats, `bool`, `char` and `()` are plain. Mark a small `Copy`
+/// type of your own as plain to make tracking it free on the happy path; it
+/// is rendered through its `Debug` impl. Implement it only for types
+/// without lifetime parameters.
+///
+/// ```
+/// #[derive(Clone, Copy, Debug)]
+/// struct UserId(u64);
+/// impl error_tracker::Plain for UserId {}
+///
+/// #[error_tracker::track_exception]
+/// fn load(id: UserId) -> Result<String, std::io::Error> {
+///     Err(std::io::Error::other(format!("no user {}", id.0)))
+/// }
+/// assert!(load(UserId(7)).is_err());
+/// ```
+pub trait Plain: Copy + Debug + Send + Sync + 'static {
+    /// Renders the value when its frame failed. The default uses `Debug`.
+    #[doc(hidden)]
+    fn __error_tracker_render_plain(&self, m: &dyn Masking) -> Value {
+        crate::mask::render_debug(m, self)
+    }
+}
+
+macro_rules! plain_numbers {
+    ($($t:ty),*) => {$(
+        impl Plain for $t {
+            fn __error_tracker_render_plain(&self, _: &dyn Masking) -> Value {
+                Value::from(*self)
+            }
+        }
+    )*};
+}
+plain_numbers!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64, bool);
+
+macro_rules! plain_as_string {
+    ($($t:ty),*) => {$(
+        impl Plain for $t {
+            fn __error_tracker_render_plain(&self, _: &dyn Masking) -> Value {
+                Value::String(self.to_string())
+            }
+        }
+    )*};
+}
+plain_as_string!(u128, i128, char);
+
+impl Plain for () {
+    fn __error_tracker_render_plain(&self, _: &dyn Masking) -> Value {
+        Value::Null
+    }
+}
+
+const LOW: u64 = 0xffff_ffff;
+
+thread_local! {
+    /// Low half: how many tracked frames are running on this thread. High
+    /// half: the depth that last touched `PENDING` (0: nothing pending).
+    static DEPTHS: Cell<u64> = const { Cell::new(0) };
+    static PENDING: PendingSlot = const { PendingSlot(RefCell::new(None)) };
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Error,
+    Panic,
+}
+
+struct Stashed {
+    pending: Pending,
+    kind: Kind,
+}
+
+struct PendingSlot(RefCell<Option<Stashed>>);
+
+impl Drop for PendingSlot {
+    // The thread ends with an occurrence still pending (for example, an
+    // error handled by a tracked frame that never returned): submit it so
+    // that nothing is lost.
+    fn drop(&mut self) {
+        if let Some(s) = self.0.get_mut().take()
+            && let Some(t) = crate::tracker::installed()
+        {
+            t.submit_pending(s.pending);
+        }
+    }
+}
+
+fn set_pending_depth(p: u32) {
+    DEPTHS.with(|c| c.set((c.get() & LOW) | (u64::from(p) << 32)));
+}
+
+fn take_pending() -> Option<Stashed> {
+    set_pending_depth(0);
+    PENDING.try_with(|s| s.0.borrow_mut().take()).ok().flatten()
+}
+
+fn stash(s: Stashed, depth: u32) {
+    let mut s = Some(s);
+    let previous = PENDING.try_with(|slot| slot.0.borrow_mut().replace(s.take().expect("taken once")));
+    let t = crate::tracker::installed();
+    match (previous, t) {
+        (Ok(previous), t) => {
+            set_pending_depth(depth);
+            if let (Some(p), Some(t)) = (previous, t) {
+                t.submit_pending(p.pending);
+            }
+        }
+        // The thread is ending: submit at once rather than lose it.
+        (Err(_), Some(t)) => {
+            if let Some(s) = s {
+                t.submit_pending(s.pending);
+            }
+        }
+        (Err(_), None) => {}
+    }
+}
+
+/// Submits whatever is pending on this thread.
+#[cold]
+#[inline(never)]
+fn flush_pending() {
+    if let Some(s) = take_pending()
+        && let Some(t) = crate::tracker::installed()
+    {
+        capture::with_state(State::Recording, || t.submit_pending(s.pending));
+    }
+}
+
+/// Enters a tracked frame; returns its depth (1 for the outermost).
+#[inline]
+pub fn enter() -> u32 {
+    DEPTHS.with(|c| {
+        let v = c.get();
+        let depth = (v & LOW) as u32 + 1;
+        if (v >> 32) as u32 >= depth {
+            // A finished sibling's occurrence is pending: it was handled.
+            flush_pending();
+            c.set(c.get() + 1);
+        } else {
+            c.set(v + 1);
+        }
+        depth
+    })
+}
+
+/// Leaves the tracked frame entered at `depth`.
+#[inline]
+pub fn leave(depth: u32) {
+    DEPTHS.with(|c| c.set((c.get() & !LOW) | u64::from(depth - 1)));
+}
+
+/// The frame at `depth` returned normally (not `Err`): an occurrence pending
+/// from an inner frame was handled, so it is submitted now.
+#[inline]
+pub fn exit_ok(_depth: u32) {
+    if DEPTHS.with(Cell::get) >> 32 != 0 {
+        flush_pending();
+    }
+}
+
+/// Leaves the frame and handles a normal return, in one thread-local access.
+#[inline]
+pub fn leave_ok(depth: u32) {
+    let pending = DEPTHS.with(|c| {
+        let v = c.get();
+        c.set((v & !LOW) | u64::from(depth - 1));
+        v >> 32
+    });
+    if pending != 0 {
+        flush_pending();
+    }
+}
+
+/// Runs a tracked body, catching its panic so that the frame can add its
+/// snapshot once the thread is no longer panicking.
+#[inline(always)]
+pub fn catch<R>(body: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {
+    catch_unwind(AssertUnwindSafe(body))
+}
+
+/// Where a tracked function is: what the macro knows at compile time, plus a
+/// cache of which of its names are secret.
+pub struct Site {
+    file: &'static str,
+    line: u32,
+    names: &'static [&'static str],
+    /// Bit 63: computed; bit i (< 63): `names[i]` is secret.
+    secret: AtomicU64,
+}
+
+const COMPUTED: u64 = 1 << 63;
+
+impl Site {
+    /// A site; `names` are the arguments, then the fields, then the locals.
+    pub const fn new(file: &'static str, line: u32, names: &'static [&'static str]) -> Self {
+        Site { file, line, names, secret: AtomicU64::new(0) }
+    }
+
+    /// Whether the name at `index` is secret. Computed once per site: the
+    /// masking rules do not change after `init`.
+    #[inline]
+    fn is_secret(&self, m: &dyn Masking, index: usize) -> bool {
+        let name = self.names.get(index).copied().unwrap_or("");
+        if index >= 63 {
+            return m.is_secret_key(name);
+        }
+        let mut bits = self.secret.load(Ordering::Relaxed);
+        if bits & COMPUTED == 0 {
+            bits = COMPUTED;
+            for (i, n) in self.names.iter().take(63).enumerate() {
+                if m.is_secret_key(n) {
+                    bits |= 1 << i;
+                }
+            }
+            self.secret.store(bits, Ordering::Relaxed);
+        }
+        bits & (1 << index) != 0
+    }
+
+    fn name(&self, index: usize) -> &'static str {
+        self.names.get(index).copied().unwrap_or("?")
+    }
+}
+
+/// The snapshot of one failing frame and the extra values of its `fields(...)`.
+pub struct Snapshot {
+    frame: FrameSnapshot,
+    extra: Vec<Variable>,
+}
+
+impl Snapshot {
+    /// An empty snapshot of `function` at `site`. `function` is the path of a
+    /// marker fn declared inside the tracked function (its last segment is
+    /// dropped), unless the user named the frame.
+    pub fn new(site: &Site, function: &str, named: bool) -> Self {
+        let function = if named {
+            function.to_owned()
+        } else {
+            let f = function.rsplit_once("::").map_or(function, |(head, _)| head);
+            f.strip_suffix("::{{closure}}").unwrap_or(f).to_owned()
+        };
+        Snapshot {
+            frame: FrameSnapshot {
+                function,
+                file: Some(site.file.to_owned()),
+                line: Some(site.line),
+                args: Vec::new(),
+                locals: Vec::new(),
+            },
+            extra: Vec::new(),
+        }
+    }
+
+    /// Adds an argument kept by reference: masked by name, else rendered now.
+    pub fn arg_ref(&mut self, t: &Tracker, site: &Site, index: usize, render: impl FnOnce(&dyn Masking) -> Value) {
+        let v = named(t, site, index, render);
+        self.frame.args.push(v);
+    }
+
+    /// Adds an argument snapshotted on entry.
+    pub fn arg(&mut self, t: &Tracker, site: &Site, index: usize, snap: &impl Snap) {
+        let v = named(t, site, index, |m| snap.__error_tracker_value(m));
+        self.frame.args.push(v);
+    }
+
+    /// Adds a `fields(...)` value.
+    pub fn field(&mut self, t: &Tracker, site: &Site, index: usize, snap: &impl Snap) {
+        let v = named(t, site, index, |m| snap.__error_tracker_value(m));
+        self.extra.push(v);
+    }
+
+    /// Adds a local, if its binding was reached.
+    pub fn local(&mut self, t: &Tracker, site: &Site, index: usize, snap: &Option<impl Snap>) {
+        if let Some(snap) = snap {
+            let v = named(t, site, index, |m| snap.__error_tracker_value(m));
+            self.frame.locals.push(v);
+        }
+    }
+}
+
+fn named(t: &Tracker, site: &Site, index: usize, render: impl FnOnce(&dyn Masking) -> Value) -> Variable {
+    let m = &*t.masking;
+    let value = if site.is_secret(m, index) { Value::String(m.mask().to_owned()) } else { render(m) };
+    Variable { name: site.name(index).to_owned(), value }
+}
+
+/// An error captured by the innermost failing frame.
+pub struct Capture(Pending);
+
+/// The frame at `depth` returned `Err`.
+#[cold]
+#[inline(never)]
+pub fn exit_err(depth: u32, capture: impl FnOnce(&Tracker) -> Capture, snapshot: impl FnOnce(&Tracker) -> Snapshot) {
+    let pending_depth = (DEPTHS.with(Cell::get) >> 32) as u32;
+    let previous = take_pending();
+    let Some(t) = crate::tracker::get() else {
+        if let (Some(p), Some(t)) = (previous, crate::tracker::installed()) {
+            t.submit_pending(p.pending);
+        }
+        return;
+    };
+    capture::with_state(State::Recording, || {
+        let mut pending = match previous {
+            // The error came up from the frame just inside this one.
+            Some(p) if p.kind == Kind::Error && pending_depth == depth + 1 => p.pending,
+            other => {
+                if let Some(p) = other {
+                    t.submit_pending(p.pending);
+                }
+                capture(t).0
+            }
+        };
+        let s = snapshot(t);
+        pending.occurrence.frames.push(s.frame);
+        pending.occurrence.extra.extend(s.extra);
+        finish(t, Stashed { pending, kind: Kind::Error }, depth);
+    });
+}
+
+/// The frame at `depth` was unwound by a panic, now caught: adds its
+/// snapshot to the occurrence the panic hook stashed.
+#[cold]
+#[inline(never)]
+pub fn exit_panic(depth: u32, snapshot: impl FnOnce(&Tracker) -> Snapshot) {
+    let pending_depth = (DEPTHS.with(Cell::get) >> 32) as u32;
+    if pending_depth <= depth {
+        // Nothing stashed by an inner point: the panic was raised while
+        // recording, before `init`, or by `resume_unwind`. Leave it alone.
+        return;
+    }
+    let Some(mut s) = take_pending() else { return };
+    let t = match crate::tracker::get() {
+        Some(t) if s.kind == Kind::Panic => t,
+        _ => {
+            if let Some(t) = crate::tracker::installed() {
+                t.submit_pending(s.pending);
+            }
+            return;
+        }
+    };
+    capture::with_state(State::Recording, || {
+        let snap = snapshot(t);
+        s.pending.occurrence.frames.push(snap.frame);
+        s.pending.occurrence.extra.extend(snap.extra);
+        finish(t, s, depth);
+    });
+}
+
+fn finish(t: &Tracker, s: Stashed, depth: u32) {
+    if depth <= 1 {
+        t.submit_pending(s.pending);
+    } else {
+        stash(s, depth);
+    }
+}
 
 /// Called by the panic hook. Returns the occurrence to submit now, or `None`
 /// when tracked frames on the stack will add their snapshots while unwinding
 /// and submit it themselves.
 pub(crate) fn on_panic(pending: Pending) -> Option<Pending> {
-    Some(pending)
+    let depth = DEPTHS.try_with(|c| (c.get() & LOW) as u32).unwrap_or(0);
+    if depth == 0 || cfg!(panic = "abort") {
+        return Some(pending);
+    }
+    if PENDING.try_with(|_| ()).is_err() {
+        return Some(pending);
+    }
+    if let Some(old) = take_pending()
+        && let Some(t) = crate::tracker::installed()
+    {
+        t.submit_pending(old.pending);
+    }
+    stash(Stashed { pending, kind: Kind::Panic }, depth + 1);
+    None
+}
+
+/// A tracked future: enters its frame on each poll, leaves it when the poll
+/// returns, and catches a panic of the inner future.
+pub struct Instrumented<F> {
+    inner: F,
+}
+
+impl<F: Future> Instrumented<F> {
+    /// Wraps the body of a tracked `async fn`.
+    pub fn new(inner: F) -> Self {
+        Instrumented { inner }
+    }
+}
+
+impl<F: Future> Future for Instrumented<F> {
+    type Output = (Result<F::Output, Box<dyn Any + Send>>, u32);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `inner` is structurally pinned: it is never moved out of
+        // `self`, `Instrumented` has no `Drop` impl, and it is `Unpin` only
+        // when `F` is.
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.inner) };
+        let depth = enter();
+        let polled = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
+        leave(depth);
+        match polled {
+            Ok(Poll::Ready(v)) => Poll::Ready((Ok(v), depth)),
+            Ok(Poll::Pending) => {
+                // The task may resume on another thread: do not keep an inner
+                // frame's occurrence waiting on this one.
+                if DEPTHS.with(Cell::get) >> 32 > u64::from(depth) {
+                    flush_pending();
+                }
+                Poll::Pending
+            }
+            Err(payload) => Poll::Ready((Err(payload), depth)),
+        }
+    }
+}
+
+/// A value snapshotted on entry or where it is bound, rendered on failure.
+pub trait Snap {
+    /// Renders the snapshot.
+    fn __error_tracker_value(&self, m: &dyn Masking) -> Value;
+}
+
+/// A plain value, bit-copied.
+pub struct PlainSnap<T: Plain>(T);
+
+impl<T: Plain> Snap for PlainSnap<T> {
+    fn __error_tracker_value(&self, m: &dyn Masking) -> Value {
+        let v = self.0;
+        capture::guarded(move || v.__error_tracker_render_plain(m))
+            .unwrap_or_else(|| Value::String(crate::mask::RENDER_ERROR.to_owned()))
+    }
+}
+
+/// A value rendered where it was bound (masked by name already).
+pub struct Rendered(Option<Value>);
+
+impl Snap for Rendered {
+    fn __error_tracker_value(&self, _: &dyn Masking) -> Value {
+        self.0.clone().unwrap_or_else(|| Value::String("<not captured: tracker not initialized>".to_owned()))
+    }
+}
+
+/// A value that is neither plain, `Serialize` nor `Debug`, or whose type was
+/// not known where it was bound: its type name.
+pub struct NameSnap(&'static str);
+
+impl NameSnap {
+    /// The type name of `v`, for a value whose type is inferred later.
+    #[inline(always)]
+    pub fn of<T: ?Sized>(_: &T) -> Self {
+        NameSnap(std::any::type_name::<T>())
+    }
+}
+
+impl Snap for NameSnap {
+    fn __error_tracker_value(&self, _: &dyn Masking) -> Value {
+        Value::String(format!("<{}>", self.0))
+    }
+}
+
+fn eager(site: &Site, index: usize, render: impl FnOnce(&dyn Masking) -> Value) -> Rendered {
+    let Some(t) = crate::tracker::get() else { return Rendered(None) };
+    let m = &*t.masking;
+    if site.is_secret(m, index) {
+        return Rendered(Some(Value::String(m.mask().to_owned())));
+    }
+    Rendered(Some(render(m)))
+}
+
+/// Snapshot dispatch, most specific first: plain > `Serialize` > `Debug` > name.
+pub trait SnapViaPlain {
+    /// Snapshots the value.
+    type Out: Snap;
+    /// Snapshots the value.
+    fn __error_tracker_snap(&self, site: &Site, index: usize) -> Self::Out;
+}
+impl<T: Plain> SnapViaPlain for &&&Wrap<'_, T> {
+    type Out = PlainSnap<T>;
+    #[inline(always)]
+    fn __error_tracker_snap(&self, _: &Site, _: usize) -> PlainSnap<T> {
+        PlainSnap(*self.0)
+    }
+}
+/// See [`SnapViaPlain`].
+pub trait SnapViaSerialize {
+    /// Snapshots the value.
+    type Out: Snap;
+    /// Snapshots the value.
+    fn __error_tracker_snap(&self, site: &Site, index: usize) -> Self::Out;
+}
+impl<T: serde::Serialize + ?Sized> SnapViaSerialize for &&Wrap<'_, T> {
+    type Out = Rendered;
+    #[inline]
+    fn __error_tracker_snap(&self, site: &Site, index: usize) -> Rendered {
+        eager(site, index, |m| crate::mask::render_serialize(m, self.0))
+    }
+}
+/// See [`SnapViaPlain`].
+pub trait SnapViaDebug {
+    /// Snapshots the value.
+    type Out: Snap;
+    /// Snapshots the value.
+    fn __error_tracker_snap(&self, site: &Site, index: usize) -> Self::Out;
+}
+impl<T: Debug + ?Sized> SnapViaDebug for &Wrap<'_, T> {
+    type Out = Rendered;
+    #[inline]
+    fn __error_tracker_snap(&self, site: &Site, index: usize) -> Rendered {
+        eager(site, index, |m| crate::mask::render_debug(m, self.0))
+    }
+}
+/// See [`SnapViaPlain`].
+pub trait SnapViaName {
+    /// Snapshots the value.
+    type Out: Snap;
+    /// Snapshots the value.
+    fn __error_tracker_snap(&self, site: &Site, index: usize) -> Self::Out;
+}
+impl<T: ?Sized> SnapViaName for Wrap<'_, T> {
+    type Out = NameSnap;
+    #[inline(always)]
+    fn __error_tracker_snap(&self, _: &Site, _: usize) -> NameSnap {
+        NameSnap(std::any::type_name::<T>())
+    }
+}
+
+/// The error of a returned `Result`, if it is one.
+pub trait ErrOfResult {
+    /// The error type.
+    type Err: ?Sized;
+    /// `Some(err)` for an `Err`.
+    fn __error_tracker_err(&self) -> Option<&Self::Err>;
+}
+impl<T, E> ErrOfResult for &Wrap<'_, Result<T, E>> {
+    type Err = E;
+    #[inline(always)]
+    fn __error_tracker_err(&self) -> Option<&E> {
+        self.0.as_ref().err()
+    }
+}
+/// See [`ErrOfResult`]: anything that is not a `Result` never failed.
+pub trait ErrOfOther {
+    /// The error type.
+    type Err: ?Sized;
+    /// Always `None`.
+    fn __error_tracker_err(&self) -> Option<&Self::Err>;
+}
+impl<T: ?Sized> ErrOfOther for Wrap<'_, T> {
+    type Err = std::convert::Infallible;
+    #[inline(always)]
+    fn __error_tracker_err(&self) -> Option<&std::convert::Infallible> {
+        None
+    }
+}
+
+/// Error capture dispatch: `Error` > `AsRef<dyn Error + Send + Sync>` >
+/// `AsRef<dyn Error>` > `Debug` > name.
+pub trait CaptureViaError {
+    /// Captures the error.
+    fn __error_tracker_capture(&self, t: &Tracker) -> Capture;
+}
+impl<T: Error> CaptureViaError for &&&&Wrap<'_, T> {
+    fn __error_tracker_capture(&self, t: &Tracker) -> Capture {
+        Capture(capture::pending_error(t, std::any::type_name::<T>(), self.0))
+    }
+}
+/// See [`CaptureViaError`].
+pub trait CaptureViaAsDynErrorSend {
+    /// Captures the error.
+    fn __error_tracker_capture(&self, t: &Tracker) -> Capture;
+}
+impl<T: AsRef<dyn Error + Send + Sync> + ?Sized> CaptureViaAsDynErrorSend for &&&Wrap<'_, T> {
+    fn __error_tracker_capture(&self, t: &Tracker) -> Capture {
+        Capture(capture::pending_error(t, std::any::type_name::<T>(), self.0.as_ref()))
+    }
+}
+/// See [`CaptureViaError`].
+pub trait CaptureViaAsDynError {
+    /// Captures the error.
+    fn __error_tracker_capture(&self, t: &Tracker) -> Capture;
+}
+impl<T: AsRef<dyn Error> + ?Sized> CaptureViaAsDynError for &&Wrap<'_, T> {
+    fn __error_tracker_capture(&self, t: &Tracker) -> Capture {
+        Capture(capture::pending_error(t, std::any::type_name::<T>(), self.0.as_ref()))
+    }
+}
+/// See [`CaptureViaError`].
+pub trait CaptureViaDebug {
+    /// Captures the error.
+    fn __error_tracker_capture(&self, t: &Tracker) -> Capture;
+}
+impl<T: Debug + ?Sized> CaptureViaDebug for &Wrap<'_, T> {
+    fn __error_tracker_capture(&self, t: &Tracker) -> Capture {
+        let message = match crate::mask::render_debug(&*t.masking, self.0) {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        Capture(capture::pending_message(t, std::any::type_name::<T>(), message))
+    }
+}
+/// See [`CaptureViaError`].
+pub trait CaptureViaName {
+    /// Captures the error.
+    fn __error_tracker_capture(&self, t: &Tracker) -> Capture;
+}
+impl<T: ?Sized> CaptureViaName for Wrap<'_, T> {
+    fn __error_tracker_capture(&self, t: &Tracker) -> Capture {
+        let name = std::any::type_name::<T>();
+        Capture(capture::pending_message(t, name, format!("<{name}>")))
+    }
+}
+
+/// What the generated code of the attribute macros calls.
+#[doc(hidden)]
+pub mod __private {
+    pub use super::{
+        Capture, CaptureViaAsDynError, CaptureViaAsDynErrorSend, CaptureViaDebug, CaptureViaError, CaptureViaName,
+        ErrOfOther, ErrOfResult, Instrumented, NameSnap, Site, Snap, SnapViaDebug, SnapViaName, SnapViaPlain,
+        SnapViaSerialize, Snapshot, catch, enter, exit_err, exit_ok, exit_panic, leave, leave_ok,
+    };
+    pub use std::panic::resume_unwind;
 }

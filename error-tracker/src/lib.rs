@@ -36,7 +36,10 @@ mod config;
 mod context;
 mod fingerprint;
 mod frames;
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub mod integrations;
 mod mask;
+pub mod notify;
 mod occurrence;
 mod panic_hook;
 pub mod store;
@@ -47,8 +50,12 @@ mod writer;
 
 pub use capture::EventId;
 pub use config::{Config, DEFAULT_MASK_WITH, DEFAULT_MASKED_KEYS, Database, InitError};
+pub use context::{ContextBuilder, DefaultContextBuilder, RequestBody, RequestView};
+pub use error_tracker_macros::{auto_track_exception, track_exception};
 pub use fingerprint::default_fingerprint;
+pub use frames::Plain;
 pub use mask::{DefaultMasking, Masking, mask_debug_text};
+pub use notify::{Notifier, Ticketing};
 pub use occurrence::{FrameSnapshot, Occurrence, PanicInfo, RequestContext, StackFrame, Variable};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
@@ -72,6 +79,10 @@ impl Drop for Guard {
         if !flush(self.timeout) {
             eprintln!("error-tracker: some occurrences were not stored within {:?}", self.timeout);
         }
+        // Then the notifications of what was just stored, within the same bound.
+        if !notify::flush(self.timeout) {
+            eprintln!("error-tracker: some notifications were not delivered within {:?}", self.timeout);
+        }
     }
 }
 
@@ -90,12 +101,13 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         Some(s) => s.clone(),
         None => open_store(&config)?,
     };
+    let notify = notify::start(&config, &store)?;
     let (queue_tx, queue_rx) = crossbeam_channel::bounded(config.queue_capacity);
     let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
     let timeout = config.flush_timeout;
     let t = tracker::install(tracker::Tracker::new(config, store, queue_tx, wake_tx))
         .map_err(|_| InitError::AlreadyInitialized)?;
-    writer::spawn(t, queue_rx, wake_rx).map_err(InitError::Spawn)?;
+    writer::spawn(t, queue_rx, wake_rx, notify).map_err(InitError::Spawn)?;
     panic_hook::install();
     Ok(Guard { timeout })
 }
@@ -182,6 +194,7 @@ macro_rules! record_exception {
 /// calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::frames::__private::*;
     pub use crate::tracker::Tracker;
     use crate::{EventId, Masking, Variable};
     use serde_json::Value;

@@ -9,6 +9,7 @@ use crossbeam_channel::{Receiver, select};
 use crate::capture::{self, State};
 use crate::fingerprint::default_fingerprint;
 use crate::mask::scrub_occurrence;
+use crate::notify::Dispatcher;
 use crate::store::{GroupChange, Grouped};
 use crate::symbolize::Symbolizer;
 use crate::tracker::{Pending, Tracker};
@@ -20,10 +21,15 @@ const IDLE_WAKE: Duration = Duration::from_millis(250);
 /// The longest pause between two attempts at a failing write.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-pub(crate) fn spawn(t: &'static Tracker, queue: Receiver<Pending>, wake: Receiver<()>) -> std::io::Result<()> {
+pub(crate) fn spawn(
+    t: &'static Tracker,
+    queue: Receiver<Pending>,
+    wake: Receiver<()>,
+    notify: Option<Dispatcher>,
+) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("error-tracker-writer".into())
-        .spawn(move || capture::with_state(State::Recording, || Writer::new(t).run(&queue, &wake)))?;
+        .spawn(move || capture::with_state(State::Recording, || Writer::new(t, notify).run(&queue, &wake)))?;
     Ok(())
 }
 
@@ -32,11 +38,13 @@ struct Writer {
     symbolizer: Symbolizer,
     batch: Vec<Grouped>,
     last_log: Option<Instant>,
+    /// The notification policy and the queue to the notification worker.
+    notify: Option<Dispatcher>,
 }
 
 impl Writer {
-    fn new(t: &'static Tracker) -> Self {
-        Writer { t, symbolizer: Symbolizer::new(t.in_app_prefixes.clone()), batch: Vec::new(), last_log: None }
+    fn new(t: &'static Tracker, notify: Option<Dispatcher>) -> Self {
+        Writer { t, symbolizer: Symbolizer::new(t.in_app_prefixes.clone()), batch: Vec::new(), last_log: None, notify }
     }
 
     fn run(mut self, queue: &Receiver<Pending>, wake: &Receiver<()>) {
@@ -106,8 +114,13 @@ impl Writer {
         self.t.progress.finish(n);
     }
 
-    /// What happens once a batch is stored: notifications hook in here.
-    fn after_write(&mut self, _changes: &[GroupChange]) {}
+    /// What happens once a batch is stored: the groups the policy picks are
+    /// handed to the notification worker, without waiting for delivery.
+    fn after_write(&mut self, changes: &[GroupChange]) {
+        if let Some(d) = &mut self.notify {
+            d.after_write(changes, &self.batch);
+        }
+    }
 
     fn log_failure(&mut self, e: &dyn std::fmt::Display) {
         let now = Instant::now();

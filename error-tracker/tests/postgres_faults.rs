@@ -115,3 +115,143 @@ fn the_writer_reconnects_after_the_server_ends_its_connections() {
     assert_eq!(groups, 1);
     assert_eq!(total, (ROUNDS * PER_ROUND) as i64, "nothing was lost");
 }
+
+/// A TCP proxy in front of the server that can go down and come back, as a
+/// restarted server does: going down ends every connection, and while down
+/// a new connection is closed at once.
+struct Proxy {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(upstream: (String, u16)) -> Proxy {
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let up = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (up2, stop2, open2) = (up.clone(), stop.clone(), open.clone());
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                let client = match listener.accept() {
+                    Ok((c, _)) => c,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(2));
+                        continue;
+                    }
+                };
+                if !up2.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect((upstream.0.as_str(), upstream.1)) else { continue };
+                let _ = client.set_nonblocking(false);
+                let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                        let _ = from.shutdown(Shutdown::Both);
+                    });
+                };
+                let mut open = open2.lock().unwrap();
+                open.extend([client.try_clone().expect("clone"), server.try_clone().expect("clone")]);
+                pipe(client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                pipe(server, client);
+            }
+        });
+        Proxy { port, up, stop, open }
+    }
+
+    /// The server goes away: every connection ends, new ones are refused.
+    fn down(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// The server is back.
+    fn up(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.down();
+    }
+}
+
+/// Set in the child that runs the restart scenario: the schema's name.
+const RESTART_CHILD_SCHEMA: &str = "ERROR_TRACKER_RESTART_CHILD_SCHEMA";
+
+/// Records through a proxy that goes down for a while: the writer's writes
+/// fail (it says so on stderr and retries), then succeed once it is back.
+#[test]
+fn restart_child() {
+    let Ok(name) = std::env::var(RESTART_CHILD_SCHEMA) else { return };
+    let server = std::env::var("ERROR_TRACKER_TEST_PG").expect("the parent passes the server");
+    let config: postgres::Config = server.parse().expect("server URL");
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let proxy = Proxy::start((host, port));
+    let user = config.get_user().unwrap_or("postgres");
+    let db = config.get_dbname().unwrap_or(user);
+    let password = config.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
+    let url = format!(
+        "postgres://{user}{password}@127.0.0.1:{}/{db}?options=-c%20search_path%3D{name}&application_name={name}",
+        proxy.port
+    );
+
+    let _guard = error_tracker::init(Config::default().database(&url)).expect("init");
+    let record = |round: &str| {
+        for i in 0..PER_ROUND {
+            error_tracker::record_exception!(std::io::Error::other(format!("{round} {i}")));
+        }
+    };
+    record("before");
+    assert!(error_tracker::flush(Duration::from_secs(60)), "not flushed before the restart");
+
+    proxy.down();
+    record("while down");
+    // Nothing can be stored while the server is away.
+    assert!(!error_tracker::flush(Duration::from_millis(500)), "stored while the server was down");
+    proxy.up();
+    assert!(error_tracker::flush(Duration::from_secs(60)), "not flushed after the restart");
+    let count = error_tracker::store().expect("store").list_groups(&Default::default()).expect("list").items[0].count;
+    assert_eq!(count, 2 * PER_ROUND);
+}
+
+#[test]
+fn the_writer_retries_while_the_server_is_down_and_loses_nothing() {
+    let Some(server) = pg_schema::server("the_writer_retries_while_the_server_is_down_and_loses_nothing") else {
+        return;
+    };
+    let schema = pg_schema::TestSchema::create(&server, "faults_restart");
+    let out = Command::new(std::env::current_exe().expect("current exe"))
+        .args(["restart_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(RESTART_CHILD_SCHEMA, &schema.name)
+        .env("ERROR_TRACKER_TEST_PG", &server)
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the child failed: {}\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains("1 passed"), "the child ran no test:\n{stdout}");
+    // The failed writes went back to the writer, which said so and retried.
+    assert!(stderr.contains("will retry"), "no failed write was reported:\n{stderr}");
+
+    let row = schema.client().query_one("SELECT sum(count)::bigint FROM exceptions", &[]).expect("total");
+    assert_eq!(row.get::<_, i64>(0), 2 * PER_ROUND as i64, "nothing was lost");
+}

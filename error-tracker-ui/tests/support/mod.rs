@@ -196,3 +196,52 @@ pub fn csrf_token(html: &str) -> String {
     let at = html.find("name=\"csrf_token\" value=\"").expect("an action form") + "name=\"csrf_token\" value=\"".len();
     html[at..].split('"').next().unwrap().to_owned()
 }
+
+/// Strings that would run script if any stored text reached the page unescaped.
+pub const CORPUS: &[&str] = &[
+    "<script>window.__xss=1</script>",
+    "\"><img src=x onerror=\"window.__xss=1\">",
+    "'><img src=x onerror='window.__xss=1'>",
+    "javascript:window.__xss=1",
+    "</pre></td></table><svg onload=window.__xss=1>",
+    "<a href=\"javascript:window.__xss=1\">click</a>",
+    "{{ 7*7 }}{% raw %}",
+];
+
+/// One group whose every stored string is hostile, and one whose hash is.
+pub fn hostile_groups() -> Vec<error_tracker::Grouped> {
+    let mut out = Vec::new();
+    for (i, payload) in CORPUS.iter().enumerate() {
+        let p = |s: &str| format!("{s}{payload}");
+        let var = |n: &str| Variable { name: p(n), value: json!(p("value")) };
+        let mut o = with_panic(occurrence(&p("shop::Error"), &p("message"), i as u64 + 1), payload);
+        o.sources = vec![p("source")];
+        o.host = p("host");
+        o.thread = Some(p("thread"));
+        o.release = Some(p("release"));
+        o.extra = vec![var("extra"), Variable { name: "nested".into(), value: json!({ p("key"): [p("item")] }) }];
+        o.frames = vec![FrameSnapshot {
+            function: p("function"),
+            file: Some(p("file")),
+            line: Some(1),
+            args: vec![var("arg")],
+            locals: vec![var("local")],
+        }];
+        o.backtrace[1].function = p("bt");
+        o.backtrace[1].file = Some(p("btfile"));
+        o.backtrace[0].function = p("lib");
+        let r = o.request.as_mut().unwrap();
+        r.method = p("GET");
+        r.url = p("https://x/");
+        r.path = p("/path");
+        r.route = Some(p("/route"));
+        r.headers = vec![(p("x-header"), p("header-value")), ("referer".into(), payload.to_string())];
+        r.query = vec![(p("q"), p("v"))];
+        r.body = Some(json!(p("body")));
+        r.client_addr = Some(p("addr"));
+        r.custom = vec![var("custom")];
+        out.push(grouped(&format!("xss{i}"), o));
+    }
+    out.push(grouped(CORPUS[1], occurrence("shop::HostileHash", "a custom fingerprint", 1)));
+    out
+}

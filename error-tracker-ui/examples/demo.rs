@@ -1,0 +1,97 @@
+//! Serves the UI over a SQLite file filled with made-up errors, to look at it:
+//!
+//! ```sh
+//! cargo run -p error-tracker-ui --example demo -- demo.sqlite 127.0.0.1:8080
+//! ```
+//! then open <http://127.0.0.1:8080/dev/error/>. Only loopback clients are served.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use error_tracker::{
+    FrameSnapshot, Grouped, Occurrence, RequestContext, SqliteStore, StackFrame, Store, Timestamp, Variable,
+};
+use error_tracker_ui::{ErrorTrackerUi, LocalhostOnly};
+use serde_json::json;
+
+fn occurrence(i: u64, kind: &str, message: String, secs_ago: u64) -> Occurrence {
+    let frame = |f: &str, in_app| StackFrame {
+        function: f.to_owned(),
+        file: Some(format!("src/{}.rs", f.rsplit("::").next().unwrap())),
+        line: Some(10 + i as u32 % 90),
+        in_app,
+    };
+    Occurrence {
+        id: format!("00000000-0000-4000-8000-{i:012}"),
+        exception_name: kind.to_owned(),
+        message,
+        sources: vec!["connection reset by peer (os error 104)".into()],
+        backtrace: vec![
+            frame("std::io::error::repr", false),
+            frame("shop::db::query", true),
+            frame("shop::orders::load", true),
+            frame("tokio::runtime::task::harness::poll", false),
+            frame("tokio::runtime::scheduler::multi_thread::worker::run", false),
+        ],
+        thread: Some(format!("tokio-runtime-worker-{}", i % 4)),
+        timestamp: Timestamp::now().saturating_sub(Duration::from_secs(secs_ago)),
+        host: format!("web-{}", i % 3 + 1),
+        pid: 4000 + (i % 3) as u32,
+        release: Some("2.4.1".into()),
+        panic: None,
+        frames: vec![FrameSnapshot {
+            function: "shop::orders::load".into(),
+            file: Some("src/orders.rs".into()),
+            line: Some(41),
+            args: vec![
+                Variable { name: "order_id".into(), value: json!(i) },
+                Variable { name: "api_token".into(), value: json!("**************") },
+            ],
+            locals: vec![Variable { name: "cart".into(), value: json!({"items": [3, 5, 8], "total_cents": 4599}) }],
+        }],
+        request: Some(RequestContext {
+            method: if i % 2 == 0 { "GET" } else { "POST" }.into(),
+            url: format!("https://shop.example/orders/{i}?expand=items"),
+            path: format!("/orders/{i}"),
+            route: Some("/orders/{id}".into()),
+            headers: vec![("user-agent".into(), "Mozilla/5.0".into()), ("cookie".into(), "**************".into())],
+            query: vec![("expand".into(), "items".into())],
+            body: Some(json!({"quantity": 1 + i % 3})),
+            client_addr: Some("198.51.100.7:51234".into()),
+            custom: vec![Variable { name: "user_id".into(), value: json!(1000 + i) }],
+        }),
+        extra: vec![Variable { name: "attempt".into(), value: json!(1 + i % 3) }],
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().unwrap_or_else(|| "demo.sqlite".into());
+    let listen = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
+    let store = Arc::new(SqliteStore::open(&path, 100)?);
+    let kinds = ["sqlx::Error", "std::io::Error", "serde_json::Error", "panic", "reqwest::Error"];
+    let mut batch = Vec::new();
+    for i in 0..400u64 {
+        let g = i % 23;
+        let kind = kinds[g as usize % kinds.len()];
+        batch.push(Grouped {
+            hash: format!("demo{g:02}"),
+            occurrence: occurrence(
+                i,
+                kind,
+                format!("request {g} failed: timed out after {} ms", 100 + g * 7),
+                (400 - i) * 210 + i % 7,
+            ),
+            times: 1,
+        });
+    }
+    store.write(&batch)?;
+    let ui = ErrorTrackerUi::new(store).permission(LocalhostOnly);
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&listen).await?;
+        println!("demo UI at http://{}{}/", listener.local_addr()?, ui.url_prefix());
+        error_tracker_ui::serve(listener, ui).await
+    })?;
+    Ok(())
+}

@@ -1,0 +1,255 @@
+//! The tower layer for axum 0.8 (the seed's Flask role): [`ErrorTrackerLayer`].
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use error_tracker::integrations::axum::{ErrorTrackerLayer, nest_ui};
+//!
+//! # fn app(ui_service: Router) {
+//! let app = Router::new()
+//!     .route("/users/{id}", get(|| async { "ok" }))
+//!     // `Router::layer` runs after routing, so the route pattern is known.
+//!     .layer(ErrorTrackerLayer::new());
+//! // The UI (`error_tracker_ui::ErrorTrackerUi::service()`) at the
+//! // configured prefix, `/dev/error`, outside the layer.
+//! let app = nest_ui(app, ui_service);
+//! // Serve it with the client address known to the context:
+//! let _make_service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+//! # }
+//! ```
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, MatchedPath};
+use axum::http::{HeaderMap, Request, StatusCode, header, request::Parts};
+use axum::response::{IntoResponse, Response};
+use http_body::{Frame, SizeHint};
+use http_body_util::BodyExt;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::context::{CatchPanic, RequestBody, RequestScope, RequestView, Scoped, is_capturable};
+use crate::integrations::{record_response, request_scope};
+use crate::tracker::Tracker;
+
+/// Records handler panics (answered with a 500, the connection kept), 5xx
+/// responses, and 4xx responses with [`Config::track_all`](crate::Config::track_all);
+/// gives every error recorded by a handler the request's context.
+///
+/// Add it with `Router::layer`, which runs after routing, so that the
+/// context holds the route pattern (`MatchedPath`). Serve the router with
+/// `into_make_service_with_connect_info::<SocketAddr>()` for the client address.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErrorTrackerLayer {
+    _private: (),
+}
+
+impl ErrorTrackerLayer {
+    /// The layer; its settings come from the [`Config`](crate::Config) given to [`init`](crate::init).
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> Layer<S> for ErrorTrackerLayer {
+    type Service = ErrorTracker<S>;
+
+    fn layer(&self, inner: S) -> ErrorTracker<S> {
+        ErrorTracker { inner }
+    }
+}
+
+/// The service that [`ErrorTrackerLayer`] wraps around a handler or router.
+#[derive(Debug, Clone)]
+pub struct ErrorTracker<S> {
+    inner: S,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S> Service<Request<Body>> for ErrorTracker<S>
+where
+    S: Service<Request<Body>> + Clone + Send + 'static,
+    S::Response: IntoResponse,
+    S::Error: Send,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        // The ready service goes into the future; a fresh clone waits for the next poll_ready.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let Some(t) = crate::tracker::get() else {
+            return Box::pin(async move { inner.call(req).await.map(IntoResponse::into_response) });
+        };
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let (captured, body) = read_body(&parts.headers, body, t.config.max_body_size).await;
+            let scope = scope_of(t, &parts, &captured);
+            let req = Request::from_parts(parts, body);
+            let served = CatchPanic::new(Scoped::new(scope.clone(), async move { inner.call(req).await })).await;
+            match served {
+                Ok(Ok(res)) => {
+                    let res = res.into_response();
+                    let status = res.status();
+                    record_response(t, &scope, status.as_u16(), status.canonical_reason(), None);
+                    Ok(res)
+                }
+                Ok(Err(e)) => Err(e),
+                Err(()) => {
+                    // The panic hook recorded the panic; this only records it
+                    // when another hook replaced ours.
+                    record_response(t, &scope, 500, Some("Internal Server Error"), Some("the handler panicked".into()));
+                    Ok((StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n").into_response())
+                }
+            }
+        })
+    }
+}
+
+/// What was read of the body before the handler runs.
+enum Captured {
+    No,
+    Whole(Bytes),
+    TooLarge(usize),
+}
+
+/// Reads a JSON or form body up to `limit` bytes. The handler gets the
+/// same body back: the frames read, then the rest of the stream, so a body
+/// past the limit is never buffered whole.
+async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> (Captured, Body) {
+    if !is_capturable(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes())) {
+        return (Captured::No, body);
+    }
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return (Captured::TooLarge(limit), body);
+    }
+    let mut frames = VecDeque::new();
+    let mut size = 0usize;
+    loop {
+        match body.frame().await {
+            None => {
+                let data: Vec<&Bytes> = frames.iter().filter_map(Frame::data_ref).collect();
+                let whole = match data[..] {
+                    [] => Bytes::new(),
+                    [one] => one.clone(),
+                    _ => Bytes::from(data.iter().flat_map(|b| b.iter().copied()).collect::<Vec<u8>>()),
+                };
+                return (Captured::Whole(whole), Body::new(Replay { frames, error: None, rest: None }));
+            }
+            Some(Ok(frame)) => {
+                size += frame.data_ref().map_or(0, Bytes::len);
+                frames.push_back(frame);
+                if size > limit {
+                    return (Captured::TooLarge(limit), Body::new(Replay { frames, error: None, rest: Some(body) }));
+                }
+            }
+            Some(Err(e)) => return (Captured::No, Body::new(Replay { frames, error: Some(e), rest: None })),
+        }
+    }
+}
+
+/// A body that yields the frames already read, then the error met while
+/// reading, then the rest of the original body.
+struct Replay {
+    frames: VecDeque<Frame<Bytes>>,
+    error: Option<axum::Error>,
+    rest: Option<Body>,
+}
+
+impl http_body::Body for Replay {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        if let Some(frame) = this.frames.pop_front() {
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        if let Some(e) = this.error.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        match &mut this.rest {
+            Some(rest) => Pin::new(rest).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.frames.is_empty() && self.error.is_none() && self.rest.as_ref().is_none_or(http_body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let buffered: u64 = self.frames.iter().filter_map(Frame::data_ref).map(|b| b.len() as u64).sum();
+        let mut hint = self.rest.as_ref().map_or_else(|| SizeHint::with_exact(0), http_body::Body::size_hint);
+        hint.set_lower(hint.lower() + buffered);
+        if let Some(upper) = hint.upper() {
+            hint.set_upper(upper + buffered);
+        }
+        hint
+    }
+}
+
+fn scope_of(t: &Tracker, parts: &Parts, captured: &Captured) -> Arc<RequestScope> {
+    let headers: Vec<(&str, &[u8])> = parts.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+    let url = full_url(parts);
+    let mut view = RequestView::new(parts.method.as_str(), &url).headers(&headers).body(match captured {
+        Captured::No => RequestBody::NotCaptured,
+        Captured::Whole(b) => RequestBody::Captured(b),
+        Captured::TooLarge(limit) => RequestBody::TooLarge { limit: *limit },
+    });
+    if let Some(route) = parts.extensions.get::<MatchedPath>() {
+        view = view.route(route.as_str());
+    }
+    if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        view = view.client_addr(*addr);
+    }
+    request_scope(t, &view)
+}
+
+/// `scheme://host/path?query`: from the URI when it is absolute (HTTP/2,
+/// proxies), else from the `Host` header.
+fn full_url(parts: &Parts) -> String {
+    let uri = &parts.uri;
+    if uri.scheme().is_some() && uri.authority().is_some() {
+        return uri.to_string();
+    }
+    let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    match parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(host) => format!("http://{host}{target}"),
+        None => target.to_owned(),
+    }
+}
+
+/// Nests the error-tracker UI at the configured URL prefix
+/// (`APP_ERROR_URL_PREFIX`, `/dev/error` by default) of `router`.
+///
+/// `ui` is the UI's tower service: `error_tracker_ui::ErrorTrackerUi::service()`
+/// (the `error-tracker-ui` crate; any `Service<Request<Body>>` will do). Nest
+/// it after adding [`ErrorTrackerLayer`], so the UI's own requests are not
+/// tracked.
+pub fn nest_ui<St, U>(router: Router<St>, ui: U) -> Router<St>
+where
+    St: Clone + Send + Sync + 'static,
+    U: Service<Request<Body>, Error = Infallible> + Clone + Send + Sync + 'static,
+    U::Response: IntoResponse,
+    U::Future: Send + 'static,
+{
+    let prefix = crate::config().map_or("/dev/error", |c| c.url_prefix());
+    if prefix.is_empty() || prefix == "/" { router.fallback_service(ui) } else { router.nest_service(prefix, ui) }
+}

@@ -1,0 +1,94 @@
+//! Web framework integrations, each behind its feature:
+//! [`axum`] (feature `axum`, a tower layer) and [`actix`] (feature `actix`,
+//! an actix-web 4 middleware).
+//!
+//! Both do the same for each request:
+//! - build its context with the configured [`ContextBuilder`](crate::ContextBuilder),
+//!   masked before the handler runs;
+//! - serve the handler inside a scope, so that errors recorded by
+//!   `record_exception!` or `#[track_exception]` and panics carry that context,
+//!   across `.await` and thread hops;
+//! - turn a handler panic into a 500 response, keeping the connection;
+//! - record 5xx responses that nothing recorded yet, and 4xx responses too
+//!   with [`Config::track_all`](crate::Config::track_all).
+//!
+//! Before [`init`](crate::init), they pass requests through untouched.
+
+use std::sync::Arc;
+
+use crate::capture::{State, base_occurrence, guarded, with_state};
+use crate::context::{ContextBuilder, DefaultContextBuilder, RequestScope, RequestView, enforce_masking};
+use crate::tracker::Tracker;
+
+#[cfg(feature = "actix")]
+pub mod actix;
+#[cfg(feature = "axum")]
+pub mod axum;
+
+/// Builds the masked context of a request. A custom builder that panics
+/// falls back on the default one: the request is still served.
+pub(crate) fn request_scope(t: &Tracker, view: &RequestView<'_>) -> Arc<RequestScope> {
+    let m = &*t.masking;
+    let mut context = match &t.config.context_builder {
+        Some(builder) => guarded(|| builder.build(view, m)).unwrap_or_else(|| DefaultContextBuilder.build(view, m)),
+        None => DefaultContextBuilder.build(view, m),
+    };
+    enforce_masking(m, &mut context);
+    RequestScope::new(context)
+}
+
+/// Records a response status when it should be and nothing was recorded
+/// while the request was served: 5xx always, 4xx with `track_all`.
+///
+/// `error` is the message of the framework error behind the response, if any.
+pub(crate) fn record_response(
+    t: &Tracker,
+    scope: &RequestScope,
+    status: u16,
+    reason: Option<&str>,
+    error: Option<String>,
+) {
+    let tracked = status >= 500 || (status >= 400 && t.config.track_all);
+    if !tracked || scope.recorded() {
+        return;
+    }
+    with_state(State::Recording, || {
+        let reason = reason.unwrap_or("");
+        let c = &scope.context;
+        let route = c.route.as_deref().unwrap_or(&c.path);
+        let message = match error {
+            Some(e) => e,
+            None => format!("{} {route} returned {status} {reason}", c.method).trim_end().to_owned(),
+        };
+        let mut o = base_occurrence(t, status_name(status, reason), message);
+        o.request = Some(c.clone());
+        // The stack here is the server's, not the handler's: without frames,
+        // the group is the status plus the route, which is what tells them apart.
+        t.submit(o, Vec::new());
+    });
+}
+
+/// `404 Not Found` → `NotFound`, as the seed names HTTP exceptions.
+fn status_name(status: u16, reason: &str) -> String {
+    let name: String = reason.split(|c: char| !c.is_ascii_alphanumeric()).map(capitalize).collect();
+    if name.is_empty() { format!("Http{status}") } else { name }
+}
+
+fn capitalize(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn status_names_read_like_exception_names() {
+        assert_eq!(super::status_name(500, "Internal Server Error"), "InternalServerError");
+        assert_eq!(super::status_name(404, "Not Found"), "NotFound");
+        assert_eq!(super::status_name(418, "I'm a teapot"), "IMATeapot");
+        assert_eq!(super::status_name(599, ""), "Http599");
+    }
+}

@@ -1,0 +1,442 @@
+//! `#[track_exception]` and `#[auto_track_exception]` end to end: the
+//! occurrence is read back from a SQLite file and checked frame by frame.
+//!
+//! `init` can be called once per process, so every test of this binary
+//! shares one tracker; each test finds its own occurrence by a marker in
+//! the error message.
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use error_tracker::{
+    Config, FrameSnapshot, Guard, Occurrence, PageRequest, SqliteStore, Store, auto_track_exception, track_exception,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+fn db() -> PathBuf {
+    static INIT: OnceLock<(tempfile::TempDir, PathBuf, Guard)> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("track.sqlite");
+        let guard = error_tracker::init(Config::default().database(path.to_str().expect("utf-8 path"))).expect("init");
+        (dir, path, guard)
+    })
+    .1
+    .clone()
+}
+
+/// Every stored occurrence whose message contains `marker`.
+fn occurrences(marker: &str) -> Vec<Occurrence> {
+    let path = db();
+    assert!(error_tracker::flush(Duration::from_secs(20)), "the writer did not flush in time");
+    let store = SqliteStore::open(&path, 100).expect("open store");
+    let groups = store
+        .list_groups(&error_tracker::GroupQuery { page: PageRequest::first(10_000), ..Default::default() })
+        .expect("list groups");
+    let mut found = Vec::new();
+    for g in groups.items {
+        let page = store.occurrences(&g.hash, PageRequest::first(1000)).expect("occurrences");
+        found.extend(page.items.into_iter().filter(|o| o.message.contains(marker)));
+    }
+    found
+}
+
+/// The one occurrence whose message contains `marker`.
+fn occurrence(marker: &str) -> Occurrence {
+    let mut all = occurrences(marker);
+    assert_eq!(all.len(), 1, "occurrences with {marker:?}: {all:#?}");
+    all.remove(0)
+}
+
+fn value<'a>(vars: &'a [error_tracker::Variable], name: &str) -> &'a Value {
+    let found: Vec<_> = vars.iter().filter(|v| v.name == name).collect();
+    assert_eq!(found.len(), 1, "variables named {name}: {vars:#?}");
+    &found[0].value
+}
+
+fn names(vars: &[error_tracker::Variable]) -> Vec<&str> {
+    vars.iter().map(|v| v.name.as_str()).collect()
+}
+
+fn frame_fn(f: &FrameSnapshot) -> &str {
+    f.function.rsplit("::").next().unwrap_or("")
+}
+
+#[derive(Debug)]
+struct Failed(String);
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "failed: {}", self.0)
+    }
+}
+impl std::error::Error for Failed {}
+
+#[derive(Serialize)]
+struct Settings {
+    host: &'static str,
+    retries: u32,
+    login: Login,
+}
+
+#[derive(Serialize)]
+struct Login {
+    user: &'static str,
+    password: &'static str,
+}
+
+#[track_exception]
+fn connect(name: &str, attempts: u64, settings: &Settings) -> Result<u64, Failed> {
+    let doubled = attempts * 2;
+    let label = format!("{name}-{doubled}");
+    let plus_one: u64 = doubled + 1;
+    if attempts > 2 {
+        return Err(Failed(format!("{label} connect-marker")));
+    }
+    Ok(plus_one)
+}
+
+#[test]
+fn err_records_arguments_and_locals_once() {
+    db();
+    let settings = Settings { host: "db.local", retries: 3, login: Login { user: "app", password: "hunter2" } };
+    assert_eq!(connect("ok", 1, &settings).unwrap(), 3);
+    let err = connect("main", 3, &settings).unwrap_err();
+    assert_eq!(err.0, "main-6 connect-marker", "the Err is returned untouched");
+
+    let o = occurrence("connect-marker");
+    assert!(o.exception_name.ends_with("Failed"), "{}", o.exception_name);
+    assert_eq!(o.frames.len(), 1);
+    let f = &o.frames[0];
+    assert_eq!(frame_fn(f), "connect");
+    assert!(f.function.starts_with("track::"), "{}", f.function);
+    assert!(f.file.as_deref().unwrap().ends_with("track.rs"));
+    assert_eq!(names(&f.args), ["name", "attempts", "settings"]);
+    assert_eq!(value(&f.args, "name"), &json!("main"));
+    assert_eq!(value(&f.args, "attempts"), &json!(3));
+    let s = value(&f.args, "settings");
+    assert_eq!(s["host"], json!("db.local"));
+    assert_eq!(s["retries"], json!(3));
+    assert_eq!(s["login"]["user"], json!("app"));
+    assert_eq!(s["login"]["password"], json!(error_tracker::DEFAULT_MASK_WITH));
+    assert_eq!(names(&f.locals), ["doubled", "label", "plus_one"]);
+    assert_eq!(value(&f.locals, "doubled"), &json!(6));
+    assert_eq!(value(&f.locals, "label"), &json!("main-6"));
+    assert_eq!(value(&f.locals, "plus_one"), &json!(7));
+    assert!(!error_tracker_stored_bytes_contain("hunter2"));
+}
+
+fn error_tracker_stored_bytes_contain(needle: &str) -> bool {
+    let path = db();
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        if let Ok(b) = std::fs::read(PathBuf::from(p)) {
+            bytes.extend(b);
+        }
+    }
+    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[track_exception]
+fn level3(id: u32) -> Result<(), Failed> {
+    let inner = id + 3;
+    Err(Failed(format!("nested-marker {inner}")))
+}
+
+#[track_exception]
+fn level2(id: u32) -> Result<(), Failed> {
+    let middle = id + 2;
+    level3(middle)?;
+    Ok(())
+}
+
+#[derive(Debug)]
+struct Wrapped(#[allow(dead_code)] Failed);
+
+impl From<Failed> for Wrapped {
+    fn from(f: Failed) -> Self {
+        Wrapped(f)
+    }
+}
+
+#[track_exception]
+fn level1(id: u32) -> Result<(), Wrapped> {
+    let outer = id + 1;
+    level2(outer)?;
+    Ok(())
+}
+
+#[test]
+fn error_through_three_frames_is_recorded_once_innermost_first() {
+    db();
+    assert!(level1(10).is_err());
+    let o = occurrence("nested-marker 16");
+    let fns: Vec<_> = o.frames.iter().map(frame_fn).collect();
+    assert_eq!(fns, ["level3", "level2", "level1"]);
+    assert_eq!(value(&o.frames[0].locals, "inner"), &json!(16));
+    assert_eq!(value(&o.frames[1].locals, "middle"), &json!(13));
+    assert_eq!(value(&o.frames[2].locals, "outer"), &json!(11));
+    assert_eq!(value(&o.frames[2].args, "id"), &json!(10));
+}
+
+#[track_exception]
+fn handles(id: u32) -> Result<u32, Failed> {
+    let fallback = id * 10;
+    match level3(id) {
+        Ok(()) => Ok(0),
+        Err(_) => Ok(fallback),
+    }
+}
+
+#[test]
+fn handled_error_is_recorded_with_the_frames_it_went_through() {
+    db();
+    assert_eq!(handles(40).unwrap(), 400);
+    let o = occurrence("nested-marker 43");
+    let fns: Vec<_> = o.frames.iter().map(frame_fn).collect();
+    assert_eq!(fns, ["level3"]);
+}
+
+#[track_exception]
+fn inner_panics(count: usize) -> usize {
+    let items: Vec<u32> = vec![1, 2, 3];
+    let index = count + 7;
+    items[index] as usize
+}
+
+#[track_exception]
+fn outer_calls(count: usize, password: &str) -> usize {
+    let secret_sum = count + 1;
+    let _ = password;
+    inner_panics(secret_sum)
+}
+
+#[test]
+fn panic_inside_tracked_inside_tracked() {
+    db();
+    let r = catch_unwind(|| outer_calls(1, "swordfish"));
+    assert!(r.is_err(), "the panic goes on unwinding");
+    let o = occurrence("len is 3 but the index is 9");
+    assert_eq!(o.exception_name, "panic");
+    let fns: Vec<_> = o.frames.iter().map(frame_fn).collect();
+    assert_eq!(fns, ["inner_panics", "outer_calls"]);
+    assert_eq!(value(&o.frames[0].locals, "index"), &json!(9));
+    assert_eq!(value(&o.frames[0].locals, "items"), &json!([1, 2, 3]));
+    assert_eq!(value(&o.frames[1].args, "password"), &json!(error_tracker::DEFAULT_MASK_WITH));
+    assert_eq!(value(&o.frames[1].locals, "secret_sum"), &json!(error_tracker::DEFAULT_MASK_WITH));
+    assert!(!error_tracker_stored_bytes_contain("swordfish"));
+}
+
+#[track_exception]
+fn countdown(n: u32, tag: &str) -> Result<u32, Failed> {
+    if n == 0 {
+        return Err(Failed(format!("recursion-marker {tag}")));
+    }
+    let next = n - 1;
+    countdown(next, tag)
+}
+
+#[test]
+fn recursion_records_every_frame() {
+    db();
+    assert!(countdown(3, "r1").is_err());
+    let o = occurrence("recursion-marker r1");
+    let ns: Vec<_> = o.frames.iter().map(|f| value(&f.args, "n").clone()).collect();
+    assert_eq!(ns, [json!(0), json!(1), json!(2), json!(3)]);
+    assert!(o.frames[0].locals.is_empty(), "the innermost frame failed before binding `next`");
+    assert_eq!(value(&o.frames[1].locals, "next"), &json!(0));
+}
+
+struct PanickyDebug;
+
+impl fmt::Debug for PanickyDebug {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        panic!("Debug impl panicked")
+    }
+}
+
+#[track_exception]
+fn with_panicky(p: &PanickyDebug, code: u8) -> Result<(), Failed> {
+    let _ = p;
+    let copy = code;
+    Err(Failed(format!("panicky-marker {copy}")))
+}
+
+#[test]
+fn a_debug_impl_that_panics_is_stored_as_a_render_error() {
+    db();
+    assert!(with_panicky(&PanickyDebug, 5).is_err());
+    let o = occurrence("panicky-marker 5");
+    assert_eq!(value(&o.frames[0].args, "p"), &json!("<error while rendering>"));
+    assert_eq!(value(&o.frames[0].args, "code"), &json!(5));
+}
+
+#[derive(Debug, Clone, Copy)]
+struct UserId(#[allow(dead_code)] u64);
+impl error_tracker::Plain for UserId {}
+
+struct NoDebug;
+
+#[track_exception(skip(ignored), fields(user = user.0, kind = "login"), name = "auth::login")]
+fn login(user: UserId, ignored: &str, token: String, opaque: NoDebug) -> Result<(), Failed> {
+    let _ = (ignored, opaque);
+    let shadow = 1;
+    let shadow = shadow + 1;
+    let mut last = 0;
+    for i in 0..3 {
+        let step = i * 10;
+        last = step;
+    }
+    Err(Failed(format!("options-marker {token} {last}")))
+}
+
+#[test]
+fn options_skip_fields_name_and_shadowing() {
+    db();
+    assert!(login(UserId(9), "not-stored", "tok".to_owned(), NoDebug).is_err());
+    let o = occurrence("options-marker");
+    let f = &o.frames[0];
+    assert_eq!(f.function, "auth::login");
+    assert_eq!(names(&f.args), ["user", "token", "opaque"]);
+    assert_eq!(value(&f.args, "user"), &json!("UserId(9)"));
+    assert_eq!(value(&f.args, "token"), &json!(error_tracker::DEFAULT_MASK_WITH));
+    assert_eq!(value(&f.args, "opaque"), &json!("<track::NoDebug>"));
+    assert_eq!(names(&f.locals), ["shadow", "shadow", "last", "step"]);
+    assert_eq!(f.locals[0].value, json!(1));
+    assert_eq!(f.locals[1].value, json!(2));
+    assert_eq!(value(&f.locals, "last"), &json!(0), "a local is snapshotted where it is bound");
+    assert_eq!(value(&f.locals, "step"), &json!(20), "in a loop, the latest value counts");
+    assert_eq!(value(&o.extra, "user"), &json!(9));
+    assert_eq!(value(&o.extra, "kind"), &json!("login"));
+}
+
+#[track_exception(skip_all, locals = false)]
+fn quiet(a: u32) -> Result<(), Failed> {
+    let b = a + 1;
+    Err(Failed(format!("quiet-marker {b}")))
+}
+
+#[test]
+fn skip_all_and_no_locals() {
+    db();
+    assert!(quiet(1).is_err());
+    let o = occurrence("quiet-marker 2");
+    assert!(o.frames[0].args.is_empty() && o.frames[0].locals.is_empty(), "{:#?}", o.frames);
+}
+
+struct Account {
+    balance: i64,
+}
+
+#[auto_track_exception]
+impl Account {
+    fn withdraw(&mut self, amount: i64) -> Result<i64, Failed> {
+        let after = self.balance - amount;
+        if after < 0 {
+            return Err(Failed(format!("auto-marker {after}")));
+        }
+        self.balance = after;
+        Ok(after)
+    }
+
+    fn check(&self, amount: i64) -> Result<(), Failed> {
+        let copy = self.balance;
+        let _ = copy;
+        let mut me = Account { balance: self.balance };
+        me.withdraw(amount).map(|_| ())
+    }
+}
+
+#[test]
+fn auto_track_exception_on_an_impl_block() {
+    db();
+    let a = Account { balance: 5 };
+    assert!(a.check(9).is_err());
+    let o = occurrence("auto-marker -4");
+    let fns: Vec<_> = o.frames.iter().map(frame_fn).collect();
+    assert_eq!(fns, ["withdraw", "check"]);
+    assert!(o.frames[0].function.contains("Account"), "{}", o.frames[0].function);
+    assert_eq!(value(&o.frames[0].args, "amount"), &json!(9));
+    assert_eq!(value(&o.frames[0].locals, "after"), &json!(-4));
+}
+
+#[auto_track_exception]
+mod module {
+    use super::Failed;
+
+    pub fn a(x: u8) -> Result<(), Failed> {
+        b(x)
+    }
+
+    fn b(x: u8) -> Result<(), Failed> {
+        let y = x;
+        Err(Failed(format!("mod-marker {y}")))
+    }
+}
+
+#[test]
+fn auto_track_exception_on_a_module() {
+    db();
+    assert!(module::a(4).is_err());
+    let o = occurrence("mod-marker 4");
+    let fns: Vec<_> = o.frames.iter().map(frame_fn).collect();
+    assert_eq!(fns, ["b", "a"]);
+}
+
+#[track_exception]
+async fn fetch(id: u32, name: &str) -> Result<u32, Failed> {
+    let before = id + 1;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    tokio::task::yield_now().await;
+    let after = before + 1;
+    Err(Failed(format!("async-marker {name} {after}")))
+}
+
+#[track_exception]
+async fn fetch_outer(id: u32) -> Result<u32, Failed> {
+    let local = id * 2;
+    tokio::task::yield_now().await;
+    fetch(local, "svc").await
+}
+
+#[test]
+fn async_fn_under_the_multi_thread_runtime() {
+    db();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().unwrap();
+    rt.block_on(async {
+        // Spawned: the tracked future must be Send, and may move between threads.
+        let handle = tokio::spawn(fetch_outer(20));
+        assert!(handle.await.unwrap().is_err());
+    });
+    let o = occurrence("async-marker svc 42");
+    let fns: Vec<_> = o.frames.iter().map(frame_fn).collect();
+    assert_eq!(fns, ["fetch", "fetch_outer"]);
+    assert_eq!(value(&o.frames[0].args, "name"), &json!("svc"));
+    assert_eq!(value(&o.frames[0].locals, "before"), &json!(41));
+    assert_eq!(value(&o.frames[0].locals, "after"), &json!(42));
+    assert_eq!(value(&o.frames[1].locals, "local"), &json!(40));
+}
+
+#[track_exception]
+fn not_tracked_panic(n: u32) -> u32 {
+    let m = n + 1;
+    if m > 100 { panic!("plain-panic-marker {m}") } else { m }
+}
+
+#[test]
+fn a_panic_caught_inside_does_not_leak_into_the_next_error() {
+    db();
+    let r = catch_unwind(AssertUnwindSafe(|| not_tracked_panic(200)));
+    assert!(r.is_err());
+    assert!(level3(70).is_err());
+    let p = occurrence("plain-panic-marker 201");
+    assert_eq!(p.frames.len(), 1);
+    let e = occurrence("nested-marker 73");
+    assert_eq!(e.frames.len(), 1, "{:#?}", e.frames);
+}

@@ -1,0 +1,574 @@
+//! Notifications and tickets end to end, against real peers on loopback that
+//! this test starts: an SMTP sink speaking the protocol (EHLO, MAIL, RCPT,
+//! DATA, QUIT) and an HTTP server standing in for a webhook, Slack, GitHub,
+//! Jira and a ticketing webhook.
+#![cfg(feature = "notify")]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use error_tracker::notify::ticketing::{GithubIssues, Jira, WebhookTicketing};
+use error_tracker::notify::{Notification, NotifyError, Reason, SmtpSettings, SmtpTls, WebhookNotifier};
+use error_tracker::{GroupQuery, GroupSummary, Notifier, PageRequest, Status, Ticketing, record_exception};
+use error_tracker_suite::{flush, init_once};
+use serde_json::Value;
+
+// ---------------------------------------------------------------- SMTP sink
+
+/// One mail as the SMTP sink received it.
+#[derive(Debug, Clone)]
+struct Mail {
+    from: String,
+    to: Vec<String>,
+    /// The DATA section as sent (headers and MIME parts, dot-unstuffed).
+    raw: String,
+}
+
+impl Mail {
+    fn header(&self, name: &str) -> Option<String> {
+        let head = self.raw.split("\r\n\r\n").next().unwrap_or("");
+        let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+        unfolded.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+
+    /// The decoded body of the part with this content type.
+    fn part(&self, content_type: &str) -> String {
+        let start = self.raw.find(&format!("Content-Type: {content_type}")).expect("the part is there");
+        let rest = &self.raw[start..];
+        let body_start = rest.find("\r\n\r\n").expect("part headers end") + 4;
+        let body = &rest[body_start..];
+        let end = body.find("\r\n--").unwrap_or(body.len());
+        decode_quoted_printable(&body[..end])
+    }
+}
+
+fn decode_quoted_printable(s: &str) -> String {
+    let joined = s.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = joined.get(i + 1..i + 3).filter(|_| bytes[i] == b'=');
+        if let Some(b) = escaped.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A minimal SMTP server: accepts every mail and keeps it.
+struct SmtpSink {
+    port: u16,
+    mails: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl SmtpSink {
+    fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind SMTP");
+        let port = listener.local_addr().unwrap().port();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let keep = mails.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let keep = keep.clone();
+                std::thread::spawn(move || {
+                    let _ = smtp_session(stream, &keep);
+                });
+            }
+        });
+        SmtpSink { port, mails }
+    }
+
+    fn mails_about(&self, needle: &str) -> Vec<Mail> {
+        self.mails.lock().unwrap().iter().filter(|m| m.raw.contains(needle)).cloned().collect()
+    }
+}
+
+fn smtp_session(stream: TcpStream, mails: &Mutex<Vec<Mail>>) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut out = stream.try_clone()?;
+    let mut input = BufReader::new(stream);
+    out.write_all(b"220 sink.test ESMTP ready\r\n")?;
+    let (mut from, mut to) = (String::new(), Vec::new());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let cmd = line.trim_end().to_owned();
+        let upper = cmd.to_ascii_uppercase();
+        if upper.starts_with("EHLO") {
+            out.write_all(b"250-sink.test\r\n250 8BITMIME\r\n")?;
+        } else if upper.starts_with("HELO") || upper.starts_with("NOOP") || upper.starts_with("RSET") {
+            out.write_all(b"250 OK\r\n")?;
+        } else if upper.starts_with("MAIL FROM:") {
+            from = angle(&cmd);
+            to.clear();
+            out.write_all(b"250 OK\r\n")?;
+        } else if upper.starts_with("RCPT TO:") {
+            to.push(angle(&cmd));
+            out.write_all(b"250 OK\r\n")?;
+        } else if upper == "DATA" {
+            out.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")?;
+            let mut raw = String::new();
+            loop {
+                line.clear();
+                if input.read_line(&mut line)? == 0 {
+                    return Ok(());
+                }
+                if line == ".\r\n" {
+                    break;
+                }
+                raw.push_str(line.strip_prefix('.').filter(|_| line.starts_with("..")).unwrap_or(&line));
+            }
+            mails.lock().unwrap().push(Mail { from: from.clone(), to: to.clone(), raw });
+            out.write_all(b"250 OK queued\r\n")?;
+        } else if upper == "QUIT" {
+            out.write_all(b"221 Bye\r\n")?;
+            return Ok(());
+        } else {
+            out.write_all(b"502 Command not implemented\r\n")?;
+        }
+    }
+}
+
+fn angle(cmd: &str) -> String {
+    let start = cmd.find('<').map_or(0, |i| i + 1);
+    let end = cmd[start..].find('>').map_or(cmd.len(), |i| start + i);
+    cmd[start..end].to_owned()
+}
+
+// ---------------------------------------------------------------- HTTP peer
+
+/// One request as the HTTP server received it.
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    path: String,
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+impl Request {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// A stand-in for the webhook, Slack, GitHub, Jira and ticketing endpoints.
+struct HttpPeer {
+    base: String,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl HttpPeer {
+    fn start() -> HttpPeer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind HTTP");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let keep = requests.clone();
+        let counter = Arc::new(Mutex::new(0u32));
+        let base2 = base.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (keep, counter, base) = (keep.clone(), counter.clone(), base2.clone());
+                std::thread::spawn(move || {
+                    let _ = http_session(stream, &keep, &counter, &base);
+                });
+            }
+        });
+        HttpPeer { base, requests }
+    }
+
+    fn requests(&self, pred: impl Fn(&Request) -> bool) -> Vec<Request> {
+        self.requests.lock().unwrap().iter().filter(|r| pred(r)).cloned().collect()
+    }
+}
+
+fn http_session(
+    stream: TcpStream,
+    keep: &Mutex<Vec<Request>>,
+    counter: &Mutex<u32>,
+    base: &str,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut out = stream.try_clone()?;
+    let mut input = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if input.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let mut parts = line.split_whitespace();
+        let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+        let mut headers = HashMap::new();
+        loop {
+            line.clear();
+            input.read_line(&mut line)?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+            }
+        }
+        let len = headers.get("content-length").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+        let mut body = vec![0; len];
+        input.read_exact(&mut body)?;
+        let req = Request { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() };
+        keep.lock().unwrap().push(req.clone());
+        let (status, answer) = route(&req, counter, base);
+        if status == 0 {
+            // The hanging endpoint: keep the connection open, answer nothing.
+            std::thread::sleep(Duration::from_secs(10));
+            return Ok(());
+        }
+        let head = format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            answer.len()
+        );
+        out.write_all(head.as_bytes())?;
+        out.write_all(answer.as_bytes())?;
+    }
+}
+
+fn route(r: &Request, counter: &Mutex<u32>, base: &str) -> (u16, String) {
+    let next = || {
+        let mut c = counter.lock().unwrap();
+        *c += 1;
+        *c
+    };
+    match (r.method.as_str(), r.path.as_str()) {
+        ("POST", "/hook") if r.body.contains("FlakyError") => (500, r#"{"message":"upstream down"}"#.into()),
+        ("POST", "/hook") if r.body.contains("HangingError") => (0, String::new()),
+        ("POST", "/hook" | "/slack") => (200, "ok".into()),
+        ("POST", "/hang") => (0, String::new()),
+        ("POST", "/repos/acme/shop/issues") => {
+            let n = next();
+            (201, format!(r#"{{"number":{n},"html_url":"{base}/acme/shop/issues/{n}"}}"#))
+        }
+        ("POST", p) if p.starts_with("/repos/acme/shop/issues/") && p.ends_with("/comments") => (201, "{}".into()),
+        ("PATCH", p) if p.starts_with("/repos/acme/shop/issues/") => (200, "{}".into()),
+        ("POST", "/rest/api/2/issue") => (201, format!(r#"{{"id":"1000{0}","key":"OPS-{0}"}}"#, next())),
+        ("POST", p) if p.starts_with("/rest/api/2/issue/") && p.ends_with("/comment") => (201, "{}".into()),
+        ("POST", "/tickets") if r.json()["action"] == "create" => (200, format!(r#"{{"ticket":"TCK-{}"}}"#, next())),
+        ("POST", "/tickets") => (200, "{}".into()),
+        _ => (404, r#"{"message":"Not Found"}"#.into()),
+    }
+}
+
+// ---------------------------------------------------------------- the tracker
+
+struct Peers {
+    smtp: SmtpSink,
+    http: HttpPeer,
+}
+
+const PREFIX: &str = "shop";
+const SECRET: &str = "hunter2-do-not-send";
+
+/// Starts the peers and initializes the tracker once for this binary: email
+/// from the seed's settings, a Slack webhook, a plain webhook that fails for
+/// one group, and GitHub Issues.
+fn peers() -> &'static Peers {
+    static PEERS: OnceLock<Peers> = OnceLock::new();
+    let peers = PEERS.get_or_init(|| Peers { smtp: SmtpSink::start(), http: HttpPeer::start() });
+    init_once(|c| {
+        c.send_notification(true)
+            .recipient_emails(["oncall@example.com", "dev@example.com"])
+            .email_sender("errors@example.com")
+            .subject_prefix(PREFIX)
+            .smtp(SmtpSettings::new("127.0.0.1", peers.smtp.port).tls(SmtpTls::None).timeout(Duration::from_secs(5)))
+            .ui_base_url("http://ui.test")
+            .notifier(WebhookNotifier::new(format!("{}/slack", peers.http.base)).slack())
+            .notifier(
+                WebhookNotifier::new(format!("{}/hook", peers.http.base))
+                    .header("X-Token", "hook-token")
+                    .timeout(Duration::from_millis(400)),
+            )
+            .ticketing(GithubIssues::new("acme/shop", "ghp_test").api_url(&peers.http.base).labels(["bug"]))
+            .notify_retry(3, Duration::from_millis(5))
+    });
+    peers
+}
+
+/// Held by the tests that read the last error, so that it is theirs.
+static FAILURES: Mutex<()> = Mutex::new(());
+
+/// Waits until the writer stored everything and the worker delivered it.
+fn deliver() {
+    flush();
+    assert!(error_tracker::notify::flush(Duration::from_secs(30)), "notifications were not delivered in time");
+}
+
+fn group(search: &str) -> GroupSummary {
+    let store = error_tracker::store().expect("initialized");
+    let q = GroupQuery { search: Some(search.into()), page: PageRequest::first(10), ..Default::default() };
+    let page = store.list_groups(&q).unwrap();
+    assert_eq!(page.items.len(), 1, "groups matching {search}: {:#?}", page.items);
+    page.items.into_iter().next().unwrap()
+}
+
+#[derive(Debug)]
+struct CheckoutError;
+impl std::fmt::Display for CheckoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("payment <b>declined</b> & retried")
+    }
+}
+impl std::error::Error for CheckoutError {}
+
+#[test]
+fn a_new_group_mails_posts_and_opens_one_issue_and_a_regression_reopens_it() {
+    let peers = peers();
+    record_exception!(CheckoutError, "password" => SECRET, "order" => 42);
+    deliver();
+
+    let g = group("CheckoutError");
+    let mails = peers.smtp.mails_about("CheckoutError");
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    let mail = &mails[0];
+    assert_eq!(mail.from, "errors@example.com");
+    assert_eq!(mail.to, ["oncall@example.com", "dev@example.com"]);
+    let subject = mail.header("Subject").expect("a subject");
+    assert_eq!(subject, format!("[{PREFIX}] notify::CheckoutError: payment <b>declined</b> & retried"));
+    let url = format!("http://ui.test/dev/error/{}", g.hash);
+    let text = mail.part("text/plain");
+    assert!(text.contains("payment <b>declined</b> & retried") && text.contains(&url), "{text}");
+    assert!(text.contains("Count:      1") && text.contains("order = 42"), "{text}");
+    let html = mail.part("text/html");
+    assert!(html.contains("payment &lt;b&gt;declined&lt;/b&gt; &amp; retried"), "{html}");
+    assert!(html.contains(&format!("<a href=\"{url}\">")), "{html}");
+    assert!(!html.contains("<b>declined"), "{html}");
+
+    let slack = peers.http.requests(|r| r.path == "/slack" && r.body.contains("CheckoutError"));
+    assert_eq!(slack.len(), 1);
+    let text = slack[0].json()["text"].as_str().unwrap().to_owned();
+    assert!(text.contains("&lt;b&gt;declined") && text.contains(&format!("<{url}|")), "{text}");
+    let hook = peers.http.requests(|r| r.path == "/hook" && r.body.contains("CheckoutError"));
+    assert_eq!(hook.len(), 1);
+    assert_eq!(hook[0].headers["x-token"], "hook-token");
+    assert_eq!(hook[0].json()["group"]["hash"], g.hash.as_str());
+    assert_eq!(hook[0].json()["reason"], "new");
+
+    let issues = peers.http.requests(|r| r.path.starts_with("/repos/acme/shop/") && r.body.contains(&g.hash));
+    assert_eq!(issues.len(), 1, "{issues:#?}");
+    let create = &issues[0];
+    assert_eq!((create.method.as_str(), create.path.as_str()), ("POST", "/repos/acme/shop/issues"));
+    assert_eq!(create.headers["authorization"], "Bearer ghp_test");
+    assert_eq!(create.headers["accept"], "application/vnd.github+json");
+    assert_eq!(create.json()["title"], subject.as_str());
+    assert_eq!(create.json()["labels"], serde_json::json!(["bug"]));
+
+    let g = group("CheckoutError");
+    assert!(g.notification_sent);
+    let ticket = g.ticket_raised.clone().expect("the issue is kept on the group");
+    assert!(ticket.starts_with(&format!("{}/acme/shop/issues/", peers.http.base)), "{ticket}");
+    let number = ticket.rsplit('/').next().unwrap().to_owned();
+
+    // Recurring: counted, not notified.
+    record_exception!(CheckoutError);
+    deliver();
+    assert_eq!(peers.smtp.mails_about("CheckoutError").len(), 1);
+
+    // A regression: a second mail, and the same issue reopened and commented.
+    let store = error_tracker::store().unwrap();
+    store.set_status(&g.hash, Status::Resolved).unwrap();
+    record_exception!(CheckoutError);
+    deliver();
+    let mails = peers.smtp.mails_about("CheckoutError");
+    assert_eq!(mails.len(), 2);
+    assert!(mails[1].part("text/plain").contains("regression"), "{}", mails[1].raw);
+    let calls: Vec<(String, String)> = peers
+        .http
+        .requests(|r| r.path.starts_with("/repos/acme/shop/issues"))
+        .into_iter()
+        .filter(|r| {
+            r.path
+                .strip_prefix("/repos/acme/shop/issues/")
+                .is_some_and(|p| p == number || p == format!("{number}/comments"))
+                || r.body.contains(&g.hash)
+        })
+        .map(|r| (r.method, r.path))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("POST".to_owned(), "/repos/acme/shop/issues".to_owned()),
+            ("PATCH".to_owned(), format!("/repos/acme/shop/issues/{number}")),
+            ("POST".to_owned(), format!("/repos/acme/shop/issues/{number}/comments")),
+        ]
+    );
+    let g = group("CheckoutError");
+    assert_eq!((g.count, g.status, g.ticket_raised.as_deref()), (3, Status::Unresolved, Some(ticket.as_str())));
+
+    // Nothing unmasked left the process.
+    for m in peers.smtp.mails.lock().unwrap().iter() {
+        assert!(!m.raw.contains(SECRET) && !decode_quoted_printable(&m.raw).contains(SECRET));
+    }
+    for r in peers.http.requests.lock().unwrap().iter() {
+        assert!(!r.body.contains(SECRET), "{r:?}");
+    }
+}
+
+#[derive(Debug)]
+struct StormError;
+
+#[test]
+fn a_storm_of_10000_occurrences_of_one_group_notifies_exactly_once() {
+    let peers = peers();
+    for _ in 0..10_000 {
+        record_exception!(StormError);
+    }
+    deliver();
+    let g = group("StormError");
+    assert_eq!(g.count, 10_000);
+    assert_eq!(peers.smtp.mails_about("StormError").len(), 1);
+    assert_eq!(peers.http.requests(|r| r.path == "/slack" && r.body.contains("StormError")).len(), 1);
+    assert_eq!(peers.http.requests(|r| r.path == "/hook" && r.body.contains("StormError")).len(), 1);
+    assert_eq!(peers.http.requests(|r| r.path == "/repos/acme/shop/issues" && r.body.contains(&g.hash)).len(), 1);
+}
+
+#[derive(Debug)]
+struct FlakyError;
+
+#[test]
+fn a_failing_endpoint_is_tried_3_times_then_given_up_and_the_app_goes_on() {
+    let peers = peers();
+    let _alone = FAILURES.lock().unwrap_or_else(|e| e.into_inner());
+    let before = error_tracker::notify::status().expect("the worker runs");
+    // Returns at once: delivery is not on this thread.
+    let id = record_exception!(FlakyError);
+    assert!(!id.is_nil());
+    deliver();
+    let tries = peers.http.requests(|r| r.path == "/hook" && r.body.contains("FlakyError"));
+    assert_eq!(tries.len(), 3, "3 tries, then given up");
+    let after = error_tracker::notify::status().unwrap();
+    assert!(after.failed > before.failed, "{after:?}");
+    assert!(after.retries >= before.retries + 2, "{after:?}");
+    let (_, last) = after.last_error.expect("the last error is visible");
+    assert!(last.contains("HTTP 500"), "{last}");
+    assert!(!last.contains("/hook"), "URL paths stay out of errors: {last}");
+    // The other channels still delivered, and the occurrence is stored.
+    assert_eq!(peers.smtp.mails_about("FlakyError").len(), 1);
+    let g = group("FlakyError");
+    assert!(g.notification_sent && g.count == 1);
+    record_exception!(FlakyError);
+    flush();
+    assert_eq!(group("FlakyError").count, 2);
+}
+
+#[derive(Debug)]
+struct HangingError;
+
+#[test]
+fn an_endpoint_that_never_answers_times_out_3_times_and_the_app_goes_on() {
+    let peers = peers();
+    let _alone = FAILURES.lock().unwrap_or_else(|e| e.into_inner());
+    let before = error_tracker::notify::status().expect("the worker runs");
+    for _ in 0..3 {
+        record_exception!(HangingError);
+    }
+    deliver();
+    let tries = peers.http.requests(|r| r.path == "/hook" && r.body.contains("HangingError"));
+    assert_eq!(tries.len(), 3, "3 tries of one notification, then given up");
+    let after = error_tracker::notify::status().unwrap();
+    assert!(after.failed > before.failed, "{after:?}");
+    assert_eq!(peers.smtp.mails_about("HangingError").len(), 1, "the other channels still deliver");
+    assert_eq!(group("HangingError").count, 3);
+}
+
+/// A notification built by hand, for calling the built-ins directly.
+fn notification(reason: Reason, count: u64) -> Notification {
+    let o: error_tracker::Occurrence = serde_json::from_value(serde_json::json!({
+        "id": "00000000-0000-4000-8000-000000000001",
+        "exception_name": "app::DirectError",
+        "message": "direct call",
+        "thread": null, "timestamp": "2026-11-25T10:00:00Z", "host": "web-1", "pid": 1,
+        "release": null, "panic": null, "request": null,
+    }))
+    .unwrap();
+    let g = GroupSummary {
+        hash: "d1".into(),
+        exception_name: o.exception_name.clone(),
+        message: o.message.clone(),
+        method: None,
+        path: None,
+        host: o.host.clone(),
+        count,
+        created_on: o.timestamp,
+        last_seen: o.timestamp,
+        status: Status::Unresolved,
+        notification_sent: false,
+        ticket_raised: None,
+    };
+    Notification::new(reason, g, o, PREFIX, "http://ui.test/dev/error/d1".into())
+}
+
+#[test]
+fn jira_creates_an_issue_then_comments_on_it() {
+    let peers = peers();
+    let jira = Jira::new(&peers.http.base, "OPS", "bot@acme.com", "jira-token");
+    let reference = jira.raise_ticket(&notification(Reason::New, 1)).expect("created");
+    let key = reference.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(reference, format!("{}/browse/{key}", peers.http.base));
+    jira.update_ticket(&reference, &notification(Reason::Every(100), 100)).expect("commented");
+
+    let calls = peers.http.requests(|r| r.path.starts_with("/rest/api/2/issue") && r.body.contains("DirectError"));
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert_eq!(calls[0].path, "/rest/api/2/issue");
+    assert_eq!(calls[1].path, format!("/rest/api/2/issue/{key}/comment"));
+    for c in &calls {
+        assert_eq!(c.method, "POST");
+        assert_eq!(c.headers["authorization"], "Basic Ym90QGFjbWUuY29tOmppcmEtdG9rZW4=");
+        assert_eq!(c.headers["content-type"], "application/json");
+    }
+    let fields = &calls[0].json()["fields"];
+    assert_eq!(fields["project"]["key"], "OPS");
+    assert_eq!(fields["issuetype"]["name"], "Bug");
+    assert_eq!(fields["summary"], format!("[{PREFIX}] app::DirectError: direct call"));
+    let comment = calls[1].json()["body"].as_str().unwrap().to_owned();
+    assert!(
+        comment.contains("reached 100 occurrences") && comment.contains("http://ui.test/dev/error/d1"),
+        "{comment}"
+    );
+}
+
+#[test]
+fn the_ticketing_webhook_creates_then_updates() {
+    let peers = peers();
+    let hook = WebhookTicketing::new(format!("{}/tickets", peers.http.base)).header("Authorization", "Token t1");
+    let reference = hook.raise_ticket(&notification(Reason::New, 1)).expect("created");
+    assert!(reference.starts_with("TCK-"), "{reference}");
+    hook.update_ticket(&reference, &notification(Reason::Regressed, 5)).expect("updated");
+    let calls = peers.http.requests(|r| r.path == "/tickets");
+    let mine: Vec<Value> = calls.iter().map(Request::json).filter(|j| j["group"]["hash"] == "d1").collect();
+    assert!(calls.iter().all(|c| c.headers["authorization"] == "Token t1"));
+    let create = mine.iter().find(|j| j["action"] == "create").expect("a create");
+    assert_eq!(create["ticket"], Value::Null);
+    assert_eq!(create["occurrence"]["exception_name"], "app::DirectError");
+    let update = mine.iter().find(|j| j["action"] == "update" && j["ticket"] == reference.as_str()).expect("an update");
+    assert_eq!((update["reason"].as_str(), update["group"]["count"].as_u64()), (Some("regressed"), Some(5)));
+}
+
+#[test]
+fn a_hanging_endpoint_times_out_with_a_clear_error() {
+    let peers = peers();
+    let hook = WebhookNotifier::new(format!("{}/hang", peers.http.base)).timeout(Duration::from_millis(300));
+    let err = hook.notify(&notification(Reason::New, 1)).expect_err("no answer");
+    assert!(matches!(err, NotifyError::Transport { .. }), "{err}");
+    assert!(err.to_string().starts_with(&format!("cannot reach {}", peers.http.base)), "{err}");
+    assert!(!err.to_string().contains("/hang"), "{err}");
+}
