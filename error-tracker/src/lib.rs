@@ -106,7 +106,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
     let timeout = config.flush_timeout;
     let t = tracker::install(tracker::Tracker::new(config, store, queue_tx, wake_tx))
-        .map_err(|_| InitError::AlreadyInitialized)?;
+        .ok_or(InitError::AlreadyInitialized)?;
     writer::spawn(t, queue_rx, wake_rx, notify).map_err(InitError::Spawn)?;
     panic_hook::install();
     Ok(Guard { timeout })

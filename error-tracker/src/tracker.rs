@@ -93,13 +93,11 @@ pub(crate) fn installed() -> Option<&'static Tracker> {
     TRACKER.get()
 }
 
-pub(crate) fn install(t: Tracker) -> Result<&'static Tracker, Tracker> {
+/// Installs `t` as the process-wide tracker; `None` when one already is.
+pub(crate) fn install(t: Tracker) -> Option<&'static Tracker> {
     let mut t = Some(t);
     let installed = TRACKER.get_or_init(|| t.take().expect("taken once"));
-    match t {
-        None => Ok(installed),
-        Some(t) => Err(t),
-    }
+    t.is_none().then_some(installed)
 }
 
 impl Tracker {
