@@ -136,28 +136,16 @@ pub(crate) fn capture_error(
     err: &(dyn Error + '_),
     extra: Vec<Variable>,
 ) -> EventId {
-    with_state(State::Recording, || {
-        let mut o = base_occurrence(t, type_name.to_owned(), display(&err));
-        let mut next = err.source();
-        while let Some(src) = next {
-            if o.sources.len() >= MAX_SOURCES {
-                break;
-            }
-            o.sources.push(display(&src));
-            next = src.source();
-        }
-        o.extra = extra;
-        t.submit(o, raw_stack())
-    })
+    let mut p = pending_error(t, type_name, err);
+    p.occurrence.extra = extra;
+    t.submit(p.occurrence, p.ips)
 }
 
 /// Records a value that is only `Debug`: its `Debug` text is the message.
 pub(crate) fn capture_debug(t: &Tracker, type_name: &'static str, message: String, extra: Vec<Variable>) -> EventId {
-    with_state(State::Recording, || {
-        let mut o = base_occurrence(t, type_name.to_owned(), message);
-        o.extra = extra;
-        t.submit(o, raw_stack())
-    })
+    let mut p = pending_message(t, type_name, message);
+    p.occurrence.extra = extra;
+    t.submit(p.occurrence, p.ips)
 }
 
 /// Captures an error into an occurrence without submitting it: a tracked
