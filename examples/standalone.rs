@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use error_tracker::{Config, Database, GroupQuery, Store, record_exception};
+use error_tracker::{Config, Database, GroupQuery, record_exception};
 use serde::Serialize;
 
 #[derive(Debug)]

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use error_tracker::{Config, GroupQuery, PageRequest, Store, record_exception};
+use error_tracker::{Config, GroupQuery, PageRequest, record_exception};
 
 const TOTAL: u64 = 1_000_000;
 const THREADS: u64 = 4;
