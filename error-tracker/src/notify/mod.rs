@@ -128,7 +128,7 @@ pub struct Notification {
     pub reason: Reason,
     /// The group: exception, message, count, first and last seen, status, ticket.
     pub group: GroupSummary,
-    /// The URL of the group's page in the UI: `<ui base URL><url prefix>/<hash>`.
+    /// The URL of the group's page in the UI: `<ui base URL><url prefix>/group/<hash>`, the detail page of error-tracker-ui.
     pub url: String,
     /// The latest occurrence, masked.
     pub occurrence: Occurrence,
@@ -508,7 +508,7 @@ impl Config {
 
     /// Where the UI is reachable from a mail reader, e.g.
     /// `https://app.example.com` (`APP_ERROR_UI_BASE_URL`): group links in
-    /// notifications are `<base><url prefix>/<hash>`.
+    /// notifications are `<base><url prefix>/group/<hash>`.
     pub fn ui_base_url(mut self, base: impl Into<String>) -> Self {
         self.notify.ui_base_url = base.into().trim_end_matches('/').to_owned();
         self
@@ -770,7 +770,7 @@ impl Worker {
         if group.status == Status::Ignored && matches!(job.reason, Reason::Every(_) | Reason::Reminder) {
             return;
         }
-        let url = format!("{}/{}", self.detail_url, job.hash);
+        let url = format!("{}/group/{}", self.detail_url, job.hash);
         let n = Notification::new(job.reason, group, job.occurrence, &self.subject_prefix, url);
         let mut notified = false;
         for (i, notifier) in self.notifiers.iter().enumerate() {
