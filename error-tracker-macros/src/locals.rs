@@ -57,6 +57,37 @@ const INFERRED_RETURN: &[&str] = &[
     "new_in",
 ];
 
+/// Types without parameters whose associated fns (`from`, `new`, `now`, ...)
+/// return a type known where they are called.
+const CONCRETE_TYPES: &[&str] = &[
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "usize",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "isize",
+    "f32",
+    "f64",
+    "bool",
+    "char",
+    "String",
+    "PathBuf",
+    "OsString",
+    "Duration",
+    "Instant",
+    "SystemTime",
+    "IpAddr",
+    "Ipv4Addr",
+    "Ipv6Addr",
+    "SocketAddr",
+];
+
 /// Methods that change only the error type of a `Result` or `Option`: after
 /// `?`, the value's type is the receiver's.
 const ERROR_ADAPTERS: &[&str] =
@@ -148,6 +179,17 @@ impl Rewriter {
                 let Expr::Path(p) = &*c.func else { return false };
                 let Some(last) = p.path.segments.last() else { return false };
                 let name = last.ident.to_string();
+                // `u64::from(x)`, `String::new()`, `Instant::now()`: an
+                // associated fn of a type without parameters returns that
+                // type or a type that does not depend on later uses.
+                if p.qself.is_none()
+                    && p.path.segments.len() == 2
+                    && p.path.segments[0].arguments.is_none()
+                    && CONCRETE_TYPES.contains(&p.path.segments[0].ident.to_string().as_str())
+                    && !matches!(name.as_str(), "into" | "try_into" | "from_str" | "deserialize")
+                {
+                    return c.args.iter().all(|a| self.certain(a) && !matches!(a, Expr::Closure(_)));
+                }
                 if name == "Ok" || name == "Err" || c.args.is_empty() || INFERRED_RETURN.contains(&name.as_str()) {
                     return false;
                 }
@@ -356,7 +398,8 @@ mod tests {
         let got = typed(
             "{ let a = 1; let b = arg + a; let c = arg.len(); let v = Vec::new(); let n: u32 = s.parse()?; \
              let p = s.parse().unwrap(); let (x, y) = (a, b); let q = p; let f = format!(\"{a}\"); \
-             let r = load(arg)?; let z = r.map_err(|e| e.into())?; }",
+             let r = load(arg)?; let z = r.map_err(|e| e.into())?; let w = u64::from(a); let t = Instant::now(); \
+             let e = Vec::new(); }",
         );
         assert_eq!(
             got,
@@ -373,6 +416,9 @@ mod tests {
                 ("f", true),
                 ("r", true),
                 ("z", true),
+                ("w", true),
+                ("t", true),
+                ("e", false),
             ])
         );
     }

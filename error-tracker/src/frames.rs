@@ -178,19 +178,17 @@ fn flush_pending() {
 }
 
 /// Enters a tracked frame; returns its depth (1 for the outermost).
+///
+/// It does not look at the pending occurrence: one left by a finished
+/// sibling is never appended to by this frame or its callees (that needs
+/// the pending depth to be exactly one more than theirs), and it is
+/// submitted by the next exit.
 #[inline]
 pub fn enter() -> u32 {
     DEPTHS.with(|c| {
         let v = c.get();
-        let depth = (v & LOW) as u32 + 1;
-        if (v >> 32) as u32 >= depth {
-            // A finished sibling's occurrence is pending: it was handled.
-            flush_pending();
-            c.set(c.get() + 1);
-        } else {
-            c.set(v + 1);
-        }
-        depth
+        c.set(v + 1);
+        (v & LOW) as u32 + 1
     })
 }
 
