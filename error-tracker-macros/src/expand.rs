@@ -311,7 +311,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
                 .await;
             },
             quote_spanned!(ms=> { ::error_tracker::__private::exit_ok(#depth); #value }),
-            quote!(),
+            quote!(false),
         )
     } else {
         (
@@ -320,7 +320,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
                 let #result = ::error_tracker::__private::catch(move || -> #ret #body);
             },
             quote_spanned!(ms=> ::error_tracker::__private::leave_ok(#depth, #value)),
-            quote_spanned!(ms=> ::error_tracker::__private::leave(#depth);),
+            quote!(true),
         )
     };
 
@@ -328,9 +328,9 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
         match #result {
             ::core::result::Result::Ok(#value) => {
                 if (&&::error_tracker::__private::Wrap(&#value)).__error_tracker_err().is_some() {
-                    #leave
                     ::error_tracker::__private::exit_err_value(
                         #depth,
+                        #leave,
                         #value,
                         |#value, #t: &::error_tracker::__private::Tracker| {
                             match (&&::error_tracker::__private::Wrap(#value)).__error_tracker_err() {
@@ -347,8 +347,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
                 }
             }
             ::core::result::Result::Err(#payload) => {
-                #leave
-                ::error_tracker::__private::exit_panic_resume(#depth, #payload, #snapshot_fn)
+                ::error_tracker::__private::exit_panic_resume(#depth, #leave, #payload, #snapshot_fn)
             }
         }
     };

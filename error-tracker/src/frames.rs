@@ -228,24 +228,39 @@ fn flush_returning<R>(value: R) -> R {
     value
 }
 
-/// [`exit_err`] for a returned value: captures the error `capture` finds in
-/// it (if any), and gives the value back.
+/// [`exit_err`] for a returned value: leaves the frame (sync fns; a future
+/// left it when its poll returned), captures the error `capture` finds in
+/// the value, and gives the value back. One call in tail position keeps the
+/// caller's happy path free of saved registers.
 #[cold]
 #[inline(never)]
 pub fn exit_err_value<R>(
     depth: u32,
+    leave_frame: bool,
     value: R,
     capture: impl FnOnce(&R, &Tracker) -> Option<Capture>,
     snapshot: impl FnOnce(&Tracker) -> Snapshot,
 ) -> R {
+    if leave_frame {
+        leave(depth);
+    }
     exit_err(depth, |t| capture(&value, t), snapshot);
     value
 }
 
-/// [`exit_panic`], then resumes unwinding with `payload`.
+/// Leaves the frame (sync fns), runs [`exit_panic`], then resumes unwinding
+/// with `payload`.
 #[cold]
 #[inline(never)]
-pub fn exit_panic_resume(depth: u32, payload: Box<dyn Any + Send>, snapshot: impl FnOnce(&Tracker) -> Snapshot) -> ! {
+pub fn exit_panic_resume(
+    depth: u32,
+    leave_frame: bool,
+    payload: Box<dyn Any + Send>,
+    snapshot: impl FnOnce(&Tracker) -> Snapshot,
+) -> ! {
+    if leave_frame {
+        leave(depth);
+    }
     exit_panic(depth, snapshot);
     std::panic::resume_unwind(payload)
 }
