@@ -344,7 +344,7 @@ fn a_new_group_mails_posts_and_opens_one_issue_and_a_regression_reopens_it() {
     assert_eq!(mail.to, ["oncall@example.com", "dev@example.com"]);
     let subject = mail.header("Subject").expect("a subject");
     assert_eq!(subject, format!("[{PREFIX}] notify::CheckoutError: payment <b>declined</b> & retried"));
-    let url = format!("http://ui.test/dev/error/{}", g.hash);
+    let url = format!("http://ui.test/dev/error/group/{}", g.hash);
     let text = mail.part("text/plain");
     assert!(text.contains("payment <b>declined</b> & retried") && text.contains(&url), "{text}");
     assert!(text.contains("Count:      1") && text.contains("order = 42"), "{text}");

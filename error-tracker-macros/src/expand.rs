@@ -281,8 +281,10 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
         None => (quote_spanned!(ms=> ::core::any::type_name_of_val(&#here)), false),
     };
     let line = quote_spanned!(sig.ident.span()=> ::core::line!());
+    // `move`: on the failure paths the snapshot takes the arguments' copies
+    // and the slots, so that nothing lives across a call on the happy path.
     let snapshot_fn = quote_spanned! {ms=>
-        |#t: &::error_tracker::__private::Tracker| {
+        move |#t: &::error_tracker::__private::Tracker| {
             let mut #snapshot = ::error_tracker::__private::Snapshot::new(&#site, #function, #named);
             #(#render)*
             #snapshot
@@ -296,9 +298,8 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
     let depth = Ident::new("__error_tracker_depth", ms);
     let err = Ident::new("__error_tracker_err", ms);
     let payload = Ident::new("__error_tracker_payload", ms);
-    let give_back = if never { quote_spanned!(ms=> match #value {}) } else { quote_spanned!(ms=> #value) };
 
-    let (run, on_ok) = if sig.asyncness.is_some() {
+    let (run, on_ok, leave) = if sig.asyncness.is_some() {
         let ret_var = Ident::new("__error_tracker_ret", ms);
         (
             quote_spanned! {ms=>
@@ -309,7 +310,8 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
                 })
                 .await;
             },
-            quote_spanned!(ms=> ::error_tracker::__private::exit_ok(#depth)),
+            quote_spanned!(ms=> { ::error_tracker::__private::exit_ok(#depth); #value }),
+            quote!(false),
         )
     } else {
         (
@@ -317,14 +319,39 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
                 let #depth = ::error_tracker::__private::enter();
                 let #result = ::error_tracker::__private::catch(move || -> #ret #body);
             },
-            quote_spanned!(ms=> ::error_tracker::__private::leave_ok(#depth)),
+            quote_spanned!(ms=> ::error_tracker::__private::leave_ok(#depth, #value)),
+            quote!(true),
         )
     };
-    let leave = if sig.asyncness.is_some() {
-        quote!()
-    } else {
-        quote_spanned!(ms=> ::error_tracker::__private::leave(#depth);)
+
+    let outcome = quote_spanned! {ms=>
+        match #result {
+            ::core::result::Result::Ok(#value) => {
+                if (&&::error_tracker::__private::Wrap(&#value)).__error_tracker_err().is_some() {
+                    ::error_tracker::__private::exit_err_value(
+                        #depth,
+                        #leave,
+                        #value,
+                        |#value, #t: &::error_tracker::__private::Tracker| {
+                            match (&&::error_tracker::__private::Wrap(#value)).__error_tracker_err() {
+                                ::core::option::Option::Some(#err) => ::core::option::Option::Some(
+                                    (&&&&&::error_tracker::__private::Wrap(#err)).__error_tracker_capture(#t),
+                                ),
+                                ::core::option::Option::None => ::core::option::Option::None,
+                            }
+                        },
+                        #snapshot_fn,
+                    )
+                } else {
+                    #on_ok
+                }
+            }
+            ::core::result::Result::Err(#payload) => {
+                ::error_tracker::__private::exit_panic_resume(#depth, #leave, #payload, #snapshot_fn)
+            }
+        }
     };
+    let outcome = if never { quote_spanned!(ms=> match #outcome {}) } else { outcome };
 
     let file = quote_spanned!(sig.ident.span()=> ::core::file!());
     let tokens = quote_spanned! {ms=>
@@ -341,29 +368,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
             fn #here() {}
             #(#entry)*
             #run
-            match #result {
-                ::core::result::Result::Ok(#value) => {
-                    match (&&::error_tracker::__private::Wrap(&#value)).__error_tracker_err() {
-                        ::core::option::Option::Some(#err) => {
-                            #leave
-                            ::error_tracker::__private::exit_err(
-                                #depth,
-                                |#t: &::error_tracker::__private::Tracker| {
-                                    (&&&&&::error_tracker::__private::Wrap(#err)).__error_tracker_capture(#t)
-                                },
-                                #snapshot_fn,
-                            );
-                        }
-                        ::core::option::Option::None => #on_ok,
-                    }
-                    #give_back
-                }
-                ::core::result::Result::Err(#payload) => {
-                    #leave
-                    ::error_tracker::__private::exit_panic(#depth, #snapshot_fn);
-                    ::error_tracker::__private::resume_unwind(#payload)
-                }
-            }
+            #outcome
         }
     };
     syn::parse2(tokens)

@@ -12,11 +12,86 @@ mod args;
 mod expand;
 mod locals;
 
-/// Tracks a function: when it returns `Err` or panics, the occurrence holds
-/// its arguments and locals, masked. See the `error_tracker` crate docs.
+/// Tracks a function: when it returns `Err` or panics, the stored occurrence
+/// holds its arguments and its locals, masked.
 ///
-/// Options: `skip(a, b)`, `skip_all`, `locals = false`, `name = "..."`,
-/// `fields(key = expr, ...)`.
+/// ```
+/// use error_tracker::track_exception;
+///
+/// #[derive(Debug, serde::Serialize)]
+/// struct Settings { host: String, password: String }
+///
+/// #[track_exception]
+/// fn connect(user: &str, attempt: u32, settings: &Settings) -> Result<(), std::io::Error> {
+///     let timeout_ms = 100 * attempt;
+///     Err(std::io::Error::other(format!("{user}@{} timed out after {timeout_ms} ms", settings.host)))
+/// }
+///
+/// let s = Settings { host: "db".into(), password: "hunter2".into() };
+/// // The same `Err` comes back; the occurrence (once `init` was called) holds
+/// // user, attempt, settings (password masked) and timeout_ms.
+/// assert!(connect("app", 3, &s).is_err());
+/// ```
+///
+/// # What is recorded
+/// - **`Err`:** any `Result<_, E>` where `E` is an `Error`, `AsRef<dyn Error>`
+///   (`anyhow::Error`, `Box<dyn Error>`) or `Debug` (else its type name) is
+///   recorded, and returned untouched. An error that goes up through several
+///   tracked functions (with `?` or otherwise) is recorded **once**, with one
+///   frame snapshot per tracked function, innermost first. A function that
+///   does not return a `Result` is tracked for panics only.
+/// - **Panics:** every tracked frame the panic unwinds through adds its
+///   snapshot; unwinding goes on. No user code runs while the thread is
+///   panicking: each frame catches the unwind, renders, and resumes it.
+/// - **`async fn`:** the frame is entered on each poll (the future may move
+///   between threads), and the future stays `Send` when the body is.
+/// - **Names:** an argument or local whose name is secret for the configured
+///   `Masking` (`password`, `token`,
+///   ...) is stored as the mask string and never rendered.
+/// - **Values:** rendered through `Serialize` where the type implements it
+///   (secret nested keys masked), else `Debug`, else `<TypeName>`.
+///
+/// # What it costs when nothing fails
+/// Entering and leaving a frame is two thread-local accesses and no
+/// allocation. What is kept until a failure depends on the value:
+/// - arguments of shared-reference type (`&T`, `&str`, `&self`) are kept as
+///   references and rendered only on failure;
+/// - plain data (integers, floats, `bool`, `char`, types marked
+///   `error_tracker::Plain`) is bit-copied where it is
+///   bound and rendered only on failure;
+/// - **any other owned value is rendered where it is bound** (on entry for
+///   an argument, at its `let` for a local; in a loop, at every iteration):
+///   the body may move, drop or mutate it later, and it is never read after
+///   that. This allocates. `skip(..)`, `skip_all` and `locals = false` turn
+///   it off where it matters; marking a small `Copy` type `Plain` makes it
+///   free. `&mut T` arguments count as owned (rendered on entry).
+///
+/// A local is recorded as it was where it was bound, not as it was at the
+/// failure: mutation after the `let` is not seen. A local whose type is not
+/// known yet at its `let` (`let v = Vec::new();` typed by a later `push`,
+/// `let n = s.parse()?;` typed by a later use) is recorded by its type name
+/// only, because choosing how to render it there could break valid code;
+/// annotate the type (`let n: u32 = s.parse()?;`) to get its value.
+/// Bindings inside closures, async blocks and nested items are not this
+/// frame's locals.
+///
+/// # Options
+/// - `skip(a, b)`: do not keep or render these arguments;
+/// - `skip_all`: no argument at all;
+/// - `locals = false`: no local;
+/// - `name = "billing::charge"`: the frame's function name;
+/// - `fields(user = user.id, kind = "api")`: extra values, evaluated on
+///   entry, stored with the occurrence's extra values.
+///
+/// ```
+/// #[error_tracker::track_exception(skip(body), fields(len = body.len()), name = "upload")]
+/// fn upload(path: &str, body: Vec<u8>) -> Result<usize, std::io::Error> {
+///     Ok(body.len() + path.len())
+/// }
+/// assert_eq!(upload("/a", vec![1, 2]).unwrap(), 4);
+/// ```
+///
+/// A `const fn` cannot be tracked (a compile error says so).
 #[proc_macro_attribute]
 pub fn track_exception(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand_with(attr, item, |opts, item| {
@@ -26,8 +101,25 @@ pub fn track_exception(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Tracks every fn of an `impl` block, a trait impl, a trait's default
-/// methods or an inline `mod`, as `#[track_exception]` does. On a single fn
-/// it is `#[track_exception]`. `const fn`s are left alone.
+/// methods or an inline `mod` (and the `impl` blocks and modules nested in
+/// it), as [`macro@track_exception`] does, with the same options. On a
+/// single fn it is `#[track_exception]`. `const fn`s and fns that carry
+/// their own `#[track_exception]` are left alone.
+///
+/// ```
+/// struct Account { balance: i64 }
+///
+/// #[error_tracker::auto_track_exception]
+/// impl Account {
+///     fn withdraw(&mut self, amount: i64) -> Result<i64, String> {
+///         let after = self.balance - amount;
+///         if after < 0 { return Err(format!("overdrawn by {}", -after)) }
+///         self.balance = after;
+///         Ok(after)
+///     }
+/// }
+/// assert!(Account { balance: 1 }.withdraw(5).is_err());
+/// ```
 #[proc_macro_attribute]
 pub fn auto_track_exception(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand_with(attr, item, |opts, item| {

@@ -57,6 +57,37 @@ const INFERRED_RETURN: &[&str] = &[
     "new_in",
 ];
 
+/// Types without parameters whose associated fns (`from`, `new`, `now`, ...)
+/// return a type known where they are called.
+const CONCRETE_TYPES: &[&str] = &[
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "usize",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "isize",
+    "f32",
+    "f64",
+    "bool",
+    "char",
+    "String",
+    "PathBuf",
+    "OsString",
+    "Duration",
+    "Instant",
+    "SystemTime",
+    "IpAddr",
+    "Ipv4Addr",
+    "Ipv6Addr",
+    "SocketAddr",
+];
+
 /// Methods that change only the error type of a `Result` or `Option`: after
 /// `?`, the value's type is the receiver's.
 const ERROR_ADAPTERS: &[&str] =
@@ -148,6 +179,17 @@ impl Rewriter {
                 let Expr::Path(p) = &*c.func else { return false };
                 let Some(last) = p.path.segments.last() else { return false };
                 let name = last.ident.to_string();
+                // `u64::from(x)`, `String::new()`, `Instant::now()`: an
+                // associated fn of a type without parameters returns that
+                // type or a type that does not depend on later uses.
+                if p.qself.is_none()
+                    && p.path.segments.len() == 2
+                    && p.path.segments[0].arguments.is_none()
+                    && CONCRETE_TYPES.contains(&p.path.segments[0].ident.to_string().as_str())
+                    && !matches!(name.as_str(), "into" | "try_into" | "from_str" | "deserialize")
+                {
+                    return c.args.iter().all(|a| self.certain(a) && !matches!(a, Expr::Closure(_)));
+                }
                 if name == "Ok" || name == "Err" || c.args.is_empty() || INFERRED_RETURN.contains(&name.as_str()) {
                     return false;
                 }
@@ -318,4 +360,85 @@ pub(crate) fn bindings(pat: &Pat, out: &mut Vec<Ident>) {
 pub(crate) fn empty_slots(n: usize) -> TokenStream {
     let nones = (0..n).map(|_| quote!(::core::option::Option::None));
     quote!((#(#nones,)*))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names whose snapshot dispatches on the value's type, in order.
+    fn typed(body: &str) -> Vec<(String, bool)> {
+        let mut block: Block = syn::parse_str(body).expect("a block");
+        let ms = Span::mixed_site();
+        let mut r = Rewriter::new(["arg".to_owned()], 1, Ident::new("l", ms), Ident::new("S", ms));
+        r.rewrite(&mut block);
+        let text = quote!(#block).to_string();
+        let typed_count = text.matches("__error_tracker_snap").count();
+        let untyped_count = text.matches("NameSnap").count();
+        assert_eq!(typed_count + untyped_count, r.slots.len(), "{text}");
+        // Read the order back from the statements: each slot statement names
+        // its field index, then either dispatch or `NameSnap`.
+        let mut out = Vec::new();
+        for (i, s) in r.slots.iter().enumerate() {
+            let marker = format!("l . {i} = ");
+            let at = text.find(&marker).expect("slot statement");
+            let rest = &text[at..];
+            let end = rest.find(';').unwrap_or(rest.len());
+            out.push((s.name.clone(), rest[..end].contains("__error_tracker_snap")));
+        }
+        out
+    }
+
+    fn pairs(v: &[(&str, bool)]) -> Vec<(String, bool)> {
+        v.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect()
+    }
+
+    #[test]
+    fn known_types_dispatch_and_inferred_ones_keep_the_type_name() {
+        let got = typed(
+            "{ let a = 1; let b = arg + a; let c = arg.len(); let v = Vec::new(); let n: u32 = s.parse()?; \
+             let p = s.parse().unwrap(); let (x, y) = (a, b); let q = p; let f = format!(\"{a}\"); \
+             let r = load(arg)?; let z = r.map_err(|e| e.into())?; let w = u64::from(a); let t = Instant::now(); \
+             let e = Vec::new(); }",
+        );
+        assert_eq!(
+            got,
+            pairs(&[
+                ("a", true),
+                ("b", true),
+                ("c", true),
+                ("v", false),
+                ("n", true),
+                ("p", false),
+                ("x", true),
+                ("y", true),
+                ("q", false),
+                ("f", true),
+                ("r", true),
+                ("z", true),
+                ("w", true),
+                ("t", true),
+                ("e", false),
+            ])
+        );
+    }
+
+    #[test]
+    fn closures_items_and_uninitialized_lets_are_not_locals() {
+        let got = typed("{ let c = || { let inner = 1; inner }; fn item() { let x = 1; } let u; u = 1; let w = u; }");
+        assert_eq!(got, pairs(&[("c", true), ("w", false)]));
+    }
+
+    #[test]
+    fn nested_blocks_and_loops_are_rewritten() {
+        let got =
+            typed("{ for i in 0..3 { let sq = i * i; } if arg > 0 { let pos = arg; } loop { let k = 1; break; } }");
+        assert_eq!(got, pairs(&[("sq", true), ("pos", true), ("k", true)]));
+    }
+
+    #[test]
+    fn shadowing_by_an_inferred_binding_forgets_the_known_type() {
+        let got = typed("{ let arg = s.parse().unwrap(); let copy = arg; }");
+        assert_eq!(got, pairs(&[("arg", false), ("copy", false)]));
+    }
 }

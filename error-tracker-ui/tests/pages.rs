@@ -260,7 +260,7 @@ fn the_binary_refuses_a_public_address_without_credentials() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refusing to listen on 0.0.0.0:0 without credentials"), "{err}");
 
-    let out = std::process::Command::new(bin).args(["--db", "postgres://localhost/x"]).output().unwrap();
+    let out = std::process::Command::new(bin).args(["--db", "postgres://postgres@127.0.0.1:1/x"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("PostgreSQL"));
 
@@ -296,4 +296,34 @@ fn the_binary_serves_with_basic_auth() {
     assert_eq!(denied.status, 401);
     assert_eq!(allowed.status, 200);
     assert!(allowed.body.contains("shop::BinError"));
+}
+
+#[test]
+fn every_page_in_order_from_both_ends() {
+    let store = TestStore::new();
+    // Some groups share a last_seen, so that the hash decides their order.
+    let batch: Vec<_> = (0..25)
+        .map(|i| grouped(&format!("h{:02}", (i * 7) % 25), occurrence("shop::E", &format!("m{i}"), (i / 3) as u64 * 60)))
+        .collect();
+    store.write(&batch);
+    use error_tracker::Store;
+    store.store.set_status("h03", Status::Resolved).unwrap();
+    let server = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(AllowAll));
+    for filter in ["", "&status=unresolved", "&q=shop"] {
+        let all: Vec<String> = server.get(&format!("/dev/error/api/groups?per_page=100{filter}")).json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["hash"].as_str().unwrap().to_owned())
+            .collect();
+        for per_page in [3, 4, 10] {
+            let mut paged = Vec::new();
+            for page in 1..=all.len().div_ceil(per_page) {
+                let v = server.get(&format!("/dev/error/api/groups?per_page={per_page}&page={page}{filter}")).json();
+                assert_eq!(v["total"].as_u64(), Some(all.len() as u64));
+                paged.extend(v["items"].as_array().unwrap().iter().map(|g| g["hash"].as_str().unwrap().to_owned()));
+            }
+            assert_eq!(paged, all, "per_page={per_page}{filter}");
+        }
+    }
 }

@@ -10,6 +10,10 @@
 //! on actix-web's single-thread workers, where many requests interleave on
 //! one thread.
 
+// Without a web integration compiled in, nothing sets a scope: the scope
+// machinery is kept (and unit-tested) rather than sprinkled with `cfg`s.
+#![cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::net::SocketAddr;

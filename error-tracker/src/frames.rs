@@ -178,19 +178,17 @@ fn flush_pending() {
 }
 
 /// Enters a tracked frame; returns its depth (1 for the outermost).
+///
+/// It does not look at the pending occurrence: one left by a finished
+/// sibling is never appended to by this frame or its callees (that needs
+/// the pending depth to be exactly one more than theirs), and it is
+/// submitted by the next exit.
 #[inline]
 pub fn enter() -> u32 {
     DEPTHS.with(|c| {
         let v = c.get();
-        let depth = (v & LOW) as u32 + 1;
-        if (v >> 32) as u32 >= depth {
-            // A finished sibling's occurrence is pending: it was handled.
-            flush_pending();
-            c.set(c.get() + 1);
-        } else {
-            c.set(v + 1);
-        }
-        depth
+        c.set(v + 1);
+        (v & LOW) as u32 + 1
     })
 }
 
@@ -210,16 +208,61 @@ pub fn exit_ok(_depth: u32) {
 }
 
 /// Leaves the frame and handles a normal return, in one thread-local access.
-#[inline]
-pub fn leave_ok(depth: u32) {
+/// It takes and gives back the return value so that, on the happy path, no
+/// value of the caller lives across a call (the caller then needs no saved
+/// registers).
+#[inline(always)]
+pub fn leave_ok<R>(depth: u32, value: R) -> R {
     let pending = DEPTHS.with(|c| {
         let v = c.get();
         c.set((v & !LOW) | u64::from(depth - 1));
         v >> 32
     });
-    if pending != 0 {
-        flush_pending();
+    if pending != 0 { flush_returning(value) } else { value }
+}
+
+#[cold]
+#[inline(never)]
+fn flush_returning<R>(value: R) -> R {
+    flush_pending();
+    value
+}
+
+/// [`exit_err`] for a returned value: leaves the frame (sync fns; a future
+/// left it when its poll returned), captures the error `capture` finds in
+/// the value, and gives the value back. One call in tail position keeps the
+/// caller's happy path free of saved registers.
+#[cold]
+#[inline(never)]
+pub fn exit_err_value<R>(
+    depth: u32,
+    leave_frame: bool,
+    value: R,
+    capture: impl FnOnce(&R, &Tracker) -> Option<Capture>,
+    snapshot: impl FnOnce(&Tracker) -> Snapshot,
+) -> R {
+    if leave_frame {
+        leave(depth);
     }
+    exit_err(depth, |t| capture(&value, t), snapshot);
+    value
+}
+
+/// Leaves the frame (sync fns), runs [`exit_panic`], then resumes unwinding
+/// with `payload`.
+#[cold]
+#[inline(never)]
+pub fn exit_panic_resume(
+    depth: u32,
+    leave_frame: bool,
+    payload: Box<dyn Any + Send>,
+    snapshot: impl FnOnce(&Tracker) -> Snapshot,
+) -> ! {
+    if leave_frame {
+        leave(depth);
+    }
+    exit_panic(depth, snapshot);
+    std::panic::resume_unwind(payload)
 }
 
 /// Runs a tracked body, catching its panic so that the frame can add its
@@ -341,7 +384,11 @@ pub struct Capture(Pending);
 /// The frame at `depth` returned `Err`.
 #[cold]
 #[inline(never)]
-pub fn exit_err(depth: u32, capture: impl FnOnce(&Tracker) -> Capture, snapshot: impl FnOnce(&Tracker) -> Snapshot) {
+pub fn exit_err(
+    depth: u32,
+    capture: impl FnOnce(&Tracker) -> Option<Capture>,
+    snapshot: impl FnOnce(&Tracker) -> Snapshot,
+) {
     let pending_depth = (DEPTHS.with(Cell::get) >> 32) as u32;
     let previous = take_pending();
     let Some(t) = crate::tracker::get() else {
@@ -358,7 +405,11 @@ pub fn exit_err(depth: u32, capture: impl FnOnce(&Tracker) -> Capture, snapshot:
                 if let Some(p) = other {
                     t.submit_pending(p.pending);
                 }
-                capture(t).0
+                match capture(t) {
+                    Some(c) => c.0,
+                    // Not an `Err` after all: nothing to record.
+                    None => return,
+                }
             }
         };
         let s = snapshot(t);
@@ -666,7 +717,8 @@ pub mod __private {
     pub use super::{
         Capture, CaptureViaAsDynError, CaptureViaAsDynErrorSend, CaptureViaDebug, CaptureViaError, CaptureViaName,
         ErrOfOther, ErrOfResult, Instrumented, NameSnap, Site, Snap, SnapViaDebug, SnapViaName, SnapViaPlain,
-        SnapViaSerialize, Snapshot, catch, enter, exit_err, exit_ok, exit_panic, leave, leave_ok,
+        SnapViaSerialize, Snapshot, catch, enter, exit_err, exit_err_value, exit_ok, exit_panic, exit_panic_resume,
+        leave, leave_ok,
     };
     pub use std::panic::resume_unwind;
 }

@@ -603,3 +603,36 @@ fn concurrent_writers(db: &dyn Db) {
         assert_eq!(hours, g.count, "hourly counts add up to the count");
     }
 }
+
+/// Users query the tables directly with the same SQL on both databases:
+/// the PostgreSQL schema has the SQLite schema's tables and columns, in the
+/// same order.
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_schema_has_the_sqlite_tables_and_columns() {
+    let Some(server) = pg_schema::server("postgres_schema_has_the_sqlite_tables_and_columns") else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("errors.sqlite");
+    drop(SqliteStore::open(&path, CAP).expect("create sqlite"));
+    let conn = rusqlite::Connection::open(&path).expect("open sqlite");
+    let schema = pg_schema::TestSchema::create(&server, "schema_parity");
+    drop(error_tracker::PostgresStore::open(&schema.url, CAP).expect("create postgres"));
+    let mut pg = schema.client();
+
+    for table in ["exceptions", "occurrences", "group_hours"] {
+        let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid")).unwrap();
+        let sqlite: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+        let postgres: Vec<String> = pg
+            .query(
+                "SELECT column_name::text FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+                &[&table],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(!sqlite.is_empty(), "no table {table} in SQLite");
+        assert_eq!(postgres, sqlite, "the columns of {table}");
+    }
+}

@@ -211,6 +211,13 @@ pub fn check_4xx(addr: SocketAddr, db: &Path, track_all: bool) {
     let missing = if track_all { "/no-such-page-child" } else { "/no-such-page" };
     assert_eq!(get(addr, missing).status, 404);
     assert_eq!(get(addr, "/private").status, 401);
+    // The UI is mounted at the prefix (loopback clients may see it), and
+    // the tracker does not track its own pages.
+    let ui = get(addr, "/dev/error/");
+    assert_eq!(ui.status, 200, "{}", ui.body);
+    assert!(ui.body.contains("<html"), "{}", ui.body);
+    assert_eq!(get(addr, "/dev/error/no-such-ui-page").status, 404);
+    assert!(at_path(db, "/dev/error/no-such-ui-page").is_empty());
     let not_found = at_path(db, missing);
     let unauthorized = at_path(db, "/private");
     if track_all {

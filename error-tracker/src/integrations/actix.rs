@@ -40,7 +40,9 @@ use crate::tracker::Tracker;
 /// [`Config::track_all`](crate::Config::track_all); gives every error
 /// recorded by a handler the request's context.
 ///
-/// Wrap the whole `App` with it, so the route pattern of each request is known.
+/// Wrap the whole `App` with it, so the route pattern of each request is
+/// known. Requests under the UI's prefix (`APP_ERROR_URL_PREFIX`) pass
+/// through untracked.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ErrorTrackerMiddleware {
     _private: (),
@@ -87,7 +89,7 @@ where
 
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
         let service = self.service.clone();
-        let Some(t) = crate::tracker::get() else {
+        let Some(t) = crate::tracker::get().filter(|t| !is_ui_path(req.path(), t.config.url_prefix())) else {
             return Box::pin(service.call(req));
         };
         Box::pin(async move {
@@ -119,6 +121,11 @@ where
             }
         })
     }
+}
+
+/// Whether `path` is under the UI's prefix: the tracker does not track its own UI.
+fn is_ui_path(path: &str, prefix: &str) -> bool {
+    !prefix.is_empty() && path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// What was read of the payload before the handler runs.

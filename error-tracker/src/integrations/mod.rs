@@ -29,11 +29,17 @@ pub mod axum;
 /// falls back on the default one: the request is still served.
 pub(crate) fn request_scope(t: &Tracker, view: &RequestView<'_>) -> Arc<RequestScope> {
     let m = &*t.masking;
-    let mut context = match &t.config.context_builder {
-        Some(builder) => guarded(|| builder.build(view, m)).unwrap_or_else(|| DefaultContextBuilder.build(view, m)),
+    let context = match &t.config.context_builder {
+        Some(builder) => {
+            let mut context =
+                guarded(|| builder.build(view, m)).unwrap_or_else(|| DefaultContextBuilder.build(view, m));
+            // A custom builder may have added or replaced anything: mask it again.
+            enforce_masking(m, &mut context);
+            context
+        }
+        // The default builder masks as it builds.
         None => DefaultContextBuilder.build(view, m),
     };
-    enforce_masking(m, &mut context);
     RequestScope::new(context)
 }
 

@@ -9,7 +9,7 @@
 //! interval ([`Config::notify_interval`]). Delivery runs on its own thread
 //! with a bounded queue, 3 tries with backoff, and never blocks the writer or
 //! the application; failures are counted and the last one is kept in
-//! [`status`], which the UI shows.
+//! [`status`], for the UI to show.
 //!
 //! ```
 //! use error_tracker::notify::{Notification, NotifyError};
@@ -128,7 +128,7 @@ pub struct Notification {
     pub reason: Reason,
     /// The group: exception, message, count, first and last seen, status, ticket.
     pub group: GroupSummary,
-    /// The URL of the group's page in the UI: `<ui base URL><url prefix>/<hash>`.
+    /// The URL of the group's page in the UI: `<ui base URL><url prefix>/group/<hash>`, the detail page of error-tracker-ui.
     pub url: String,
     /// The latest occurrence, masked.
     pub occurrence: Occurrence,
@@ -508,7 +508,7 @@ impl Config {
 
     /// Where the UI is reachable from a mail reader, e.g.
     /// `https://app.example.com` (`APP_ERROR_UI_BASE_URL`): group links in
-    /// notifications are `<base><url prefix>/<hash>`.
+    /// notifications are `<base><url prefix>/group/<hash>`.
     pub fn ui_base_url(mut self, base: impl Into<String>) -> Self {
         self.notify.ui_base_url = base.into().trim_end_matches('/').to_owned();
         self
@@ -770,14 +770,14 @@ impl Worker {
         if group.status == Status::Ignored && matches!(job.reason, Reason::Every(_) | Reason::Reminder) {
             return;
         }
-        let url = format!("{}/{}", self.detail_url, job.hash);
+        let url = format!("{}/group/{}", self.detail_url, job.hash);
         let n = Notification::new(job.reason, group, job.occurrence, &self.subject_prefix, url);
         let mut notified = false;
         for (i, notifier) in self.notifiers.iter().enumerate() {
             notified |= self.with_retries(&format!("notifier {}", i + 1), || notifier.notify(&n)).is_some();
         }
         if notified {
-            let _ = self.store.set_notification_sent(&job.hash, true);
+            self.stored("notification_sent", self.store.set_notification_sent(&job.hash, true));
         }
         if let Some(t) = &self.ticketing {
             match &n.group.ticket_raised {
@@ -786,7 +786,7 @@ impl Worker {
                 }
                 None => {
                     if let Some(reference) = self.with_retries("new ticket", || t.raise_ticket(&n)) {
-                        let _ = self.store.set_ticket(&job.hash, Some(&reference));
+                        self.stored("ticket_raised", self.store.set_ticket(&job.hash, Some(&reference)));
                     }
                 }
             }
@@ -815,6 +815,15 @@ impl Worker {
             }
         }
         None
+    }
+
+    /// Makes a failure to record the outcome on the group visible: a lost
+    /// ticket reference means a second ticket next time.
+    fn stored(&self, column: &str, result: Result<bool, crate::StoreError>) {
+        if let Err(e) = result {
+            eprintln!("error-tracker: cannot record {column}: {e}");
+            self.shared.update(|s| s.last_error = Some((Timestamp::now(), format!("cannot record {column}: {e}"))));
+        }
     }
 
     fn failed(&self, what: &str, e: &NotifyError) {

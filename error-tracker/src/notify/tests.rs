@@ -168,7 +168,7 @@ fn the_worker_notifies_raises_one_ticket_then_updates_it() {
     let sent = inbox.sent.lock().unwrap();
     let reasons: Vec<Reason> = sent.iter().map(|n| n.reason).collect();
     assert_eq!(reasons, [Reason::New, Reason::Every(2), Reason::Regressed]);
-    assert_eq!(sent[0].url, "https://app.example.com/dev/error/h1");
+    assert_eq!(sent[0].url, "https://app.example.com/dev/error/group/h1");
     assert_eq!(sent[1].occurrence.message, "third", "the latest occurrence of the batch");
     assert_eq!(sent[2].group.count, 4);
     let calls = tickets.0.lock().unwrap().clone();

@@ -199,10 +199,10 @@ impl PostgresStore {
     }
 
     fn connect(&self) -> Result<Conn, StoreError> {
+        let what = |reason: String| format!("cannot connect to {}: {reason}", self.location);
         Conn::open(&self.config).map_err(|e| match pg_err(&e) {
-            StoreError::Database(reason) => {
-                StoreError::Database(format!("cannot connect to {}: {reason}", self.location))
-            }
+            StoreError::Busy(reason) => StoreError::Busy(what(reason)),
+            StoreError::Database(reason) => StoreError::Database(what(reason)),
             other => other,
         })
     }
