@@ -11,7 +11,8 @@
 //! of one call. The two variants run in alternating rounds, with the
 //! writer flushed between rounds, so that drift from other processes on the
 //! machine falls on both alike. `WEB_BENCH_ROUNDS` and `WEB_BENCH_SECONDS`
-//! (per round) change the length. The load generator is the tokio client
+//! (per round) change the length; `WEB_BENCH_MINIMAL_CONTEXT=1` stores only
+//! the method, path and route, to tell the scope's cost from the context's. The load generator is the tokio client
 //! below, on its own thread.
 
 use std::net::SocketAddr;
@@ -220,6 +221,25 @@ fn compare(name: &str, client: &tokio::runtime::Runtime, with: SocketAddr, witho
     );
 }
 
+/// Only the method, path and route: with `WEB_BENCH_MINIMAL_CONTEXT=1`, the
+/// bench tells the cost of the scope from the cost of storing a full context.
+struct MinimalContext;
+
+impl error_tracker::ContextBuilder for MinimalContext {
+    fn build(
+        &self,
+        r: &error_tracker::RequestView<'_>,
+        _: &dyn error_tracker::Masking,
+    ) -> error_tracker::RequestContext {
+        error_tracker::RequestContext {
+            method: r.method().to_owned(),
+            path: r.path().to_owned(),
+            route: r.route_pattern().map(str::to_owned),
+            ..Default::default()
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not and
     // only checks that this builds and runs briefly.
@@ -229,8 +249,12 @@ fn main() {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("web-bench.sqlite");
-    let _guard =
-        error_tracker::init(error_tracker::Config::default().database(db.to_str().expect("utf-8"))).expect("init");
+    let mut config = error_tracker::Config::default().database(db.to_str().expect("utf-8"));
+    if std::env::var_os("WEB_BENCH_MINIMAL_CONTEXT").is_some() {
+        // Diagnosis: how much of the cost is the size of the stored context?
+        config = config.context_builder(MinimalContext);
+    }
+    let _guard = error_tracker::init(config).expect("init");
     let client = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("client runtime");
 
     let axum_with = axum_app::start(true);

@@ -13,7 +13,10 @@ mod web;
 /// Initializes the tracker (track-all only in the child) and serves the app once per process.
 fn server() -> (SocketAddr, PathBuf) {
     static ADDR: OnceLock<SocketAddr> = OnceLock::new();
-    let db = error_tracker_suite::init_once(|c| c.track_all(std::env::var_os(web::TRACK_ALL_CHILD).is_some()));
+    // This binary also checks a custom `ContextBuilder` (web_axum uses the default).
+    let db = error_tracker_suite::init_once(|c| {
+        c.track_all(std::env::var_os(web::TRACK_ALL_CHILD).is_some()).context_builder(web::WithDataCenter)
+    });
     let addr = *ADDR.get_or_init(|| {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("address");
@@ -29,6 +32,7 @@ fn server() -> (SocketAddr, PathBuf) {
 fn context_is_stored_and_secrets_are_not() {
     let (addr, db) = server();
     web::check_context_and_masking(addr, &db);
+    web::check_custom_context(&db);
 }
 
 #[test]

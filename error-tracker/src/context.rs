@@ -556,4 +556,27 @@ mod tests {
         assert!(scope.recorded());
         assert!(current_request().is_none());
     }
+
+    #[test]
+    fn the_scope_follows_the_future_to_another_thread() {
+        let scope = RequestScope::new(RequestContext { path: "/hop".into(), ..Default::default() });
+        let mut yielded = false;
+        let task = std::future::poll_fn(move |cx| {
+            if !yielded {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready(current_request().map(|c| c.path))
+        });
+        let mut fut = Box::pin(Scoped::new(scope, task));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        // Resumed on another thread, as a work-stealing executor may do.
+        let got = std::thread::spawn(move || fut.as_mut().poll(&mut Context::from_waker(std::task::Waker::noop())))
+            .join()
+            .expect("poll on the other thread");
+        assert_eq!(got, Poll::Ready(Some("/hop".to_owned())));
+        assert!(current_request().is_none(), "nothing leaks onto the first thread");
+    }
 }

@@ -442,3 +442,54 @@ fn a_panic_caught_inside_does_not_leak_into_the_next_error() {
     let e = occurrence("nested-marker 73");
     assert_eq!(e.frames.len(), 1, "{:#?}", e.frames);
 }
+
+#[track_exception]
+async fn async_panics(n: u32) -> u32 {
+    let before = n + 1;
+    tokio::task::yield_now().await;
+    if before > 10 {
+        panic!("async-panic-marker {before}");
+    }
+    before
+}
+
+#[track_exception]
+async fn async_panics_outer(n: u32) -> u32 {
+    let doubled = n * 2;
+    async_panics(doubled).await
+}
+
+#[test]
+fn panic_in_an_async_fn_records_the_frames_it_unwinds() {
+    db();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let joined = rt.block_on(async { tokio::spawn(async_panics_outer(6)).await });
+    assert!(joined.unwrap_err().is_panic(), "the panic goes on to the task's join handle");
+    let o = occurrence("async-panic-marker 13");
+    let fns: Vec<_> = o.frames.iter().map(frame_fn).collect();
+    assert_eq!(fns, ["async_panics", "async_panics_outer"]);
+    assert_eq!(value(&o.frames[0].locals, "before"), &json!(13));
+    assert_eq!(value(&o.frames[1].locals, "doubled"), &json!(12));
+}
+
+#[derive(Debug)]
+struct Code {
+    code: u16,
+    #[allow(dead_code)]
+    api_key: &'static str,
+}
+
+#[track_exception]
+fn debug_only_error(code: u16) -> Result<(), Code> {
+    Err(Code { code, api_key: "k-123-debug-only" })
+}
+
+#[test]
+fn an_error_that_is_only_debug_is_recorded_masked() {
+    db();
+    assert_eq!(debug_only_error(418).unwrap_err().code, 418);
+    let o = occurrence("code: 418");
+    assert!(o.exception_name.ends_with("::Code"), "{}", o.exception_name);
+    assert!(!o.message.contains("k-123-debug-only"), "{}", o.message);
+    assert_eq!(value(&o.frames[0].args, "code"), &json!(418));
+}

@@ -243,6 +243,33 @@ pub fn check_large_body_streams(addr: SocketAddr) {
     assert_eq!(reply.body.trim(), "7");
 }
 
+/// A custom context builder: the default context, plus a data-center name
+/// and a user token that the key rules must mask.
+pub struct WithDataCenter;
+
+impl error_tracker::ContextBuilder for WithDataCenter {
+    fn build(
+        &self,
+        request: &error_tracker::RequestView<'_>,
+        masking: &dyn error_tracker::Masking,
+    ) -> error_tracker::RequestContext {
+        let mut context = error_tracker::DefaultContextBuilder.build(request, masking);
+        context.custom.push(error_tracker::Variable { name: "data_center".into(), value: json!("eu-west-1") });
+        context.custom.push(error_tracker::Variable { name: "user_token".into(), value: json!("custom-secret-654") });
+        context
+    }
+}
+
+/// What [`WithDataCenter`] added is stored, masked by the key rules.
+pub fn check_custom_context(db: &Path) {
+    let found = at_path(db, "/login");
+    let r = found[0].request.as_ref().expect("context");
+    let custom = |name: &str| r.custom.iter().find(|v| v.name == name).map(|v| v.value.clone());
+    assert_eq!(custom("data_center"), Some(json!("eu-west-1")));
+    assert_eq!(custom("user_token"), Some(json!("**************")));
+    assert!(!support::contains_bytes(&support::database_bytes(db), b"custom-secret-654"));
+}
+
 /// Runs `test_name` of this test binary again in a child process with track-all on.
 pub fn run_track_all_child(test_name: &str) {
     support::run_child(test_name, &[(TRACK_ALL_CHILD, "1")]);
