@@ -27,6 +27,17 @@ pub(crate) struct Pending {
     pub(crate) times: u64,
 }
 
+impl Pending {
+    /// What identifies "the same error" before it is symbolized: its
+    /// exception name and its raw stack. Used to fold repeats into counters.
+    pub(crate) fn fold_key(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.occurrence.exception_name.hash(&mut h);
+        self.ips.hash(&mut h);
+        h.finish()
+    }
+}
+
 /// The process-wide tracker.
 pub struct Tracker {
     pub(crate) masking: Arc<dyn Masking>,
@@ -140,12 +151,7 @@ impl Tracker {
 
     /// Adds an occurrence to the overflow counter of its exception name and stack.
     fn fold(&self, p: Pending) {
-        let key = {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            p.occurrence.exception_name.hash(&mut h);
-            p.ips.hash(&mut h);
-            h.finish()
-        };
+        let key = p.fold_key();
         let mut map = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
         let full = map.len() >= MAX_OVERFLOW_KEYS;
         match map.get_mut(&key) {

@@ -1,6 +1,7 @@
 //! The background writer: one thread that symbolizes, masks, fingerprints
 //! and stores what the capture path queued, in batched transactions.
 
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,8 @@ use crate::tracker::{Pending, Tracker};
 
 /// The most occurrences written in one transaction.
 const MAX_BATCH: usize = 4096;
+/// The most occurrences taken from the queue for one transaction.
+const MAX_PULLS: usize = 64 * 1024;
 /// How long the writer sleeps when there is nothing to do.
 const IDLE_WAKE: Duration = Duration::from_millis(250);
 /// The longest pause between two attempts at a failing write.
@@ -40,11 +43,32 @@ struct Writer {
     last_log: Option<Instant>,
     /// The notification policy and the queue to the notification worker.
     notify: Option<Dispatcher>,
+    /// Per fold key, what this batch already holds of it (see `take`).
+    in_batch: HashMap<u64, InBatch>,
+}
+
+/// The occurrences of one fold key in the current batch.
+struct InBatch {
+    /// The index in the batch of the latest one.
+    latest: usize,
+    /// How many are stored in full.
+    stored: u32,
+    /// Whether the stack alone decides the group (the default fingerprint
+    /// with in-app frames), so that repeats can be folded without
+    /// fingerprinting them.
+    stack_decides: bool,
 }
 
 impl Writer {
     fn new(t: &'static Tracker, notify: Option<Dispatcher>) -> Self {
-        Writer { t, symbolizer: Symbolizer::new(t.in_app_prefixes.clone()), batch: Vec::new(), last_log: None, notify }
+        Writer {
+            t,
+            symbolizer: Symbolizer::new(t.in_app_prefixes.clone()),
+            batch: Vec::new(),
+            last_log: None,
+            notify,
+            in_batch: HashMap::new(),
+        }
     }
 
     fn run(mut self, queue: &Receiver<Pending>, wake: &Receiver<()>) {
@@ -57,11 +81,15 @@ impl Writer {
                 recv(wake) -> _ => {},
                 default(IDLE_WAKE) => {},
             }
-            while self.batch.len() < MAX_BATCH {
+            // Folded repeats do not grow the batch: bound the pulls too, so
+            // that a storm that never empties the queue still gets written.
+            let mut pulls = 0;
+            while self.batch.len() < MAX_BATCH && pulls < MAX_PULLS {
                 match queue.try_recv() {
                     Ok(p) => self.take(p),
                     Err(_) => break,
                 }
+                pulls += 1;
             }
             let folded: Vec<Pending> = {
                 let mut map = self.t.overflow.lock().unwrap_or_else(|e| e.into_inner());
@@ -75,7 +103,23 @@ impl Writer {
     }
 
     /// Symbolizes, masks and fingerprints one occurrence into the batch.
+    ///
+    /// In a storm, a batch may hold thousands of repeats of one error; the
+    /// store keeps only the newest `occurrences_per_group` of them anyway. So
+    /// past that many, a repeat whose group is decided by its stack is folded
+    /// into the latest one's count without being symbolized, masked or
+    /// fingerprinted: the writer keeps up, and every occurrence is counted.
     fn take(&mut self, p: Pending) {
+        let key = p.fold_key();
+        if let Some(seen) = self.in_batch.get(&key)
+            && seen.stack_decides
+            && seen.stored >= self.t.config.occurrences_per_group
+        {
+            let latest = &mut self.batch[seen.latest];
+            latest.times += p.times;
+            latest.occurrence.timestamp = latest.occurrence.timestamp.max(p.occurrence.timestamp);
+            return;
+        }
         let Pending { mut occurrence, ips, times } = p;
         occurrence.backtrace = self.symbolizer.resolve(&ips).to_vec();
         scrub_occurrence(&*self.t.masking, &mut occurrence);
@@ -86,7 +130,11 @@ impl Writer {
                 .unwrap_or_else(|| default_fingerprint(&occurrence)),
             None => default_fingerprint(&occurrence),
         };
+        let stack_decides = self.t.fingerprint.is_none() && occurrence.backtrace.iter().any(|f| f.in_app);
         self.batch.push(Grouped { hash, occurrence, times });
+        let seen = self.in_batch.entry(key).or_insert(InBatch { latest: 0, stored: 0, stack_decides });
+        seen.latest = self.batch.len() - 1;
+        seen.stored += 1;
     }
 
     /// Writes the batch, retrying with backoff until the store takes it.
@@ -111,6 +159,7 @@ impl Writer {
         }
         let n = self.batch.iter().map(|g| g.times).sum();
         self.batch.clear();
+        self.in_batch.clear();
         self.t.progress.finish(n);
     }
 
