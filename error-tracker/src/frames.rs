@@ -11,9 +11,10 @@
 //!   tracked frame that returns `Err` too appends its snapshot; the outermost
 //!   one (depth 1) submits it. A tracked frame that returns `Ok` while an
 //!   inner frame's occurrence is pending (the error was handled) submits it.
-//!   A frame that is entered while a finished sibling's occurrence is
-//!   pending submits it first, so one occurrence never collects unrelated
-//!   frames.
+//!   A frame appends only to the occurrence of the frame just inside it
+//!   (pending depth = its depth + 1); any other pending occurrence (a
+//!   handled sibling's) is submitted first, so one occurrence never collects
+//!   unrelated frames.
 //! - **Panics.** The panic hook cannot render user values (a panic inside a
 //!   panic hook aborts the process). So it captures the base occurrence and,
 //!   when tracked frames are on the stack, stashes it here ([`on_panic`]
@@ -194,7 +195,7 @@ pub fn enter() -> u32 {
 
 /// Leaves the tracked frame entered at `depth`.
 #[inline]
-pub fn leave(depth: u32) {
+fn leave(depth: u32) {
     DEPTHS.with(|c| c.set((c.get() & !LOW) | u64::from(depth - 1)));
 }
 
@@ -384,7 +385,7 @@ pub struct Capture(Pending);
 /// The frame at `depth` returned `Err`.
 #[cold]
 #[inline(never)]
-pub fn exit_err(
+fn exit_err(
     depth: u32,
     capture: impl FnOnce(&Tracker) -> Option<Capture>,
     snapshot: impl FnOnce(&Tracker) -> Snapshot,
@@ -423,7 +424,7 @@ pub fn exit_err(
 /// snapshot to the occurrence the panic hook stashed.
 #[cold]
 #[inline(never)]
-pub fn exit_panic(depth: u32, snapshot: impl FnOnce(&Tracker) -> Snapshot) {
+fn exit_panic(depth: u32, snapshot: impl FnOnce(&Tracker) -> Snapshot) {
     let pending_depth = (DEPTHS.with(Cell::get) >> 32) as u32;
     if pending_depth <= depth {
         // Nothing stashed by an inner point: the panic was raised while
@@ -717,8 +718,6 @@ pub mod __private {
     pub use super::{
         Capture, CaptureViaAsDynError, CaptureViaAsDynErrorSend, CaptureViaDebug, CaptureViaError, CaptureViaName,
         ErrOfOther, ErrOfResult, Instrumented, NameSnap, Site, Snap, SnapViaDebug, SnapViaName, SnapViaPlain,
-        SnapViaSerialize, Snapshot, catch, enter, exit_err, exit_err_value, exit_ok, exit_panic, exit_panic_resume,
-        leave, leave_ok,
+        SnapViaSerialize, Snapshot, catch, enter, exit_err_value, exit_ok, exit_panic_resume, leave_ok,
     };
-    pub use std::panic::resume_unwind;
 }
