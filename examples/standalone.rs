@@ -100,7 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!("\nStored in {where_}. Look at it with:");
     println!("  sqlite3 {where_} 'SELECT exception_name, count, last_seen FROM exceptions ORDER BY last_seen DESC'");
-    println!("  cargo run -p error-tracker-ui -- --db {where_}   (the web UI, once built)");
+    println!("  cargo run -p error-tracker-ui -- --db {where_}   (the web UI, at http://127.0.0.1:8080/dev/error)");
     drop(guard);
     Ok(())
 }

@@ -67,14 +67,16 @@ fn open_store(db: &str) -> Result<Arc<dyn Store>, String> {
 
 #[cfg(not(feature = "postgres"))]
 fn open_postgres(_: &str) -> Result<Arc<dyn Store>, String> {
-    Err("this build of error-tracker-ui cannot read PostgreSQL: PostgreSQL support is not compiled in \
-         (nor available yet); use a SQLite file"
+    Err("this build of error-tracker-ui cannot read PostgreSQL: build it with the `postgres` feature, \
+         or use a SQLite file"
         .to_owned())
 }
 
 #[cfg(feature = "postgres")]
-fn open_postgres(_: &str) -> Result<Arc<dyn Store>, String> {
-    Err("PostgreSQL is not supported by error-tracker-ui yet; use a SQLite file".to_owned())
+fn open_postgres(url: &str) -> Result<Arc<dyn Store>, String> {
+    let store = error_tracker::store::PostgresStore::open(url, 100)
+        .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))?;
+    Ok(Arc::new(store))
 }
 
 fn main() -> ExitCode {

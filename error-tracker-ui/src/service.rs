@@ -4,12 +4,14 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::Semaphore;
 
 use crate::ErrorTrackerUi;
 use crate::request::{UiRequest, UiResponse};
@@ -39,11 +41,17 @@ pub struct PeerAddr(pub SocketAddr);
 #[derive(Clone, Debug)]
 pub struct UiService {
     ui: ErrorTrackerUi,
+    /// Bounds the requests answered at once: past the cores, more threads only
+    /// time-slice the same CPU, and each one beyond the store's pool of idle
+    /// connections opens a new connection with a cold cache. The rest wait in
+    /// order, which keeps the tail latency close to the queue's length.
+    running: Arc<Semaphore>,
 }
 
 impl UiService {
     pub(crate) fn new(ui: ErrorTrackerUi) -> Self {
-        Self { ui }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self { ui, running: Arc::new(Semaphore::new(cores.clamp(2, 8))) }
     }
 }
 
@@ -65,6 +73,7 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let ui = self.ui.clone();
+        let running = self.running.clone();
         Box::pin(async move {
             let (parts, body) = req.into_parts();
             let body = match Limited::new(body, MAX_BODY).collect().await {
@@ -74,10 +83,12 @@ where
             let request = ui_request(&parts, body);
             let response = match tokio::runtime::Handle::try_current() {
                 // SQLite reads block: keep them off the executor's threads.
-                Ok(rt) => rt
-                    .spawn_blocking(move || ui.handle(&request))
-                    .await
-                    .unwrap_or_else(|_| UiResponse::text(500, "500 Internal error: the handler panicked\n")),
+                Ok(rt) => {
+                    let _turn = running.acquire_owned().await;
+                    rt.spawn_blocking(move || ui.handle(&request))
+                        .await
+                        .unwrap_or_else(|_| UiResponse::text(500, "500 Internal error: the handler panicked\n"))
+                }
                 Err(_) => ui.handle(&request),
             };
             Ok(into_http(response))

@@ -118,9 +118,9 @@ fn list_open_resolve_delete_in_headless_chromium() {
         assert_eq!(rows.len(), CORPUS.len() + 2);
 
         // Each hostile group's page.
-        for i in 0..CORPUS.len() {
+        for (i, payload) in CORPUS.iter().enumerate() {
             c.goto(&server.url(&format!("/dev/error/group/xss{i}"))).await.unwrap();
-            assert!(heading(&c).await.contains(CORPUS[i]), "the payload is shown as text");
+            assert!(heading(&c).await.contains(payload), "the payload is shown as text");
             assert_clean_page(&c, &format!("group xss{i}")).await;
         }
         c.goto(&server.url("/dev/error/?q=%3Cscript%3Ewindow.__xss%3D1%3C%2Fscript%3E")).await.unwrap();

@@ -303,7 +303,9 @@ fn every_page_in_order_from_both_ends() {
     let store = TestStore::new();
     // Some groups share a last_seen, so that the hash decides their order.
     let batch: Vec<_> = (0..25)
-        .map(|i| grouped(&format!("h{:02}", (i * 7) % 25), occurrence("shop::E", &format!("m{i}"), (i / 3) as u64 * 60)))
+        .map(|i| {
+            grouped(&format!("h{:02}", (i * 7) % 25), occurrence("shop::E", &format!("m{i}"), (i / 3) as u64 * 60))
+        })
         .collect();
     store.write(&batch);
     use error_tracker::Store;

@@ -194,24 +194,24 @@ fn the_xss_corpus_is_rendered_as_text() {
     assert_eq!(list.status, 200);
     assert_inert("list", &list.body);
     assert!(list.text().contains("shop::Error<script>window.__xss=1</script>"), "the payload is shown as text");
-    for i in 0..CORPUS.len() {
+    for (i, payload) in CORPUS.iter().enumerate() {
         let path = format!("/dev/error/group/xss{i}");
         let res = server.get(&path);
         assert_eq!(res.status, 200, "{path}");
         assert_inert(&path, &res.body);
         let text = res.text();
         for field in ["message", "source", "x-header", "header-value", "value", "function", "bt", "body", "extra"] {
-            assert!(text.contains(&format!("{field}{}", CORPUS[i])), "{path}: {field} not shown");
+            assert!(text.contains(&format!("{field}{}", payload)), "{path}: {field} not shown");
         }
         // Structured values are shown as JSON, with JSON's own escapes.
-        let item = serde_json::to_string(&format!("item{}", CORPUS[i])).unwrap();
+        let item = serde_json::to_string(&format!("item{}", payload)).unwrap();
         assert!(text.contains(&item), "{path}: nested item not shown");
         // Searches reflect the query into the page: that is hostile too.
-        let search = server.get(&format!("/dev/error/?q={}", urlencode(CORPUS[i])));
+        let search = server.get(&format!("/dev/error/?q={}", urlencode(payload)));
         assert_inert("search", &search.body);
         let api = server.get(&format!("/dev/error/api/groups/xss{i}"));
         assert_eq!(api.header("content-type"), Some("application/json"));
-        assert_eq!(api.json()["message"], format!("message{}", CORPUS[i]));
+        assert_eq!(api.json()["message"], format!("message{}", payload));
     }
     // The hostile hash is percent-encoded in links and still reachable.
     let encoded = urlencode(CORPUS[1]);
