@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
 
+mod batch;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;

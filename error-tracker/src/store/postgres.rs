@@ -17,6 +17,7 @@ use ::postgres::error::SqlState;
 use ::postgres::types::ToSql;
 use ::postgres::{Client, GenericClient, NoTls, Row, Statement};
 
+use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
     ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, Store, StoreError,
@@ -357,39 +358,12 @@ struct Plan {
     h_count: Vec<i64>,
 }
 
-/// What one batch does to one group.
-struct GroupWrite<'a> {
-    latest: &'a Occurrence,
-    first: Timestamp,
-    times: u64,
-    in_batch: u32,
-}
-
 impl Plan {
     fn new(batch: &[Grouped], cap: u32) -> Result<Self, StoreError> {
-        let mut groups: HashMap<&str, GroupWrite<'_>> = HashMap::new();
-        let mut hours: HashMap<(&str, i64), u64> = HashMap::new();
-        let mut order = Vec::new();
-        for g in batch {
-            let o = &g.occurrence;
-            *hours.entry((g.hash.as_str(), o.timestamp.as_secs().div_euclid(3600))).or_default() += g.times;
-            groups
-                .entry(&g.hash)
-                .and_modify(|w| {
-                    w.times += g.times;
-                    w.in_batch += 1;
-                    w.first = w.first.min(o.timestamp);
-                    if o.timestamp >= w.latest.timestamp {
-                        w.latest = o;
-                    }
-                })
-                .or_insert_with(|| {
-                    order.push(g.hash.clone());
-                    GroupWrite { latest: o, first: o.timestamp, times: g.times, in_batch: 1 }
-                });
-        }
+        let folded = FoldedBatch::new(batch);
+        let order = folded.order.iter().map(|h| (*h).to_owned()).collect();
         let mut p = Plan { order, ..Plan::default() };
-        let mut sorted: Vec<(&str, &GroupWrite<'_>)> = groups.iter().map(|(h, w)| (*h, w)).collect();
+        let mut sorted: Vec<_> = folded.groups.iter().map(|(h, w)| (*h, w)).collect();
         sorted.sort_unstable_by_key(|(h, _)| *h);
         for (hash, w) in sorted {
             let s = summary_of(hash, w.latest, w.times);
@@ -406,14 +380,7 @@ impl Plan {
             p.last_seen.push(w.latest.timestamp.to_string());
         }
 
-        // Only the newest `cap` of a group can survive the trim: skip the rest.
-        let mut seen: HashMap<&str, u32> = HashMap::new();
-        for g in batch {
-            let n = seen.entry(&g.hash).or_default();
-            *n += 1;
-            if groups[g.hash.as_str()].in_batch - *n >= cap {
-                continue;
-            }
+        for g in folded.to_store(cap) {
             let o = &g.occurrence;
             p.o_event_id.push(text(&o.id));
             p.o_hash.push(text(&g.hash));
@@ -433,7 +400,7 @@ impl Plan {
             p.o_extra.push(serde_json::to_string(&o.extra).map_err(json_err)?);
         }
 
-        let mut hours: Vec<((&str, i64), u64)> = hours.into_iter().collect();
+        let mut hours: Vec<((&str, i64), u64)> = folded.hours.into_iter().collect();
         hours.sort_unstable();
         for ((hash, hour), n) in hours {
             p.h_hash.push(text(hash));

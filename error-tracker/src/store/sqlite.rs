@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
+use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
     ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, Store, StoreError,
@@ -145,13 +146,6 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     result
 }
 
-/// What one batch does to one group.
-struct GroupWrite<'a> {
-    latest: &'a Occurrence,
-    first: Timestamp,
-    times: u64,
-}
-
 const UPSERT_GROUP: &str = "
     INSERT INTO exceptions (hash, host, path, method, request_data, exception_name, message, traceback,
                             count, created_on, last_seen)
@@ -187,37 +181,16 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         // Fold the batch per group first: one upsert per group, not per occurrence.
-        let mut order: Vec<&str> = Vec::new();
-        let mut groups: HashMap<&str, GroupWrite<'_>> = HashMap::new();
-        let mut per_group: HashMap<&str, u32> = HashMap::new();
-        let mut hours: HashMap<(&str, i64), u64> = HashMap::new();
-        for g in batch {
-            let o = &g.occurrence;
-            *hours.entry((g.hash.as_str(), o.timestamp.as_secs().div_euclid(3600))).or_default() += g.times;
-            *per_group.entry(&g.hash).or_default() += 1;
-            groups
-                .entry(&g.hash)
-                .and_modify(|w| {
-                    w.times += g.times;
-                    w.first = w.first.min(o.timestamp);
-                    if o.timestamp >= w.latest.timestamp {
-                        w.latest = o;
-                    }
-                })
-                .or_insert_with(|| {
-                    order.push(&g.hash);
-                    GroupWrite { latest: o, first: o.timestamp, times: g.times }
-                });
-        }
+        let folded = FoldedBatch::new(batch);
 
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
-        let mut changes = Vec::with_capacity(order.len());
+        let mut changes = Vec::with_capacity(folded.order.len());
         {
             let mut status_of = tx.prepare_cached("SELECT status FROM exceptions WHERE hash = ?1").map_err(db_err)?;
             let mut upsert = tx.prepare_cached(UPSERT_GROUP).map_err(db_err)?;
-            for hash in &order {
-                let w = &groups[hash];
+            for hash in &folded.order {
+                let w = &folded.groups[hash];
                 let before: Option<String> = status_of.query_row([hash], |r| r.get(0)).optional().map_err(db_err)?;
                 let kind = match before.as_deref() {
                     None => ChangeKind::New,
@@ -246,15 +219,8 @@ impl Store for SqliteStore {
                 changes.push(GroupChange { hash: (*hash).to_owned(), kind, count: count as u64, added: w.times });
             }
 
-            // Only the newest `cap` of a group can survive the trim: skip the rest.
             let mut insert = tx.prepare_cached(INSERT_OCCURRENCE).map_err(db_err)?;
-            let mut seen: HashMap<&str, u32> = HashMap::new();
-            for g in batch {
-                let n = seen.entry(&g.hash).or_default();
-                *n += 1;
-                if per_group[g.hash.as_str()] - *n >= self.cap {
-                    continue;
-                }
+            for g in folded.to_store(self.cap) {
                 let o = &g.occurrence;
                 insert
                     .execute(params![
@@ -278,11 +244,11 @@ impl Store for SqliteStore {
                     .map_err(db_err)?;
             }
             let mut trim = tx.prepare_cached(TRIM_OCCURRENCES).map_err(db_err)?;
-            for hash in &order {
+            for hash in &folded.order {
                 trim.execute(params![hash, self.cap]).map_err(db_err)?;
             }
             let mut add_hour = tx.prepare_cached(ADD_HOUR).map_err(db_err)?;
-            for ((hash, hour), n) in &hours {
+            for ((hash, hour), n) in &folded.hours {
                 add_hour.execute(params![hash, hour, *n as i64]).map_err(db_err)?;
             }
         }
