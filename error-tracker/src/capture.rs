@@ -9,6 +9,7 @@ use std::error::Error;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::context::current_request;
 use crate::mask::render::bounded_format;
 use crate::occurrence::{Occurrence, PanicInfo, Variable};
 use crate::timestamp::Timestamp;
@@ -108,7 +109,8 @@ fn display(v: &dyn fmt::Display) -> String {
     guarded(|| bounded_format(format_args!("{v}"))).unwrap_or_else(|| crate::mask::RENDER_ERROR.to_owned())
 }
 
-/// A new occurrence with the context of the current thread and nothing else.
+/// A new occurrence with the context of the current thread and nothing else
+/// (the request's context is added by the writer, see [`Pending::request`]).
 pub(crate) fn base_occurrence(t: &Tracker, exception_name: String, message: String) -> Occurrence {
     let id = EventId::new_v4();
     Occurrence {
@@ -124,7 +126,7 @@ pub(crate) fn base_occurrence(t: &Tracker, exception_name: String, message: Stri
         release: t.release.clone(),
         panic: None,
         frames: Vec::new(),
-        request: crate::context::current_request(),
+        request: None,
         extra: Vec::new(),
     }
 }
@@ -161,7 +163,7 @@ pub(crate) fn pending_error(t: &Tracker, type_name: &'static str, err: &(dyn Err
             o.sources.push(display(&src));
             next = src.source();
         }
-        Pending { occurrence: o, ips: raw_stack(), times: 1 }
+        Pending { occurrence: o, ips: raw_stack(), times: 1, request: current_request() }
     })
 }
 
@@ -169,7 +171,7 @@ pub(crate) fn pending_error(t: &Tracker, type_name: &'static str, err: &(dyn Err
 pub(crate) fn pending_message(t: &Tracker, type_name: &'static str, message: String) -> Pending {
     with_state(State::Recording, || {
         let o = base_occurrence(t, type_name.to_owned(), message);
-        Pending { occurrence: o, ips: raw_stack(), times: 1 }
+        Pending { occurrence: o, ips: raw_stack(), times: 1, request: current_request() }
     })
 }
 
@@ -186,5 +188,5 @@ pub(crate) fn panic_occurrence(t: &Tracker, info: &std::panic::PanicHookInfo<'_>
     let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
     let mut o = base_occurrence(t, "panic".to_owned(), message.clone());
     o.panic = Some(PanicInfo { message, location });
-    Pending { occurrence: o, ips: raw_stack(), times: 1 }
+    Pending { occurrence: o, ips: raw_stack(), times: 1, request: current_request() }
 }

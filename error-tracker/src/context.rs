@@ -18,14 +18,16 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use serde_json::{Map, Value};
 
+use crate::capture::guarded;
 use crate::mask::{Masking, mask_json_keys, truncate_string};
 use crate::occurrence::{RequestContext, Variable};
+use crate::tracker::Tracker;
 
 /// The default limit on a captured request body: 64 KiB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 64 * 1024;
@@ -36,16 +38,20 @@ pub const ALWAYS_MASKED_HEADERS: &[&str] =
 
 /// Builds the stored context of an HTTP request: the seed's `ContextBuilderMixin`.
 ///
-/// The web integrations call [`build`](Self::build) once per request, before
-/// the handler runs, and attach the result to every error and panic the
-/// handler records. Set a custom builder with
+/// The result is attached to every error and panic recorded while the
+/// request is served. [`build`](Self::build) runs at most once per request,
+/// and only for a request during which something was recorded: on the
+/// tracker's writer thread, when the first such occurrence is stored, not
+/// on the request's thread (so a request that fails nothing costs no
+/// context at all). Set a custom builder with
 /// [`Config::context_builder`](crate::Config::context_builder) to add to the
 /// context (a user id, a data-center name) or to replace it.
 ///
-/// Whatever the builder returns, the integrations mask it again before any
-/// handler sees it: headers by name (always `Authorization`,
-/// `Proxy-Authorization`, `Cookie`, `Set-Cookie` and `X-Api-Key`), query
-/// parameters, body keys and custom values by the key rules.
+/// Whatever the builder returns is masked again before it is stored:
+/// headers by name (always `Authorization`, `Proxy-Authorization`,
+/// `Cookie`, `Set-Cookie` and `X-Api-Key`), query parameters, body keys and
+/// custom values by the key rules. A builder that panics is replaced by
+/// [`DefaultContextBuilder`] for that request.
 ///
 /// ```
 /// use error_tracker::{ContextBuilder, DefaultContextBuilder, DefaultMasking, Masking, RequestContext, RequestView, Variable};
@@ -368,21 +374,73 @@ pub(crate) fn enforce_masking(m: &dyn Masking, c: &mut RequestContext) {
     c.url = mask_userinfo(m, &c.url);
 }
 
-/// The context of one request being served, and whether anything was
-/// recorded with it (so the integration does not record its 5xx twice).
+/// What a web integration keeps of a request being served: its raw,
+/// unmasked parts. They never leave the process as they are: the writer
+/// thread builds the masked context from them (see [`RequestScope::context`]).
+pub(crate) trait RawRequest: Send + Sync + 'static {
+    /// Calls `f` with a view of the request.
+    fn with_view(&self, f: &mut dyn FnMut(&RequestView<'_>));
+}
+
+/// One request being served: its raw parts, its masked context once built,
+/// and whether anything was recorded with it (so the integration does not
+/// record its 5xx twice).
+///
+/// Building the context (masking every header, the query, the body) is
+/// most of what tracking a request costs, and most requests record nothing:
+/// so the request's own thread only keeps the raw parts, and the context is
+/// built on the writer thread, once per request, when an occurrence that
+/// happened during it is stored. A storm's repeats that the writer only
+/// counts never build it.
 pub(crate) struct RequestScope {
-    pub(crate) context: RequestContext,
+    raw: Box<dyn RawRequest>,
+    context: OnceLock<RequestContext>,
     recorded: AtomicBool,
 }
 
 impl RequestScope {
-    pub(crate) fn new(context: RequestContext) -> Arc<Self> {
-        Arc::new(Self { context, recorded: AtomicBool::new(false) })
+    pub(crate) fn new(raw: impl RawRequest) -> Arc<Self> {
+        Arc::new(Self { raw: Box::new(raw), context: OnceLock::new(), recorded: AtomicBool::new(false) })
     }
 
     /// Whether an error or panic was recorded while the request was served.
     pub(crate) fn recorded(&self) -> bool {
         self.recorded.load(Ordering::Relaxed)
+    }
+
+    /// The masked context, built on first use with the configured builder.
+    pub(crate) fn context(&self, t: &Tracker) -> &RequestContext {
+        self.context.get_or_init(|| {
+            let mut context = None;
+            self.raw.with_view(&mut |view| context = Some(build_context(t, view)));
+            context.unwrap_or_default()
+        })
+    }
+
+    /// The method, and the route pattern or else the path: what names the
+    /// request in the message of a recorded response.
+    pub(crate) fn describe(&self) -> (String, String) {
+        let mut out = (String::new(), String::new());
+        self.raw.with_view(&mut |v| out = (v.method().to_owned(), v.route_pattern().unwrap_or(v.path()).to_owned()));
+        out
+    }
+}
+
+/// Builds the masked context of a request with the configured
+/// [`ContextBuilder`]. A custom builder that panics falls back on the
+/// default one.
+fn build_context(t: &Tracker, view: &RequestView<'_>) -> RequestContext {
+    let m = &*t.masking;
+    match &t.config.context_builder {
+        Some(builder) => {
+            let mut context =
+                guarded(|| builder.build(view, m)).unwrap_or_else(|| DefaultContextBuilder.build(view, m));
+            // A custom builder may have added or replaced anything: mask it again.
+            enforce_masking(m, &mut context);
+            context
+        }
+        // The default builder masks as it builds.
+        None => DefaultContextBuilder.build(view, m),
     }
 }
 
@@ -391,14 +449,15 @@ thread_local! {
 }
 
 /// The request being served on this task or thread, if a web integration
-/// set one. Without a scope it costs one thread-local read.
-pub(crate) fn current_request() -> Option<RequestContext> {
+/// set one, marked as having recorded something. Without a scope it costs
+/// one thread-local read.
+pub(crate) fn current_request() -> Option<Arc<RequestScope>> {
     CURRENT
         .try_with(|c| {
             let c = c.try_borrow().ok()?;
             let scope = c.as_ref()?;
             scope.recorded.store(true, Ordering::Relaxed);
-            Some(scope.context.clone())
+            Some(scope.clone())
         })
         .ok()
         .flatten()
@@ -545,21 +604,34 @@ mod tests {
         assert!(!text.contains(":p@") && !text.contains("a=b") && !text.contains("\"k\"") && !text.contains("\"t\""));
     }
 
+    /// A request known by its method and URL only.
+    struct Fixed(&'static str, &'static str);
+
+    impl RawRequest for Fixed {
+        fn with_view(&self, f: &mut dyn FnMut(&RequestView<'_>)) {
+            f(&RequestView::new(self.0, self.1))
+        }
+    }
+
+    fn method_and_path() -> Option<(String, String)> {
+        current_request().map(|s| s.describe())
+    }
+
     #[test]
     fn the_scope_is_visible_only_while_polled() {
-        let scope = RequestScope::new(RequestContext { method: "GET".into(), ..Default::default() });
+        let scope = RequestScope::new(Fixed("GET", "http://h/a?b=c"));
         assert!(current_request().is_none());
-        let mut fut = std::pin::pin!(Scoped::new(scope.clone(), async { current_request().map(|c| c.method) }));
+        let mut fut = std::pin::pin!(Scoped::new(scope.clone(), async { method_and_path() }));
         let waker = std::task::Waker::noop();
         let got = fut.as_mut().poll(&mut Context::from_waker(waker));
-        assert_eq!(got, Poll::Ready(Some("GET".to_owned())));
+        assert_eq!(got, Poll::Ready(Some(("GET".to_owned(), "/a".to_owned()))));
         assert!(scope.recorded());
         assert!(current_request().is_none());
     }
 
     #[test]
     fn the_scope_follows_the_future_to_another_thread() {
-        let scope = RequestScope::new(RequestContext { path: "/hop".into(), ..Default::default() });
+        let scope = RequestScope::new(Fixed("POST", "http://h/hop"));
         let mut yielded = false;
         let task = std::future::poll_fn(move |cx| {
             if !yielded {
@@ -567,7 +639,7 @@ mod tests {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            Poll::Ready(current_request().map(|c| c.path))
+            Poll::Ready(method_and_path().map(|(_, path)| path))
         });
         let mut fut = Box::pin(Scoped::new(scope, task));
         let mut cx = Context::from_waker(std::task::Waker::noop());

@@ -12,6 +12,7 @@ use crossbeam_channel::{Sender, TrySendError};
 
 use crate::capture::EventId;
 use crate::config::{Config, FingerprintFn};
+use crate::context::RequestScope;
 use crate::mask::Masking;
 use crate::occurrence::Occurrence;
 use crate::store::Store;
@@ -25,6 +26,9 @@ pub(crate) struct Pending {
     pub(crate) ips: Vec<usize>,
     /// How many occurrences this one stands for (more than 1 after folding).
     pub(crate) times: u64,
+    /// The request being served, whose context the writer adds if it
+    /// stores this occurrence.
+    pub(crate) request: Option<Arc<RequestScope>>,
 }
 
 impl Pending {
@@ -133,7 +137,7 @@ impl Tracker {
     /// full, folds it into the counter of its stack.
     pub(crate) fn submit(&self, occurrence: Occurrence, ips: Vec<usize>) -> EventId {
         let id = occurrence.id.parse::<uuid::Uuid>().map(|u| EventId(u.as_u128())).unwrap_or_default();
-        self.submit_pending(Pending { occurrence, ips, times: 1 });
+        self.submit_pending(Pending { occurrence, ips, times: 1, request: None });
         id
     }
 

@@ -23,6 +23,17 @@ const MAX_PULLS: usize = 64 * 1024;
 const IDLE_WAKE: Duration = Duration::from_millis(250);
 /// The longest pause between two attempts at a failing write.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// While occurrences keep coming, the shortest time between two writes.
+///
+/// The first occurrence after a quiet spell is written at once. In a storm,
+/// the writer gathers for this long before it writes, so that a batch holds
+/// many repeats of each error: past `occurrences_per_group` of one stack in a
+/// batch, repeats are only counted (see `Writer::take`). That bounds what a
+/// storm of one error stores, and costs the app, to a few batches per second
+/// instead of one full row per occurrence.
+const STORM_WRITE_INTERVAL: Duration = Duration::from_millis(100);
+/// How often the writer drains the queue while it gathers a storm's batch.
+const STORM_POLL: Duration = Duration::from_millis(5);
 
 pub(crate) fn spawn(
     t: &'static Tracker,
@@ -45,6 +56,8 @@ struct Writer {
     notify: Option<Dispatcher>,
     /// Per fold key, what this batch already holds of it (see `take`).
     in_batch: HashMap<u64, InBatch>,
+    /// When the last write ended.
+    last_write: Option<Instant>,
 }
 
 /// The occurrences of one fold key in the current batch.
@@ -68,6 +81,7 @@ impl Writer {
             last_log: None,
             notify,
             in_batch: HashMap::new(),
+            last_write: None,
         }
     }
 
@@ -91,6 +105,7 @@ impl Writer {
                 }
                 pulls += 1;
             }
+            self.gather_storm(queue, wake, pulls);
             let folded: Vec<Pending> = {
                 let mut map = self.t.overflow.lock().unwrap_or_else(|e| e.into_inner());
                 map.drain().map(|(_, p)| p).collect()
@@ -102,13 +117,41 @@ impl Writer {
         }
     }
 
-    /// Symbolizes, masks and fingerprints one occurrence into the batch.
+    /// In a storm (the last write ended less than [`STORM_WRITE_INTERVAL`]
+    /// ago), keeps taking occurrences until that interval has passed, the
+    /// batch is full, or [`flush`](crate::flush) (or a full queue) wakes the
+    /// writer. It drains the queue every [`STORM_POLL`] rather than wait on
+    /// it, so that the failing threads never have to wake the writer.
+    fn gather_storm(&mut self, queue: &Receiver<Pending>, wake: &Receiver<()>, mut pulls: usize) {
+        let Some(deadline) = self.last_write.map(|t| t + STORM_WRITE_INTERVAL) else { return };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.batch.len() >= MAX_BATCH || pulls >= MAX_PULLS {
+                return;
+            }
+            select! {
+                recv(wake) -> _ => return,
+                default(left.min(STORM_POLL)) => {},
+            }
+            while self.batch.len() < MAX_BATCH && pulls < MAX_PULLS {
+                match queue.try_recv() {
+                    Ok(p) => self.take(p),
+                    Err(_) => break,
+                }
+                pulls += 1;
+            }
+        }
+    }
+
+    /// Symbolizes, masks, adds the request's context to, and fingerprints
+    /// one occurrence into the batch.
     ///
     /// In a storm, a batch may hold thousands of repeats of one error; the
     /// store keeps only the newest `occurrences_per_group` of them anyway. So
     /// past that many, a repeat whose group is decided by its stack is folded
-    /// into the latest one's count without being symbolized, masked or
-    /// fingerprinted: the writer keeps up, and every occurrence is counted.
+    /// into the latest one's count without being symbolized, masked,
+    /// fingerprinted or given its request's context: the writer keeps up,
+    /// and every occurrence is counted.
     fn take(&mut self, p: Pending) {
         let key = p.fold_key();
         if let Some(seen) = self.in_batch.get(&key)
@@ -120,8 +163,13 @@ impl Writer {
             latest.occurrence.timestamp = latest.occurrence.timestamp.max(p.occurrence.timestamp);
             return;
         }
-        let Pending { mut occurrence, ips, times } = p;
+        let Pending { mut occurrence, ips, times, request } = p;
         occurrence.backtrace = self.symbolizer.resolve(&ips).to_vec();
+        if let Some(scope) = request
+            && occurrence.request.is_none()
+        {
+            occurrence.request = Some(scope.context(self.t).clone());
+        }
         scrub_occurrence(&*self.t.masking, &mut occurrence);
         let hash = match &self.t.fingerprint {
             Some(f) => catch_unwind(AssertUnwindSafe(|| f(&occurrence)))
@@ -160,6 +208,7 @@ impl Writer {
         let n = self.batch.iter().map(|g| g.times).sum();
         self.batch.clear();
         self.in_batch.clear();
+        self.last_write = Some(Instant::now());
         self.t.progress.finish(n);
     }
 

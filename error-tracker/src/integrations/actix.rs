@@ -19,21 +19,21 @@
 //! ```
 
 use std::future::{Future, Ready, ready};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::error::PayloadError;
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::{Method, Uri};
 use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage};
 use futures_util::{Stream, StreamExt};
 
-use crate::context::{CatchPanic, RequestBody, RequestScope, RequestView, Scoped, is_capturable};
-use crate::integrations::{record_response, request_scope};
-use crate::tracker::Tracker;
+use crate::context::{CatchPanic, RawRequest, RequestBody, RequestScope, RequestView, Scoped, is_capturable};
+use crate::integrations::record_response;
 
 /// Records handler panics (answered with a 500), 5xx responses (those of a
 /// `ResponseError` included), and 4xx responses with
@@ -94,7 +94,7 @@ where
         };
         Box::pin(async move {
             let captured = read_payload(&mut req, t.config.max_body_size).await;
-            let scope = scope_of(t, &req, &captured);
+            let scope = RequestScope::new(RawParts::of(&req, captured));
             let served = CatchPanic::new(Scoped::new(scope.clone(), async move { service.call(req).await })).await;
             match served {
                 Ok(Ok(res)) => {
@@ -174,23 +174,67 @@ async fn read_payload(req: &mut ServiceRequest, limit: usize) -> Captured {
     captured
 }
 
-fn scope_of(t: &Tracker, req: &ServiceRequest, captured: &Captured) -> Arc<RequestScope> {
-    let headers: Vec<(&str, &[u8])> = req.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
-    let url = {
-        let info = req.connection_info();
-        format!("{}://{}{}", info.scheme(), info.host(), req.uri())
-    };
-    let route = req.match_pattern();
-    let mut view = RequestView::new(req.method().as_str(), &url).headers(&headers).body(match captured {
-        Captured::No => RequestBody::NotCaptured,
-        Captured::Whole(b) => RequestBody::Captured(b),
-        Captured::TooLarge(limit) => RequestBody::TooLarge { limit: *limit },
-    });
-    if let Some(route) = &route {
-        view = view.route(route);
+/// The raw parts of a request, kept until something is recorded: cheap
+/// clones (the header values share the request's buffers).
+struct RawParts {
+    method: Method,
+    uri: Uri,
+    /// The scheme and host when the URI and the `Host` header lack them.
+    https: bool,
+    server_host: Option<String>,
+    headers: HeaderMap,
+    route: Option<String>,
+    client: Option<SocketAddr>,
+    body: Captured,
+}
+
+impl RawParts {
+    fn of(req: &ServiceRequest, body: Captured) -> Self {
+        let uri = req.uri().clone();
+        let config = req.app_config();
+        let has_host = uri.authority().is_some() || req.headers().contains_key(header::HOST);
+        RawParts {
+            method: req.method().clone(),
+            https: config.secure(),
+            server_host: (!has_host).then(|| config.host().to_owned()),
+            uri,
+            headers: req.headers().clone(),
+            route: req.match_pattern(),
+            client: req.peer_addr(),
+            body,
+        }
     }
-    if let Some(addr) = req.peer_addr() {
-        view = view.client_addr(addr);
+}
+
+impl RawParts {
+    /// `scheme://host/path?query`, as actix's `ConnectionInfo` reads it
+    /// without the `Forwarded` headers (a client may set those).
+    fn url(&self) -> String {
+        let scheme = self.uri.scheme_str().unwrap_or(if self.https { "https" } else { "http" });
+        let host =
+            self.uri.authority().map(|a| a.as_str()).or_else(|| {
+                self.headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(self.server_host.as_deref())
+            });
+        let target = self.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        format!("{scheme}://{}{target}", host.unwrap_or(""))
     }
-    request_scope(t, &view)
+}
+
+impl RawRequest for RawParts {
+    fn with_view(&self, f: &mut dyn FnMut(&RequestView<'_>)) {
+        let headers: Vec<(&str, &[u8])> = self.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        let url = self.url();
+        let mut view = RequestView::new(self.method.as_str(), &url).headers(&headers).body(match &self.body {
+            Captured::No => RequestBody::NotCaptured,
+            Captured::Whole(b) => RequestBody::Captured(b),
+            Captured::TooLarge(limit) => RequestBody::TooLarge { limit: *limit },
+        });
+        if let Some(route) = &self.route {
+            view = view.route(route);
+        }
+        if let Some(addr) = self.client {
+            view = view.client_addr(addr);
+        }
+        f(&view)
+    }
 }

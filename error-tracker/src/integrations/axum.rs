@@ -22,22 +22,20 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, MatchedPath};
-use axum::http::{HeaderMap, Request, StatusCode, header, request::Parts};
+use axum::http::{HeaderMap, Method, Request, StatusCode, Uri, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::context::{CatchPanic, RequestBody, RequestScope, RequestView, Scoped, is_capturable};
-use crate::integrations::{record_response, request_scope};
-use crate::tracker::Tracker;
+use crate::context::{CatchPanic, RawRequest, RequestBody, RequestScope, RequestView, Scoped, is_capturable};
+use crate::integrations::record_response;
 
 /// Records handler panics (answered with a 500, the connection kept), 5xx
 /// responses, and 4xx responses with [`Config::track_all`](crate::Config::track_all);
@@ -99,7 +97,7 @@ where
         Box::pin(async move {
             let (parts, body) = req.into_parts();
             let (captured, body) = read_body(&parts.headers, body, t.config.max_body_size).await;
-            let scope = scope_of(t, &parts, &captured);
+            let scope = RequestScope::new(RawParts::of(&parts, captured));
             let req = Request::from_parts(parts, body);
             let served = CatchPanic::new(Scoped::new(scope.clone(), async move { inner.call(req).await })).await;
             match served {
@@ -205,32 +203,57 @@ impl http_body::Body for Replay {
     }
 }
 
-fn scope_of(t: &Tracker, parts: &Parts, captured: &Captured) -> Arc<RequestScope> {
-    let headers: Vec<(&str, &[u8])> = parts.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
-    let url = full_url(parts);
-    let mut view = RequestView::new(parts.method.as_str(), &url).headers(&headers).body(match captured {
-        Captured::No => RequestBody::NotCaptured,
-        Captured::Whole(b) => RequestBody::Captured(b),
-        Captured::TooLarge(limit) => RequestBody::TooLarge { limit: *limit },
-    });
-    if let Some(route) = parts.extensions.get::<MatchedPath>() {
-        view = view.route(route.as_str());
+/// The raw parts of a request, kept until something is recorded: cheap
+/// clones (the header values and the body share the request's buffers).
+struct RawParts {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    route: Option<MatchedPath>,
+    client: Option<SocketAddr>,
+    body: Captured,
+}
+
+impl RawParts {
+    fn of(parts: &Parts, body: Captured) -> Self {
+        RawParts {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+            route: parts.extensions.get::<MatchedPath>().cloned(),
+            client: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
+            body,
+        }
     }
-    if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-        view = view.client_addr(*addr);
+}
+
+impl RawRequest for RawParts {
+    fn with_view(&self, f: &mut dyn FnMut(&RequestView<'_>)) {
+        let headers: Vec<(&str, &[u8])> = self.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        let url = full_url(&self.uri, &self.headers);
+        let mut view = RequestView::new(self.method.as_str(), &url).headers(&headers).body(match &self.body {
+            Captured::No => RequestBody::NotCaptured,
+            Captured::Whole(b) => RequestBody::Captured(b),
+            Captured::TooLarge(limit) => RequestBody::TooLarge { limit: *limit },
+        });
+        if let Some(route) = &self.route {
+            view = view.route(route.as_str());
+        }
+        if let Some(addr) = self.client {
+            view = view.client_addr(addr);
+        }
+        f(&view)
     }
-    request_scope(t, &view)
 }
 
 /// `scheme://host/path?query`: from the URI when it is absolute (HTTP/2,
 /// proxies), else from the `Host` header.
-fn full_url(parts: &Parts) -> String {
-    let uri = &parts.uri;
+fn full_url(uri: &Uri, headers: &HeaderMap) -> String {
     if uri.scheme().is_some() && uri.authority().is_some() {
         return uri.to_string();
     }
     let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    match parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+    match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
         Some(host) => format!("http://{host}{target}"),
         None => target.to_owned(),
     }

@@ -3,8 +3,9 @@
 //! an actix-web 4 middleware).
 //!
 //! Both do the same for each request:
-//! - build its context with the configured [`ContextBuilder`](crate::ContextBuilder),
-//!   masked before the handler runs;
+//! - keep its raw parts, from which the writer thread builds its masked
+//!   context with the configured [`ContextBuilder`](crate::ContextBuilder)
+//!   if something is recorded while it is served;
 //! - serve the handler inside a scope, so that errors recorded by
 //!   `record_exception!` or `#[track_exception]` and panics carry that context,
 //!   across `.await` and thread hops;
@@ -16,32 +17,14 @@
 
 use std::sync::Arc;
 
-use crate::capture::{State, base_occurrence, guarded, with_state};
-use crate::context::{ContextBuilder, DefaultContextBuilder, RequestScope, RequestView, enforce_masking};
-use crate::tracker::Tracker;
+use crate::capture::{State, base_occurrence, with_state};
+use crate::context::RequestScope;
+use crate::tracker::{Pending, Tracker};
 
 #[cfg(feature = "actix")]
 pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
-
-/// Builds the masked context of a request. A custom builder that panics
-/// falls back on the default one: the request is still served.
-pub(crate) fn request_scope(t: &Tracker, view: &RequestView<'_>) -> Arc<RequestScope> {
-    let m = &*t.masking;
-    let context = match &t.config.context_builder {
-        Some(builder) => {
-            let mut context =
-                guarded(|| builder.build(view, m)).unwrap_or_else(|| DefaultContextBuilder.build(view, m));
-            // A custom builder may have added or replaced anything: mask it again.
-            enforce_masking(m, &mut context);
-            context
-        }
-        // The default builder masks as it builds.
-        None => DefaultContextBuilder.build(view, m),
-    };
-    RequestScope::new(context)
-}
 
 /// Records a response status when it should be and nothing was recorded
 /// while the request was served: 5xx always, 4xx with `track_all`.
@@ -49,7 +32,7 @@ pub(crate) fn request_scope(t: &Tracker, view: &RequestView<'_>) -> Arc<RequestS
 /// `error` is the message of the framework error behind the response, if any.
 pub(crate) fn record_response(
     t: &Tracker,
-    scope: &RequestScope,
+    scope: &Arc<RequestScope>,
     status: u16,
     reason: Option<&str>,
     error: Option<String>,
@@ -60,17 +43,17 @@ pub(crate) fn record_response(
     }
     with_state(State::Recording, || {
         let reason = reason.unwrap_or("");
-        let c = &scope.context;
-        let route = c.route.as_deref().unwrap_or(&c.path);
         let message = match error {
             Some(e) => e,
-            None => format!("{} {route} returned {status} {reason}", c.method).trim_end().to_owned(),
+            None => {
+                let (method, route) = scope.describe();
+                format!("{method} {route} returned {status} {reason}").trim_end().to_owned()
+            }
         };
-        let mut o = base_occurrence(t, status_name(status, reason), message);
-        o.request = Some(c.clone());
+        let occurrence = base_occurrence(t, status_name(status, reason), message);
         // The stack here is the server's, not the handler's: without frames,
         // the group is the status plus the route, which is what tells them apart.
-        t.submit(o, Vec::new());
+        t.submit_pending(Pending { occurrence, ips: Vec::new(), times: 1, request: Some(scope.clone()) });
     });
 }
 
