@@ -646,11 +646,11 @@ fn shared_backtraces(db: &dyn Db) {
     ])
     .unwrap();
     assert!(r.delete_group("a").unwrap());
-    assert_eq!(backtraces_of("b"), [b.backtrace.clone()]);
+    assert_eq!(backtraces_of("b"), std::slice::from_ref(&b.backtrace));
     // The group comes back with the same backtrace, written by the handle
     // that wrote it before the other one deleted it.
     s.write(&one("a", with_backtrace("a again", at(3), "app::shared"))).unwrap();
-    assert_eq!(backtraces_of("a"), [a.backtrace.clone()]);
+    assert_eq!(backtraces_of("a"), std::slice::from_ref(&a.backtrace));
 
     // Occurrences trimmed one write at a time, and in batches larger than
     // the cap, each with a backtrace of its own or an older one again.
