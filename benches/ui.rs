@@ -28,7 +28,7 @@ const GROUPS: u64 = 100_000;
 const PER_GROUP: u64 = 10;
 const PAGE_SIZE: u32 = 10;
 /// The cached file's name says what it holds, so a change of shape builds a new one.
-const CACHE_NAME: &str = "ui-bench-100k-groups-1m-occurrences-v1.sqlite";
+const CACHE_NAME: &str = "ui-bench-100k-groups-1m-occurrences-v2.sqlite";
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -190,7 +190,8 @@ fn bench_pages(c: &mut Criterion, ui: &ErrorTrackerUi, conn: &Connection, hash: 
             "detail_page",
             format!("/dev/error/group/{hash}"),
             "SELECT e.*, o.* FROM exceptions e LEFT JOIN \
-             (SELECT * FROM occurrences WHERE hash = ?1 ORDER BY id DESC LIMIT 10) o ON o.hash = e.hash \
+             (SELECT occurrences.*, backtraces.backtrace FROM occurrences JOIN backtraces USING (hash, backtrace_key) \
+              WHERE hash = ?1 ORDER BY id DESC LIMIT 10) o ON o.hash = e.hash \
              WHERE e.hash = ?1"
                 .into(),
             vec![Box::new(hash.to_owned())],

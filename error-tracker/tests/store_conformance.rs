@@ -32,6 +32,12 @@ trait Db {
     /// A handle on the database: a new connection where the store has
     /// them, so that two handles behave like two processes.
     fn handle(&self) -> Arc<dyn Store>;
+
+    /// How many backtrace rows the database holds, for the stores that keep
+    /// each distinct backtrace of a group once (`None` for the others).
+    fn backtrace_rows(&self) -> Option<u64> {
+        None
+    }
 }
 
 struct Shared(Arc<dyn Store>);
@@ -48,6 +54,11 @@ struct SqliteDb {
 impl Db for SqliteDb {
     fn handle(&self) -> Arc<dyn Store> {
         Arc::new(SqliteStore::open(&self.path, CAP).expect("open sqlite"))
+    }
+    fn backtrace_rows(&self) -> Option<u64> {
+        let conn = rusqlite::Connection::open(&self.path).expect("open sqlite");
+        let n: i64 = conn.query_row("SELECT count(*) FROM backtraces", [], |r| r.get(0)).expect("count backtraces");
+        Some(n as u64)
     }
 }
 
@@ -82,6 +93,10 @@ fn postgres(test: &str) -> Option<Box<dyn Db>> {
     impl Db for PgDb {
         fn handle(&self) -> Arc<dyn Store> {
             Arc::new(error_tracker::PostgresStore::open(&self.0.url, CAP).expect("open postgres"))
+        }
+        fn backtrace_rows(&self) -> Option<u64> {
+            let n: i64 = self.0.client().query_one("SELECT count(*) FROM backtraces", &[]).expect("count").get(0);
+            Some(n as u64)
         }
     }
     let server = pg_schema::server(test)?;
@@ -131,6 +146,7 @@ conformance!(
     flags_and_tickets,
     awkward_text,
     concurrent_writers,
+    shared_backtraces,
 );
 
 // ---- building occurrences
@@ -604,6 +620,79 @@ fn concurrent_writers(db: &dyn Db) {
     }
 }
 
+/// The frames of an occurrence with a backtrace of its own.
+fn with_backtrace(message: &str, timestamp: Timestamp, function: &str) -> Occurrence {
+    let mut o = occurrence("E", message, timestamp);
+    o.backtrace = vec![
+        StackFrame { function: function.into(), file: Some("src/lib.rs".into()), line: Some(3), in_app: true },
+        StackFrame { function: "std::rt::lang_start".into(), file: None, line: None, in_app: false },
+    ];
+    o
+}
+
+fn shared_backtraces(db: &dyn Db) {
+    let s = db.handle();
+    let r = db.handle();
+    let backtraces_of = |hash: &str| -> Vec<Vec<StackFrame>> {
+        r.occurrences(hash, PageRequest::first(50)).unwrap().items.into_iter().map(|o| o.backtrace).collect()
+    };
+
+    // Two groups with the same backtrace: deleting one leaves the other's.
+    let a = with_backtrace("a", at(1), "app::shared");
+    let b = with_backtrace("b", at(2), "app::shared");
+    s.write(&[
+        Grouped { hash: "a".into(), occurrence: a.clone(), times: 1 },
+        Grouped { hash: "b".into(), occurrence: b.clone(), times: 1 },
+    ])
+    .unwrap();
+    assert!(r.delete_group("a").unwrap());
+    assert_eq!(backtraces_of("b"), std::slice::from_ref(&b.backtrace));
+    // The group comes back with the same backtrace, written by the handle
+    // that wrote it before the other one deleted it.
+    s.write(&one("a", with_backtrace("a again", at(3), "app::shared"))).unwrap();
+    assert_eq!(backtraces_of("a"), std::slice::from_ref(&a.backtrace));
+
+    // Occurrences trimmed one write at a time, and in batches larger than
+    // the cap, each with a backtrace of its own or an older one again.
+    let mut expected: Vec<Vec<StackFrame>> = Vec::new();
+    for i in 0..3 * CAP as i64 {
+        let o = with_backtrace(&format!("single {i}"), at(10 + i), &format!("app::f{i}"));
+        expected.push(o.backtrace.clone());
+        s.write(&one("c", o)).unwrap();
+    }
+    for round in 0..3_i64 {
+        let batch: Vec<Grouped> = (0..2 * CAP as i64)
+            .map(|i| {
+                // Round 1 repeats, in every occurrence, the newest backtrace
+                // of round 0.
+                let f = if round == 1 { format!("app::g{}", 2 * CAP - 1) } else { format!("app::g{i}") };
+                let o = with_backtrace(&format!("batch {round} {i}"), at(100 + 20 * round + i), &f);
+                expected.push(o.backtrace.clone());
+                Grouped { hash: "c".into(), occurrence: o, times: 1 }
+            })
+            .collect();
+        s.write(&batch).unwrap();
+    }
+    let newest: Vec<Vec<StackFrame>> = expected.iter().rev().take(CAP as usize).cloned().collect();
+    assert_eq!(backtraces_of("c"), newest);
+
+    // A store that keeps each distinct backtrace of a group once keeps no
+    // more than its stored occurrences hold.
+    if let Some(rows) = db.backtrace_rows() {
+        let distinct: usize = ["a", "b", "c"]
+            .iter()
+            .map(|h| backtraces_of(h).iter().map(|b| format!("{b:?}")).collect::<BTreeSet<_>>().len())
+            .sum();
+        assert_eq!(rows, distinct as u64, "no backtrace outlives its last occurrence");
+    }
+    assert!(s.delete_group("c").unwrap());
+    assert!(s.delete_group("b").unwrap());
+    if let Some(rows) = db.backtrace_rows() {
+        assert_eq!(rows, 1, "a deleted group's backtraces go with it");
+    }
+    assert_eq!(backtraces_of("a"), [a.backtrace]);
+}
+
 /// Users query the tables directly with the same SQL on both databases:
 /// the PostgreSQL schema has the SQLite schema's tables and columns, in the
 /// same order.
@@ -619,7 +708,7 @@ fn postgres_schema_has_the_sqlite_tables_and_columns() {
     drop(error_tracker::PostgresStore::open(&schema.url, CAP).expect("create postgres"));
     let mut pg = schema.client();
 
-    for table in ["exceptions", "occurrences", "group_hours"] {
+    for table in ["exceptions", "occurrences", "backtraces", "group_hours"] {
         let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid")).unwrap();
         let sqlite: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
         let postgres: Vec<String> = pg

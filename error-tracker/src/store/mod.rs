@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
 
+mod backtraces;
 mod batch;
 pub mod memory;
 #[cfg(feature = "postgres")]

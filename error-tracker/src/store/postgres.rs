@@ -8,7 +8,7 @@
 //! counter is bumped by `INSERT … ON CONFLICT … DO UPDATE SET count =
 //! count + excluded.count` inside the database, never read and written back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -17,6 +17,7 @@ use ::postgres::error::SqlState;
 use ::postgres::types::ToSql;
 use ::postgres::{Client, GenericClient, NoTls, Row, Statement};
 
+use super::backtraces::{BatchBacktraces, missing_backtrace};
 use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
@@ -299,17 +300,31 @@ const UPSERT_GROUPS: &str = "
 
 const INSERT_OCCURRENCES: &str = "
     INSERT INTO occurrences (event_id, hash, timestamp, times, exception_name, message, sources, host, pid,
-                             thread, release, panic, request_data, frames, backtrace, extra)
+                             thread, release, panic, request_data, frames, backtrace_key, extra)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[],
                          $8::text[], $9::int8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-                         $15::text[], $16::text[])";
+                         $15::int8[], $16::text[])";
 
+const INSERT_BACKTRACES: &str = "
+    INSERT INTO backtraces (hash, backtrace_key, backtrace)
+    SELECT * FROM unnest($1::text[], $2::int8[], $3::text[])
+    ON CONFLICT (hash, backtrace_key) DO NOTHING";
+
+/// Trims the groups to their newest occurrences, and tells the backtraces
+/// the trimmed rows held.
 const TRIM_OCCURRENCES: &str = "
     DELETE FROM occurrences WHERE id IN (
         SELECT id FROM (
             SELECT id, row_number() OVER (PARTITION BY hash ORDER BY id DESC) AS n
             FROM occurrences WHERE hash = ANY($1::text[])
-        ) ranked WHERE n > $2)";
+        ) ranked WHERE n > $2)
+    RETURNING hash, backtrace_key";
+
+/// Deletes the given backtraces of groups that no occurrence holds any more.
+const DELETE_ORPHAN_BACKTRACES: &str = "
+    DELETE FROM backtraces AS b USING unnest($1::text[], $2::int8[]) AS t (hash, backtrace_key)
+    WHERE b.hash = t.hash AND b.backtrace_key = t.backtrace_key
+        AND NOT EXISTS (SELECT 1 FROM occurrences AS o WHERE o.hash = t.hash AND o.backtrace_key = t.backtrace_key)";
 
 const ADD_HOURS: &str = "
     INSERT INTO group_hours AS h (hash, hour, count)
@@ -350,8 +365,15 @@ struct Plan {
     o_panic: Vec<Option<String>>,
     o_request_data: Vec<Option<String>>,
     o_frames: Vec<String>,
-    o_backtrace: Vec<String>,
+    o_backtrace_key: Vec<i64>,
     o_extra: Vec<String>,
+    /// `backtraces` columns: each distinct backtrace of a group in the batch,
+    /// sorted by (hash, key).
+    b_hash: Vec<String>,
+    b_key: Vec<i64>,
+    b_backtrace: Vec<String>,
+    /// The (hash, key) pairs of `b_hash` and `b_key`.
+    b_fresh: HashSet<(String, i64)>,
     /// `group_hours` columns, sorted by (hash, hour).
     h_hash: Vec<String>,
     h_hour: Vec<i64>,
@@ -380,7 +402,18 @@ impl Plan {
             p.last_seen.push(w.latest.timestamp.to_string());
         }
 
-        for g in folded.to_store(cap) {
+        let stored: Vec<&Grouped> = folded.to_store(cap).collect();
+        let backtraces = BatchBacktraces::new(stored.iter().copied());
+        let mut distinct: Vec<_> = backtraces.distinct.iter().collect();
+        distinct.sort_unstable_by_key(|(hash, key, _)| (*hash, *key));
+        for &&(hash, key, frames) in &distinct {
+            p.b_hash.push(text(hash));
+            p.b_key.push(key);
+            p.b_backtrace.push(text(&serde_json::to_string(frames).map_err(json_err)?));
+            p.b_fresh.insert((text(hash), key));
+        }
+
+        for (g, &key) in stored.iter().zip(&backtraces.keys) {
             let o = &g.occurrence;
             p.o_event_id.push(text(&o.id));
             p.o_hash.push(text(&g.hash));
@@ -396,7 +429,7 @@ impl Plan {
             p.o_panic.push(o.panic.as_ref().map(serde_json::to_string).transpose().map_err(json_err)?);
             p.o_request_data.push(request_data(o));
             p.o_frames.push(serde_json::to_string(&o.frames).map_err(json_err)?);
-            p.o_backtrace.push(serde_json::to_string(&o.backtrace).map_err(json_err)?);
+            p.o_backtrace_key.push(key);
             p.o_extra.push(serde_json::to_string(&o.extra).map_err(json_err)?);
         }
 
@@ -457,6 +490,8 @@ impl Plan {
             changes.push(GroupChange { hash, kind, count: count as u64, added });
         }
 
+        let insert = prepared(&mut tx, statements, INSERT_BACKTRACES).map_err(not_committing)?;
+        tx.execute(&insert, &[&self.b_hash, &self.b_key, &self.b_backtrace]).map_err(not_committing)?;
         let insert = prepared(&mut tx, statements, INSERT_OCCURRENCES).map_err(not_committing)?;
         tx.execute(
             &insert,
@@ -475,13 +510,26 @@ impl Plan {
                 &self.o_panic,
                 &self.o_request_data,
                 &self.o_frames,
-                &self.o_backtrace,
+                &self.o_backtrace_key,
                 &self.o_extra,
             ],
         )
         .map_err(not_committing)?;
+        // The trim tells which backtraces its rows held; those the batch did
+        // not just store may have lost their last occurrence.
         let trim = prepared(&mut tx, statements, TRIM_OCCURRENCES).map_err(not_committing)?;
-        tx.execute(&trim, &[&self.hash, &i64::from(cap)]).map_err(not_committing)?;
+        let mut maybe_orphans: HashSet<(String, i64)> = HashSet::new();
+        for r in tx.query(&trim, &[&self.hash, &i64::from(cap)]).map_err(not_committing)? {
+            let hash_key: (String, i64) = (r.get(0), r.get(1));
+            if !self.b_fresh.contains(&hash_key) {
+                maybe_orphans.insert(hash_key);
+            }
+        }
+        if !maybe_orphans.is_empty() {
+            let (hashes, keys): (Vec<String>, Vec<i64>) = maybe_orphans.into_iter().unzip();
+            let delete = prepared(&mut tx, statements, DELETE_ORPHAN_BACKTRACES).map_err(not_committing)?;
+            tx.execute(&delete, &[&hashes, &keys]).map_err(not_committing)?;
+        }
         let hours = prepared(&mut tx, statements, ADD_HOURS).map_err(not_committing)?;
         tx.execute(&hours, &[&self.h_hash, &self.h_hour, &self.h_count]).map_err(not_committing)?;
 
@@ -565,9 +613,10 @@ impl Store for PostgresStore {
 
     fn occurrences(&self, hash: &str, page: PageRequest) -> Result<Page<Occurrence>, StoreError> {
         const COUNT: &str = "SELECT count(*) FROM occurrences WHERE hash = $1";
-        const LIST: &str = "SELECT event_id, exception_name, message, sources, backtrace, thread, timestamp, host,
-                                   pid, release, panic, frames, request_data, extra
-                            FROM occurrences WHERE hash = $1 ORDER BY id DESC LIMIT $2 OFFSET $3";
+        const LIST: &str = "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread,
+                                   o.timestamp, o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra
+                            FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
+                            WHERE o.hash = $1 ORDER BY o.id DESC LIMIT $2 OFFSET $3";
         let (limit, offset) = (page.limit() as i64, page.offset() as i64);
         let (total, rows) = self.with_conn(|client, cache| {
             let count = prepared(client, cache, COUNT)?;
@@ -670,12 +719,14 @@ fn summary_from_row(r: &Row) -> Result<GroupSummary, StoreError> {
 fn occurrence_from_row(r: &Row) -> Result<Occurrence, StoreError> {
     let json = |i: usize| -> Result<String, StoreError> { r.try_get(i).map_err(corrupt) };
     let opt_json = |i: usize| -> Result<Option<String>, StoreError> { r.try_get(i).map_err(corrupt) };
+    let id: String = r.try_get(0).map_err(corrupt)?;
+    let backtrace = opt_json(4)?.ok_or_else(|| missing_backtrace(&id))?;
     Ok(Occurrence {
-        id: r.try_get(0).map_err(corrupt)?,
+        id,
         exception_name: r.try_get(1).map_err(corrupt)?,
         message: r.try_get(2).map_err(corrupt)?,
         sources: serde_json::from_str(&json(3)?).map_err(json_err)?,
-        backtrace: serde_json::from_str(&json(4)?).map_err(json_err)?,
+        backtrace: serde_json::from_str(&backtrace).map_err(json_err)?,
         thread: r.try_get(5).map_err(corrupt)?,
         timestamp: timestamp_at(r, 6)?,
         host: r.try_get(7).map_err(corrupt)?,

@@ -2,13 +2,14 @@
 //!
 //! The schema is in `migrations/`, applied in order under `PRAGMA user_version`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
+use super::backtraces::{BatchBacktraces, missing_backtrace};
 use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
@@ -164,12 +165,24 @@ const UPSERT_GROUP: &str = "
 
 const INSERT_OCCURRENCE: &str = "
     INSERT INTO occurrences (event_id, hash, timestamp, times, exception_name, message, sources, host, pid,
-                             thread, release, panic, request_data, frames, backtrace, extra)
+                             thread, release, panic, request_data, frames, backtrace_key, extra)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
+const HAS_BACKTRACE: &str = "SELECT 1 FROM backtraces WHERE hash = ?1 AND backtrace_key = ?2";
+
+const INSERT_BACKTRACE: &str = "INSERT OR IGNORE INTO backtraces (hash, backtrace_key, backtrace) VALUES (?1, ?2, ?3)";
+
+/// Trims a group to its newest occurrences, and tells the backtraces they held.
 const TRIM_OCCURRENCES: &str = "
     DELETE FROM occurrences WHERE hash = ?1 AND id <=
-        (SELECT id FROM occurrences WHERE hash = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)";
+        (SELECT id FROM occurrences WHERE hash = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)
+    RETURNING backtrace_key";
+
+/// Deletes a backtrace of a group that no occurrence holds any more (the
+/// index `occurrences_by_group` answers without reading rows).
+const DELETE_ORPHAN_BACKTRACE: &str = "
+    DELETE FROM backtraces WHERE hash = ?1 AND backtrace_key = ?2
+        AND NOT EXISTS (SELECT 1 FROM occurrences WHERE hash = ?1 AND backtrace_key = ?2)";
 
 const ADD_HOUR: &str = "
     INSERT INTO group_hours (hash, hour, count) VALUES (?1, ?2, ?3)
@@ -219,8 +232,21 @@ impl Store for SqliteStore {
                 changes.push(GroupChange { hash: (*hash).to_owned(), kind, count: count as u64, added: w.times });
             }
 
+            // Each distinct backtrace of a group once: serialized and inserted
+            // only when the group does not have it yet.
+            let stored: Vec<&Grouped> = folded.to_store(self.cap).collect();
+            let backtraces = BatchBacktraces::new(stored.iter().copied());
+            let mut has_backtrace = tx.prepare_cached(HAS_BACKTRACE).map_err(db_err)?;
+            let mut insert_backtrace = tx.prepare_cached(INSERT_BACKTRACE).map_err(db_err)?;
+            for &(hash, key, frames) in &backtraces.distinct {
+                if !has_backtrace.exists(params![hash, key]).map_err(db_err)? {
+                    let json = serde_json::to_string(frames).map_err(json_err)?;
+                    insert_backtrace.execute(params![hash, key, json]).map_err(db_err)?;
+                }
+            }
+
             let mut insert = tx.prepare_cached(INSERT_OCCURRENCE).map_err(db_err)?;
-            for g in folded.to_store(self.cap) {
+            for (g, key) in stored.iter().zip(&backtraces.keys) {
                 let o = &g.occurrence;
                 insert
                     .execute(params![
@@ -238,14 +264,29 @@ impl Store for SqliteStore {
                         o.panic.as_ref().map(serde_json::to_string).transpose().map_err(json_err)?,
                         request_data(o),
                         serde_json::to_string(&o.frames).map_err(json_err)?,
-                        serde_json::to_string(&o.backtrace).map_err(json_err)?,
+                        key,
                         serde_json::to_string(&o.extra).map_err(json_err)?,
                     ])
                     .map_err(db_err)?;
             }
+            // The trim tells which backtraces its rows held; those the batch did
+            // not just store may have lost their last occurrence.
             let mut trim = tx.prepare_cached(TRIM_OCCURRENCES).map_err(db_err)?;
-            for hash in &folded.order {
-                trim.execute(params![hash, self.cap]).map_err(db_err)?;
+            let mut maybe_orphans: HashSet<(&str, i64)> = HashSet::new();
+            for &hash in &folded.order {
+                let mut trimmed = trim.query(params![hash, self.cap]).map_err(db_err)?;
+                while let Some(r) = trimmed.next().map_err(db_err)? {
+                    let key: i64 = r.get(0).map_err(db_err)?;
+                    if !backtraces.is_fresh(hash, key) {
+                        maybe_orphans.insert((hash, key));
+                    }
+                }
+            }
+            if !maybe_orphans.is_empty() {
+                let mut delete_orphan = tx.prepare_cached(DELETE_ORPHAN_BACKTRACE).map_err(db_err)?;
+                for (hash, key) in maybe_orphans {
+                    delete_orphan.execute(params![hash, key]).map_err(db_err)?;
+                }
             }
             let mut add_hour = tx.prepare_cached(ADD_HOUR).map_err(db_err)?;
             for ((hash, hour), n) in &folded.hours {
@@ -382,9 +423,10 @@ impl Store for SqliteStore {
                 .map_err(db_err)?;
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT event_id, exception_name, message, sources, backtrace, thread, timestamp, host, pid,
-                            release, panic, frames, request_data, extra
-                     FROM occurrences WHERE hash = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+                    "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread, o.timestamp,
+                            o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra
+                     FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
+                     WHERE o.hash = ?1 ORDER BY o.id DESC LIMIT ?2 OFFSET ?3",
                 )
                 .map_err(db_err)?;
             let rows = stmt
@@ -481,7 +523,7 @@ type OccurrenceColumns = (
     String,
     String,
     String,
-    String,
+    Option<String>,
     Option<String>,
     Timestamp,
     String,
@@ -529,12 +571,13 @@ fn occurrence_from_columns(c: OccurrenceColumns) -> Result<Occurrence, StoreErro
         request,
         extra,
     ) = c;
+    let backtrace = serde_json::from_str(&backtrace.ok_or_else(|| missing_backtrace(&id))?).map_err(json_err)?;
     Ok(Occurrence {
         id,
         exception_name,
         message,
         sources: serde_json::from_str(&sources).map_err(json_err)?,
-        backtrace: serde_json::from_str(&backtrace).map_err(json_err)?,
+        backtrace,
         thread,
         timestamp,
         host,

@@ -39,10 +39,22 @@ CREATE TABLE occurrences (
     panic          TEXT,                         -- JSON {message, location}
     request_data   TEXT,                         -- JSON request context
     frames         TEXT NOT NULL,                -- JSON tracked frames with args and locals
-    backtrace      TEXT NOT NULL,                -- JSON [{function, file, line, in_app}]
+    backtrace_key  INTEGER NOT NULL,             -- the backtrace: backtraces (hash, backtrace_key)
     extra          TEXT NOT NULL                 -- JSON [{name, value}]
 );
-CREATE INDEX occurrences_by_group ON occurrences (hash, id);
+-- The group's occurrences in order; backtrace_key in the index lets the store
+-- find whether a backtrace is still used without reading the rows.
+CREATE INDEX occurrences_by_group ON occurrences (hash, id, backtrace_key);
+
+-- Each distinct backtrace of a group, once: most occurrences of a group share
+-- theirs. Join with occurrences USING (hash, backtrace_key). A row goes with
+-- its group, or when the last occurrence that holds it is trimmed.
+CREATE TABLE backtraces (
+    hash          TEXT NOT NULL REFERENCES exceptions (hash) ON DELETE CASCADE,
+    backtrace_key INTEGER NOT NULL,              -- content hash of the frames, the same in every process
+    backtrace     TEXT NOT NULL,                 -- JSON [{function, file, line, in_app}]
+    PRIMARY KEY (hash, backtrace_key)
+) WITHOUT ROWID;
 
 -- Occurrences per group and hour, for the charts.
 CREATE TABLE group_hours (
