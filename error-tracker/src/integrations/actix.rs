@@ -26,7 +26,7 @@ use std::rc::Rc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::error::PayloadError;
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, Uri};
 use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage};
@@ -182,7 +182,8 @@ struct RawParts {
     /// The scheme and host when the URI and the `Host` header lack them.
     https: bool,
     server_host: Option<String>,
-    headers: HeaderMap,
+    /// The headers in order; a list is cheaper to clone than the map.
+    headers: Vec<(HeaderName, HeaderValue)>,
     route: Option<String>,
     client: Option<SocketAddr>,
     body: Captured,
@@ -198,7 +199,7 @@ impl RawParts {
             https: config.secure(),
             server_host: (!has_host).then(|| config.host().to_owned()),
             uri,
-            headers: req.headers().clone(),
+            headers: req.headers().iter().map(|(n, v)| (n.clone(), v.clone())).collect(),
             route: req.match_pattern(),
             client: req.peer_addr(),
             body,
@@ -211,13 +212,19 @@ impl RawParts {
     /// without the `Forwarded` headers (a client may set those).
     fn url(&self) -> String {
         let scheme = self.uri.scheme_str().unwrap_or(if self.https { "https" } else { "http" });
-        let host =
-            self.uri.authority().map(|a| a.as_str()).or_else(|| {
-                self.headers.get(header::HOST).and_then(|h| h.to_str().ok()).or(self.server_host.as_deref())
-            });
+        let host = self
+            .uri
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| host_header(&self.headers).or(self.server_host.as_deref()));
         let target = self.uri.path_and_query().map_or("/", |pq| pq.as_str());
         format!("{scheme}://{}{target}", host.unwrap_or(""))
     }
+}
+
+/// The `Host` header, if it is text.
+fn host_header(headers: &[(HeaderName, HeaderValue)]) -> Option<&str> {
+    headers.iter().find(|(n, _)| *n == header::HOST).and_then(|(_, v)| v.to_str().ok())
 }
 
 impl RawRequest for RawParts {

@@ -27,7 +27,7 @@ use std::task::{Context, Poll};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, MatchedPath};
-use axum::http::{HeaderMap, Method, Request, StatusCode, Uri, header, request::Parts};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
@@ -208,7 +208,8 @@ impl http_body::Body for Replay {
 struct RawParts {
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
+    /// The headers in order; a list is cheaper to clone than the map.
+    headers: Vec<(HeaderName, HeaderValue)>,
     route: Option<MatchedPath>,
     client: Option<SocketAddr>,
     body: Captured,
@@ -219,7 +220,7 @@ impl RawParts {
         RawParts {
             method: parts.method.clone(),
             uri: parts.uri.clone(),
-            headers: parts.headers.clone(),
+            headers: parts.headers.iter().map(|(n, v)| (n.clone(), v.clone())).collect(),
             route: parts.extensions.get::<MatchedPath>().cloned(),
             client: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
             body,
@@ -227,10 +228,15 @@ impl RawParts {
     }
 }
 
+/// The `Host` header, if it is text.
+fn host_header(headers: &[(HeaderName, HeaderValue)]) -> Option<&str> {
+    headers.iter().find(|(n, _)| *n == header::HOST).and_then(|(_, v)| v.to_str().ok())
+}
+
 impl RawRequest for RawParts {
     fn with_view(&self, f: &mut dyn FnMut(&RequestView<'_>)) {
         let headers: Vec<(&str, &[u8])> = self.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
-        let url = full_url(&self.uri, &self.headers);
+        let url = full_url(&self.uri, host_header(&self.headers));
         let mut view = RequestView::new(self.method.as_str(), &url).headers(&headers).body(match &self.body {
             Captured::No => RequestBody::NotCaptured,
             Captured::Whole(b) => RequestBody::Captured(b),
@@ -248,12 +254,12 @@ impl RawRequest for RawParts {
 
 /// `scheme://host/path?query`: from the URI when it is absolute (HTTP/2,
 /// proxies), else from the `Host` header.
-fn full_url(uri: &Uri, headers: &HeaderMap) -> String {
+fn full_url(uri: &Uri, host: Option<&str>) -> String {
     if uri.scheme().is_some() && uri.authority().is_some() {
         return uri.to_string();
     }
     let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+    match host {
         Some(host) => format!("http://{host}{target}"),
         None => target.to_owned(),
     }
