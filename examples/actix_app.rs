@@ -23,7 +23,7 @@ use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
 use error_tracker::integrations::actix::ErrorTrackerMiddleware;
 use error_tracker::track_exception;
-use error_tracker_ui::{ErrorTrackerUi, LocalhostOnly, UiRequest};
+use error_tracker_ui::{ErrorTrackerUi, LocalhostOnly};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
@@ -160,27 +160,6 @@ async fn shutdown(req: HttpRequest, handle: web::Data<Mutex<Option<ServerHandle>
     HttpResponse::Accepted().finish()
 }
 
-/// The UI's adapter for actix-web: the request in, the UI's response out.
-async fn ui(req: HttpRequest, body: web::Bytes, ui: web::Data<ErrorTrackerUi>) -> HttpResponse {
-    let mut request = UiRequest::new(req.method().as_str(), &req.uri().to_string()).with_body(body.to_vec());
-    for (name, value) in req.headers() {
-        request = request.with_header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
-    }
-    if let Some(peer) = req.peer_addr() {
-        request = request.with_peer(peer);
-    }
-    let ui = ui.into_inner();
-    // Store reads block: keep them off the worker.
-    let Ok(response) = web::block(move || ui.handle(&request)).await else {
-        return HttpResponse::InternalServerError().finish();
-    };
-    let mut out = HttpResponse::build(StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK));
-    for (name, value) in response.headers {
-        out.insert_header((name, value));
-    }
-    out.body(response.body)
-}
-
 /// The app's routes and the UI scope at the configured prefix.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
@@ -193,10 +172,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/upload", web::post().to(upload))
         .route("/shutdown", web::post().to(shutdown));
     if let Some(ui_app) = ErrorTrackerUi::from_tracker() {
-        let prefix = ui_app.url_prefix().to_owned();
-        cfg.service(
-            web::scope(&prefix).app_data(web::Data::new(ui_app.permission(LocalhostOnly))).default_service(web::to(ui)),
-        );
+        cfg.service(error_tracker_ui::actix::scope(ui_app.permission(LocalhostOnly)));
     }
 }
 

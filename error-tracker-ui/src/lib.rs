@@ -7,7 +7,8 @@
 //! The core is framework-agnostic: [`ErrorTrackerUi::handle`] takes a
 //! [`UiRequest`] and returns a [`UiResponse`]. [`ErrorTrackerUi::service`]
 //! wraps it as a tower `Service` for axum's `Router::nest_service` or plain
-//! hyper, and [`serve`] runs it on a listener (that is what the bundled
+//! hyper, `actix::scope` (feature `actix`) as an actix-web `Scope`, and
+//! [`serve`] runs it on a listener (that is what the bundled
 //! `error-tracker-ui` binary does).
 //!
 //! Access is denied until a [`ViewPermission`] allows it.
@@ -39,6 +40,8 @@ use std::sync::Arc;
 
 use error_tracker::{Config, Store};
 
+#[cfg(feature = "actix")]
+pub mod actix;
 mod charts;
 mod permission;
 mod request;
