@@ -142,8 +142,10 @@ impl FromStr for Status {
 pub struct GroupQuery {
     /// Only groups with this status.
     pub status: Option<Status>,
-    /// Only groups whose exception name, message or path contains this text
-    /// (case-insensitive).
+    /// Only groups whose exception name, message or path contains this text,
+    /// taken literally (`%`, `_` and quotes included). ASCII letters match
+    /// in any case; whether other letters do is up to the store (the SQLite
+    /// and memory stores: no; PostgreSQL's `ILIKE`: per the database's locale).
     pub search: Option<String>,
     /// The page to return.
     pub page: PageRequest,
