@@ -54,6 +54,7 @@ fn page_of<T: Clone>(all: &[T], page: PageRequest) -> Page<T> {
     Page {
         items: all[start..end].to_vec(),
         total: all.len() as u64,
+        total_is_exact: true,
         page: page.page.max(1),
         per_page: page.per_page.max(1),
     }
