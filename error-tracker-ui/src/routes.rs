@@ -178,9 +178,10 @@ impl ErrorTrackerUi {
                 prefix => &*self.prefix,
                 rows,
                 total => page.total,
+                more => !page.total_is_exact,
                 page => page.page,
                 pages => page.pages(),
-                links => page_links(page.page, page.pages(), &keep),
+                links => page_links(page.page, page.pages(), !page.total_is_exact, &keep),
                 current_status => status.map(Status::as_str).unwrap_or(""),
                 statuses => STATUS_NAMES,
                 q => search.unwrap_or_default(),
@@ -232,7 +233,7 @@ impl ErrorTrackerUi {
                 chart,
                 history => history.items.iter().map(HistoryRow::new).collect::<Vec<_>>(),
                 history_total => history.total,
-                history_links => page_links(history.page, history.pages(), ""),
+                history_links => page_links(history.page, history.pages(), !history.total_is_exact, ""),
             },
         )
     }

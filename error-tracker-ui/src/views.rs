@@ -71,10 +71,15 @@ pub(crate) struct PageLink {
 }
 
 /// The pages around `current`, the first and the last, with gaps as "…".
+/// When the store stopped counting (`more`), `pages` is only the pages known
+/// so far: the pager ends with a "…" instead of a last page.
 /// `query` is the rest of the query string (already encoded), kept on each link.
-pub(crate) fn page_links(current: u32, pages: u64, query: &str) -> Vec<PageLink> {
+pub(crate) fn page_links(current: u32, pages: u64, more: bool, query: &str) -> Vec<PageLink> {
     let pages = pages.clamp(1, u64::from(u32::MAX)) as u32;
-    let mut shown: Vec<u32> = vec![1, pages];
+    let mut shown: Vec<u32> = vec![1];
+    if !more {
+        shown.push(pages);
+    }
     shown.extend(current.saturating_sub(2).max(1)..=current.saturating_add(2).min(pages));
     shown.sort_unstable();
     shown.dedup();
@@ -87,6 +92,9 @@ pub(crate) fn page_links(current: u32, pages: u64, query: &str) -> Vec<PageLink>
         let href = (n != current).then(|| format!("?page={n}{query}"));
         links.push(PageLink { label: n.to_string(), href, current: n == current });
         previous = n;
+    }
+    if more {
+        links.push(PageLink { label: "…".into(), href: None, current: false });
     }
     links
 }
@@ -256,12 +264,16 @@ mod tests {
 
     #[test]
     fn pager_shows_ends_and_window() {
-        let labels = |c, p| page_links(c, p, "").into_iter().map(|l| l.label).collect::<Vec<_>>().join(" ");
-        assert_eq!(labels(1, 1), "1");
-        assert_eq!(labels(1, 10), "1 2 3 … 10");
-        assert_eq!(labels(6, 10), "1 … 4 5 6 7 8 … 10");
-        assert_eq!(labels(10, 10), "1 … 8 9 10");
-        assert!(page_links(2, 3, "&q=x")[0].href.as_deref() == Some("?page=1&q=x"));
+        let labels = |c, p, more| page_links(c, p, more, "").into_iter().map(|l| l.label).collect::<Vec<_>>().join(" ");
+        assert_eq!(labels(1, 1, false), "1");
+        assert_eq!(labels(1, 10, false), "1 2 3 … 10");
+        assert_eq!(labels(6, 10, false), "1 … 4 5 6 7 8 … 10");
+        assert_eq!(labels(10, 10, false), "1 … 8 9 10");
+        assert!(page_links(2, 3, false, "&q=x")[0].href.as_deref() == Some("?page=1&q=x"));
+        // An inexact total: no last page, a gap after the window.
+        assert_eq!(labels(1, 1000, true), "1 2 3 …");
+        assert_eq!(labels(20, 1000, true), "1 … 18 19 20 21 22 …");
+        assert_eq!(labels(1000, 1001, true), "1 … 998 999 1000 1001 …");
     }
 
     #[test]

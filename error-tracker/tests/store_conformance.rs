@@ -140,6 +140,8 @@ conformance!(
     pagination_edges,
     ordering,
     search,
+    search_text,
+    search_paging,
     deletion,
     retention_cap,
     hourly_counts,
@@ -458,6 +460,108 @@ fn search(db: &dyn Db) {
     assert!(s.set_status("io", Status::Resolved).unwrap());
     assert_eq!(found("disk", Some(Status::Unresolved)), set(&[]));
     assert_eq!(found("disk", Some(Status::Resolved)), set(&["io"]));
+}
+
+/// What a search matches: a case-insensitive (ASCII) substring of the
+/// exception name, the message or the path, every character taken literally,
+/// whatever its length (SQLite answers 3 characters and more from its trigram
+/// index, shorter ones by a scan).
+fn search_text(db: &dyn Db) {
+    let s = db.handle();
+    let mut in_path = occurrence("E", "m", at(7));
+    in_path.request = Some(RequestContext { method: "GET".into(), path: "/Only/In/Path".into(), ..Default::default() });
+    let batch = vec![
+        Grouped { hash: "name".into(), occurrence: occurrence("app::PaymentError", "declined", at(1)), times: 1 },
+        Grouped { hash: "pct".into(), occurrence: occurrence("E", "at 100% load", at(2)), times: 1 },
+        Grouped { hash: "und".into(), occurrence: occurrence("E", "a_b failed", at(3)), times: 1 },
+        Grouped { hash: "axb".into(), occurrence: occurrence("E", "axb failed", at(4)), times: 1 },
+        Grouped { hash: "quote".into(), occurrence: occurrence("E", "unexpected \"token\" found", at(5)), times: 1 },
+        Grouped { hash: "bslash".into(), occurrence: occurrence("E", "C:\\temp\\x failed", at(6)), times: 1 },
+        Grouped { hash: "path".into(), occurrence: in_path, times: 1 },
+    ];
+    s.write(&batch).unwrap();
+    let r = db.handle();
+    let found = |q: &str| {
+        let page = r.list_groups(&query(None, Some(q), 1, 50)).unwrap();
+        let hashes: Vec<String> = page.items.into_iter().map(|g| g.hash).collect();
+        assert_eq!(page.total, hashes.len() as u64, "{q:?}: total");
+        hashes
+    };
+    // Two characters: shorter than a trigram.
+    assert_eq!(found("AX"), ["axb"], "2 characters, any case");
+    assert_eq!(found("_b"), ["und"], "2 characters, _ literal");
+    assert_eq!(found("b "), ["axb", "und"], "2 characters with a space, newest first");
+    assert_eq!(found("\"\""), Vec::<String>::new(), "2 quotes");
+    // %, _, \ and " are literal.
+    assert_eq!(found("0% l"), ["pct"], "% literal");
+    assert_eq!(found("a_b f"), ["und"], "_ literal");
+    assert_eq!(found("\"token\""), ["quote"], "quotes literal");
+    assert_eq!(found("d \"tok"), ["quote"], "an unbalanced quote");
+    assert_eq!(found("C:\\TEMP\\"), ["bslash"], "backslashes literal");
+    assert_eq!(found("%"), ["pct"], "a lone %");
+    assert_eq!(found("100%%"), Vec::<String>::new(), "%% is two percent signs");
+    // Case, columns.
+    assert_eq!(found("pAyMeNtErRoR"), ["name"], "mixed case, exception name");
+    assert_eq!(found("DECLINED"), ["name"], "upper case, message");
+    assert_eq!(found("only/in/"), ["path"], "only in the path");
+    assert_eq!(found("error declined"), Vec::<String>::new(), "no match across two columns");
+    assert_eq!(found("failed"), ["bslash", "axb", "und"], "newest first");
+
+    // The text a search sees follows the latest occurrence, and deletion.
+    s.write(&one("axb", occurrence("E", "renamed", at(8)))).unwrap();
+    assert_eq!(found("axb f"), Vec::<String>::new(), "the old message is forgotten");
+    assert_eq!(found("RENAMED"), ["axb"], "the new message is found");
+    assert!(s.delete_group("und").unwrap());
+    assert_eq!(found("a_b"), Vec::<String>::new(), "a deleted group is not found");
+}
+
+/// Paging through a search: every page in list order, with the total; a few
+/// matches among many groups, and most of them.
+fn search_paging(db: &dyn Db) {
+    let s = db.handle();
+    // 200 groups, one a minute; every 29th is "rare", 3 in 4 are "common".
+    let batch: Vec<Grouped> = (0..200)
+        .map(|i| {
+            let message = match (i % 29 == 0, i % 4 != 0) {
+                (true, _) => format!("Rare event {i}"),
+                (false, true) => format!("common event {i}"),
+                (false, false) => format!("other event {i}"),
+            };
+            Grouped { hash: format!("g{i:03}"), occurrence: occurrence("E", &message, at(i)), times: 1 }
+        })
+        .collect();
+    s.write(&batch).unwrap();
+    for i in (0..200).step_by(3) {
+        assert!(s.set_status(&format!("g{i:03}"), Status::Resolved).unwrap());
+    }
+    let r = db.handle();
+    for (text, status, per_page) in [
+        ("RARE", None, 3),
+        ("rare event", Some(Status::Unresolved), 2),
+        ("ommon", None, 10),
+        ("common", Some(Status::Resolved), 7),
+        ("ev", None, 30),
+        ("mm", Some(Status::Unresolved), 40),
+    ] {
+        let needle = text.to_ascii_lowercase();
+        let expected: Vec<String> = (0..200)
+            .rev()
+            .filter(|i| status.is_none_or(|st| (st == Status::Resolved) == (i % 3 == 0)))
+            .map(|i| (i, batch[i as usize].occurrence.message.to_ascii_lowercase()))
+            .filter(|(_, m)| m.contains(&needle))
+            .map(|(i, _)| format!("g{i:03}"))
+            .collect();
+        assert!(expected.len() > per_page as usize, "{text:?}: more than a page");
+        let pages = (expected.len() as u32).div_ceil(per_page);
+        let mut seen = Vec::new();
+        for page in 1..=pages + 1 {
+            let p = r.list_groups(&query(status, Some(text), page, per_page)).unwrap();
+            assert_eq!(p.total, expected.len() as u64, "{text:?} {status:?}: total on page {page}");
+            assert_eq!((p.page, p.per_page, p.pages()), (page, per_page, u64::from(pages)));
+            seen.extend(p.items.into_iter().map(|g| g.hash));
+        }
+        assert_eq!(seen, expected, "{text:?} {status:?}: all pages in list order");
+    }
 }
 
 fn deletion(db: &dyn Db) {

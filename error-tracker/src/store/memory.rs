@@ -54,6 +54,7 @@ fn page_of<T: Clone>(all: &[T], page: PageRequest) -> Page<T> {
     Page {
         items: all[start..end].to_vec(),
         total: all.len() as u64,
+        total_is_exact: true,
         page: page.page.max(1),
         per_page: page.per_page.max(1),
     }
@@ -121,16 +122,17 @@ impl Store for MemoryStore {
 
     fn list_groups(&self, q: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
         let groups = self.lock();
-        let needle = q.search.as_deref().map(str::to_lowercase).filter(|s| !s.is_empty());
+        // ASCII case only, as SQLite's LIKE and its search index fold it.
+        let needle = q.search.as_deref().map(str::to_ascii_lowercase).filter(|s| !s.is_empty());
         let mut all: Vec<GroupSummary> = groups
             .values()
             .map(|e| &e.group.summary)
             .filter(|s| q.status.is_none_or(|st| s.status == st))
             .filter(|s| {
                 needle.as_deref().is_none_or(|n| {
-                    s.exception_name.to_lowercase().contains(n)
-                        || s.message.to_lowercase().contains(n)
-                        || s.path.as_deref().unwrap_or("").to_lowercase().contains(n)
+                    s.exception_name.to_ascii_lowercase().contains(n)
+                        || s.message.to_ascii_lowercase().contains(n)
+                        || s.path.as_deref().unwrap_or("").to_ascii_lowercase().contains(n)
                 })
             })
             .cloned()

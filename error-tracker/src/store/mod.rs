@@ -143,8 +143,10 @@ impl FromStr for Status {
 pub struct GroupQuery {
     /// Only groups with this status.
     pub status: Option<Status>,
-    /// Only groups whose exception name, message or path contains this text
-    /// (case-insensitive).
+    /// Only groups whose exception name, message or path contains this text,
+    /// taken literally (`%`, `_` and quotes included). ASCII letters match
+    /// in any case; whether other letters do is up to the store (the SQLite
+    /// and memory stores: no; PostgreSQL's `ILIKE`: per the database's locale).
     pub search: Option<String>,
     /// The page to return.
     pub page: PageRequest,
@@ -187,8 +189,14 @@ impl PageRequest {
 pub struct Page<T> {
     /// The items of this page.
     pub items: Vec<T>,
-    /// How many items match in all.
+    /// How many items match in all, or, when `total_is_exact` is false, a
+    /// number that more items match.
     pub total: u64,
+    /// False when the store stopped counting: more than `total` items match,
+    /// and at least one follows this page. The SQLite store stops counting a
+    /// search's matches past 10,000 (or past the page asked for), which costs
+    /// a fraction of counting them all when most groups match.
+    pub total_is_exact: bool,
     /// The page number (1-based).
     pub page: u32,
     /// The page size.
@@ -196,7 +204,8 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// The number of pages (at least 1).
+    /// The number of pages (at least 1); when the total is not exact, the
+    /// number of pages known so far.
     pub fn pages(&self) -> u64 {
         self.total.div_ceil(u64::from(self.per_page.max(1))).max(1)
     }

@@ -592,7 +592,13 @@ impl Store for PostgresStore {
             Ok((total, client.query(&list, &[&status, &pattern, &limit, &offset])?))
         })?;
         let items = rows.iter().map(summary_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, total: total as u64, page: q.page.page.max(1), per_page: q.page.per_page.max(1) })
+        Ok(Page {
+            items,
+            total: total as u64,
+            total_is_exact: true,
+            page: q.page.page.max(1),
+            per_page: q.page.per_page.max(1),
+        })
     }
 
     fn group(&self, hash: &str) -> Result<Option<Group>, StoreError> {
@@ -625,7 +631,13 @@ impl Store for PostgresStore {
             Ok((total, client.query(&list, &[&hash, &limit, &offset])?))
         })?;
         let items = rows.iter().map(occurrence_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, total: total as u64, page: page.page.max(1), per_page: page.per_page.max(1) })
+        Ok(Page {
+            items,
+            total: total as u64,
+            total_is_exact: true,
+            page: page.page.max(1),
+            per_page: page.per_page.max(1),
+        })
     }
 
     fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {
