@@ -94,9 +94,19 @@ impl fmt::Debug for EventId {
 }
 
 /// The instruction addresses of the current stack, innermost first, unresolved.
+///
+/// While a web integration serves a request, the walk stops at the frame
+/// that polls the request's future: the frames above it are the server's
+/// (runtime, HTTP, routing), the same for every request, and walking them
+/// would be most of the cost of the capture.
 pub(crate) fn raw_stack() -> Vec<usize> {
+    let boundary = crate::context::stack_boundary();
     let mut ips = Vec::with_capacity(48);
     backtrace::trace(|frame| {
+        // `sp` is the frame's canonical frame address; 0 where the platform has none.
+        if boundary != 0 && frame.sp() as usize > boundary {
+            return false;
+        }
         ips.push(frame.ip() as usize);
         ips.len() < MAX_STACK_FRAMES
     });

@@ -14,7 +14,7 @@
 // machinery is kept (and unit-tested) rather than sprinkled with `cfg`s.
 #![cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -446,6 +446,16 @@ fn build_context(t: &Tracker, view: &RequestView<'_>) -> RequestContext {
 
 thread_local! {
     static CURRENT: RefCell<Option<Arc<RequestScope>>> = const { RefCell::new(None) };
+    /// An address in the stack frame that polls the current request's
+    /// future (0 without one): where the capture path stops walking.
+    static BOUNDARY: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The stack address above which the frames are the server's (its runtime,
+/// HTTP and routing code, the same for every request), not the request's:
+/// the capture path does not walk them. 0 outside a request.
+pub(crate) fn stack_boundary() -> usize {
+    BOUNDARY.try_with(Cell::get).unwrap_or(0)
 }
 
 /// The request being served on this task or thread, if a web integration
@@ -479,8 +489,8 @@ impl<F: Future> Future for Scoped<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        /// Puts the previous scope back, also when the poll unwinds.
-        struct Restore(Option<Arc<RequestScope>>);
+        /// Puts the previous scope and boundary back, also when the poll unwinds.
+        struct Restore(Option<Arc<RequestScope>>, usize);
         impl Drop for Restore {
             fn drop(&mut self) {
                 let previous = self.0.take();
@@ -489,6 +499,7 @@ impl<F: Future> Future for Scoped<F> {
                         *c = previous;
                     }
                 });
+                let _ = BOUNDARY.try_with(|b| b.set(self.1));
             }
         }
         // SAFETY: `inner` is never moved out of the pinned `Scoped`, and
@@ -499,7 +510,12 @@ impl<F: Future> Future for Scoped<F> {
         };
         let previous =
             CURRENT.try_with(|c| c.try_borrow_mut().ok().map(|mut c| c.replace(scope.clone()))).ok().flatten();
-        let _restore = Restore(previous.flatten());
+        // The stack grows down: the frames that this poll calls are below
+        // this local, the server's frames that called it above.
+        let marker = 0u8;
+        let here = std::hint::black_box(&marker) as *const u8 as usize;
+        let previous_boundary = BOUNDARY.try_with(|b| b.replace(here)).unwrap_or(0);
+        let _restore = Restore(previous.flatten(), previous_boundary);
         inner.poll(cx)
     }
 }
@@ -627,6 +643,19 @@ mod tests {
         assert_eq!(got, Poll::Ready(Some(("GET".to_owned(), "/a".to_owned()))));
         assert!(scope.recorded());
         assert!(current_request().is_none());
+    }
+
+    #[test]
+    fn the_stack_walk_stops_where_the_request_is_polled() {
+        let scope = RequestScope::new(Fixed("GET", "http://h/"));
+        // The test harness's frames are above this one.
+        let outside = crate::capture::raw_stack().len();
+        let mut fut = std::pin::pin!(Scoped::new(scope, async { crate::capture::raw_stack().len() }));
+        let Poll::Ready(inside) = fut.as_mut().poll(&mut Context::from_waker(std::task::Waker::noop())) else {
+            unreachable!("the future is ready at once")
+        };
+        assert!(inside >= 1 && inside < outside, "{inside} frames inside the scope, {outside} outside");
+        assert_eq!(stack_boundary(), 0, "the boundary is gone after the poll");
     }
 
     #[test]
