@@ -14,6 +14,7 @@ use error_tracker::notify::ticketing::{GithubIssues, Jira, WebhookTicketing};
 use error_tracker::notify::{Notification, NotifyError, Reason, SmtpSettings, SmtpTls, WebhookNotifier};
 use error_tracker::{GroupQuery, GroupSummary, Notifier, PageRequest, Status, Ticketing, record_exception};
 use error_tracker_suite::{flush, init_once};
+use error_tracker_ui::{AllowAll, UiRequest};
 use serde_json::Value;
 
 // ---------------------------------------------------------------- SMTP sink
@@ -461,6 +462,11 @@ fn a_failing_endpoint_is_tried_3_times_then_given_up_and_the_app_goes_on() {
     let (_, last) = after.last_error.expect("the last error is visible");
     assert!(last.contains("HTTP 500"), "{last}");
     assert!(!last.contains("/hook"), "URL paths stay out of errors: {last}");
+    // The UI mounted in this process shows it.
+    let ui = error_tracker_ui::ErrorTrackerUi::from_tracker().expect("init was called").permission(AllowAll);
+    let page = ui.handle(&UiRequest::new("GET", &format!("{}/", ui.url_prefix())));
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains("Notifications: ") && html.contains("HTTP 500"), "{html}");
     // The other channels still delivered, and the occurrence is stored.
     assert_eq!(peers.smtp.mails_about("FlakyError").len(), 1);
     let g = group("FlakyError");

@@ -185,6 +185,7 @@ impl ErrorTrackerUi {
                 current_status => status.map(Status::as_str).unwrap_or(""),
                 statuses => STATUS_NAMES,
                 q => search.unwrap_or_default(),
+                delivery => delivery_line(),
             },
         )
     }
@@ -345,4 +346,20 @@ struct HourlyCounts {
     since: Timestamp,
     /// One count per hour, oldest first, up to the current hour.
     counts: Vec<u64>,
+}
+
+/// What the notification worker of this process did, for the list page:
+/// `None` when notifications are off here (the bundled binary, or no
+/// notifier configured) or nothing was sent yet.
+fn delivery_line() -> Option<String> {
+    let s = error_tracker::notify::status()?;
+    if s.sent + s.failed + s.dropped + s.pending == 0 {
+        return None;
+    }
+    let mut line =
+        format!("Notifications: {} sent, {} failed, {} dropped, {} waiting", s.sent, s.failed, s.dropped, s.pending);
+    if let Some((at, error)) = &s.last_error {
+        line.push_str(&format!(". Last error, {at}: {error}"));
+    }
+    Some(line)
 }
