@@ -217,3 +217,36 @@ fn a_panic_in_a_spawned_thread_is_recorded_and_the_previous_hook_runs() {
     assert!(p.location.as_deref().unwrap().starts_with("tests/record.rs:"), "{p:?}");
     assert!(o.backtrace.first().is_some_and(|f| !f.function.starts_with("std::panicking")), "{:#?}", o.backtrace);
 }
+
+#[derive(Debug)]
+struct Stormy;
+
+#[inline(never)]
+fn storm_site() {
+    record_exception!(Stormy);
+}
+
+#[test]
+fn a_storm_from_4_threads_is_counted_exactly_and_stored_within_the_cap() {
+    let path = init();
+    // Paced writes, queue overflow folding and the writer's folding of
+    // repeats past the cap all take part: the count must stay exact.
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(|| {
+                for _ in 0..10_000 {
+                    storm_site();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    flush();
+    let store = open(&path);
+    let g = find(&store, "Stormy");
+    assert_eq!(g.count, 40_000);
+    let stored = store.occurrences(&g.hash, PageRequest::first(1)).unwrap().total;
+    assert!((1..=100).contains(&stored), "{stored} occurrences stored, the cap is 100");
+}

@@ -129,16 +129,19 @@ impl Writer {
             if left.is_zero() || self.batch.len() >= MAX_BATCH || pulls >= MAX_PULLS {
                 return;
             }
-            select! {
-                recv(wake) -> _ => return,
-                default(left.min(STORM_POLL)) => {},
-            }
+            let woken = select! {
+                recv(wake) -> _ => true,
+                default(left.min(STORM_POLL)) => false,
+            };
             while self.batch.len() < MAX_BATCH && pulls < MAX_PULLS {
                 match queue.try_recv() {
                     Ok(p) => self.take(p),
                     Err(_) => break,
                 }
                 pulls += 1;
+            }
+            if woken {
+                return;
             }
         }
     }
