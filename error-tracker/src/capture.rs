@@ -101,11 +101,20 @@ impl fmt::Debug for EventId {
 /// would be most of the cost of the capture.
 pub(crate) fn raw_stack() -> Vec<usize> {
     let boundary = crate::context::stack_boundary();
+    let mut below = false;
     let mut ips = Vec::with_capacity(48);
     backtrace::trace(|frame| {
-        // `sp` is the frame's canonical frame address; 0 where the platform has none.
-        if boundary != 0 && frame.sp() as usize > boundary {
-            return false;
+        // `sp` is the frame's canonical frame address; 0 where the platform
+        // has none. The walk stops when it crosses the boundary upward, not
+        // merely when a frame is above it: code that switched to another
+        // stack (`stacker`, coroutines) may run at higher addresses.
+        let sp = frame.sp() as usize;
+        if boundary != 0 && sp != 0 {
+            if sp <= boundary {
+                below = true;
+            } else if below {
+                return false;
+            }
         }
         ips.push(frame.ip() as usize);
         ips.len() < MAX_STACK_FRAMES
