@@ -1,7 +1,9 @@
 //! Requests/s of an app where every request fails (a 500 through `?` from a
 //! `#[track_exception]` fn), served to 64 keep-alive connections on
 //! loopback, with the error-tracker layer/middleware and without it, in
-//! the same run: axum, then actix-web.
+//! the same run: axum, then actix-web. Then the same where every request
+//! succeeds (the tracked fn returns `Ok`): what the layer costs when
+//! nothing fails.
 //!
 //! ```sh
 //! cargo bench --bench web --features axum,actix
@@ -11,8 +13,7 @@
 //! of one call. The two variants run in alternating rounds, with the
 //! writer flushed between rounds, so that drift from other processes on the
 //! machine falls on both alike. `WEB_BENCH_ROUNDS` and `WEB_BENCH_SECONDS`
-//! (per round) change the length; `WEB_BENCH_MINIMAL_CONTEXT=1` stores only
-//! the method, path and route, to tell the scope's cost from the context's. The load generator is the tokio client
+//! (per round) change the length. The load generator is the tokio client
 //! below, on its own thread.
 
 use std::net::SocketAddr;
@@ -24,9 +25,29 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CONNECTIONS: usize = 64;
-const REQUEST: &[u8] = b"GET /orders/17/total?currency=EUR HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+const FAILING: Workload = Workload {
+    name: "every request fails",
+    request: b"GET /orders/17/total?currency=EUR HTTP/1.1\r\nHost: 127.0.0.1\r\n\
 User-Agent: web-bench/1.0\r\nAccept: application/json\r\nAccept-Language: en\r\n\
-Authorization: Bearer bench-token-123456\r\nCookie: sessionid=s-123; theme=dark\r\n\r\n";
+Authorization: Bearer bench-token-123456\r\nCookie: sessionid=s-123; theme=dark\r\n\r\n",
+    status: b"HTTP/1.1 500",
+};
+/// The same request to a route whose tracked fn succeeds: what the layer
+/// costs when nothing fails.
+const SUCCEEDING: Workload = Workload {
+    name: "every request succeeds",
+    request: b"GET /orders/17/count?currency=EUR HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+User-Agent: web-bench/1.0\r\nAccept: application/json\r\nAccept-Language: en\r\n\
+Authorization: Bearer bench-token-123456\r\nCookie: sessionid=s-123; theme=dark\r\n\r\n",
+    status: b"HTTP/1.1 200",
+};
+
+/// What the load generator sends, and the status every response must have.
+struct Workload {
+    name: &'static str,
+    request: &'static [u8],
+    status: &'static [u8],
+}
 
 /// The tracked function behind every request: it fails, and is recorded.
 #[error_tracker::track_exception]
@@ -45,8 +66,13 @@ mod axum_app {
         Ok(total.to_string())
     }
 
+    async fn count() -> Result<String, StatusCode> {
+        let count = super::parse_total("1250").map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        Ok(count.to_string())
+    }
+
     pub fn start(tracked: bool) -> std::net::SocketAddr {
-        let mut app = Router::new().route("/orders/{id}/total", get(total));
+        let mut app = Router::new().route("/orders/{id}/total", get(total)).route("/orders/{id}/count", get(count));
         if tracked {
             app = app.layer(ErrorTrackerLayer::new());
         }
@@ -70,7 +96,15 @@ mod actix_app {
     use error_tracker::integrations::actix::ErrorTrackerMiddleware;
 
     async fn total() -> HttpResponse {
-        match super::parse_total("12,50") {
+        respond(super::parse_total("12,50"))
+    }
+
+    async fn count() -> HttpResponse {
+        respond(super::parse_total("1250"))
+    }
+
+    fn respond(parsed: Result<u64, std::num::ParseIntError>) -> HttpResponse {
+        match parsed {
             Ok(t) => HttpResponse::Ok().body(t.to_string()),
             Err(_) => HttpResponse::InternalServerError().body("500 Internal Server Error\n"),
         }
@@ -85,6 +119,7 @@ mod actix_app {
                     App::new()
                         .wrap(Condition::new(tracked, ErrorTrackerMiddleware::new()))
                         .route("/orders/{id}/total", web::get().to(total))
+                        .route("/orders/{id}/count", web::get().to(count))
                 })
                 .workers(2)
                 .disable_signals()
@@ -100,23 +135,19 @@ mod actix_app {
 }
 
 /// One keep-alive connection sending requests one after another until `stop`.
-async fn connection(addr: SocketAddr, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) {
+async fn connection(addr: SocketAddr, work: &'static Workload, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     s.set_nodelay(true).expect("nodelay");
     let mut buf = vec![0u8; 8192];
     while !stop.load(Ordering::Relaxed) {
-        s.write_all(REQUEST).await.expect("send");
+        s.write_all(work.request).await.expect("send");
         let mut filled = 0;
         loop {
             let n = s.read(&mut buf[filled..]).await.expect("read");
             assert!(n > 0, "the server closed the connection");
             filled += n;
             if let Some(end) = complete(&buf[..filled]) {
-                assert!(
-                    buf.starts_with(b"HTTP/1.1 500"),
-                    "every request must fail: {:?}",
-                    String::from_utf8_lossy(&buf[..end])
-                );
+                assert!(buf.starts_with(work.status), "{}: {:?}", work.name, String::from_utf8_lossy(&buf[..end]));
                 break;
             }
         }
@@ -152,12 +183,12 @@ struct Round {
 }
 
 /// Requests/s against `addr` over `seconds`, with [`CONNECTIONS`] connections.
-fn load(client: &tokio::runtime::Runtime, addr: SocketAddr, seconds: f64) -> Round {
+fn load(client: &tokio::runtime::Runtime, addr: SocketAddr, work: &'static Workload, seconds: f64) -> Round {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     client.block_on(async {
         let tasks: Vec<_> =
-            (0..CONNECTIONS).map(|_| tokio::spawn(connection(addr, stop.clone(), done.clone()))).collect();
+            (0..CONNECTIONS).map(|_| tokio::spawn(connection(addr, work, stop.clone(), done.clone()))).collect();
         // Let every connection open before counting.
         tokio::time::sleep(Duration::from_millis(100)).await;
         let start_count = done.load(Ordering::Relaxed);
@@ -177,22 +208,29 @@ fn load(client: &tokio::runtime::Runtime, addr: SocketAddr, seconds: f64) -> Rou
     })
 }
 
-fn compare(name: &str, client: &tokio::runtime::Runtime, with: SocketAddr, without: SocketAddr) {
+fn compare(
+    name: &str,
+    client: &tokio::runtime::Runtime,
+    work: &'static Workload,
+    with: SocketAddr,
+    without: SocketAddr,
+) {
+    let name = format!("{name}, {}", work.name);
     let rounds: usize = std::env::var("WEB_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
     let seconds: f64 = std::env::var("WEB_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0);
     // Warm up both: connections, allocator, the symbol cache of the writer.
-    load(client, with, 0.5);
-    load(client, without, 0.5);
+    load(client, with, work, 0.5);
+    load(client, without, work, 0.5);
     let mut with_rounds = Vec::with_capacity(rounds);
     let mut without_rounds = Vec::with_capacity(rounds);
     for round in 0..rounds {
         // Alternate which goes first, so neither always follows the other's backlog.
         let (a, b) = if round % 2 == 0 {
-            let a = load(client, with, seconds);
-            (a, load(client, without, seconds))
+            let a = load(client, with, work, seconds);
+            (a, load(client, without, work, seconds))
         } else {
-            let b = load(client, without, seconds);
-            (load(client, with, seconds), b)
+            let b = load(client, without, work, seconds);
+            (load(client, with, work, seconds), b)
         };
         println!(
             "{name} round {round}: with {:.0} req/s, {:.1} us CPU/req; without {:.0} req/s, {:.1} us CPU/req",
@@ -221,25 +259,6 @@ fn compare(name: &str, client: &tokio::runtime::Runtime, with: SocketAddr, witho
     );
 }
 
-/// Only the method, path and route: with `WEB_BENCH_MINIMAL_CONTEXT=1`, the
-/// bench tells the cost of the scope from the cost of storing a full context.
-struct MinimalContext;
-
-impl error_tracker::ContextBuilder for MinimalContext {
-    fn build(
-        &self,
-        r: &error_tracker::RequestView<'_>,
-        _: &dyn error_tracker::Masking,
-    ) -> error_tracker::RequestContext {
-        error_tracker::RequestContext {
-            method: r.method().to_owned(),
-            path: r.path().to_owned(),
-            route: r.route_pattern().map(str::to_owned),
-            ..Default::default()
-        }
-    }
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not and
     // only checks that this builds and runs briefly.
@@ -249,11 +268,7 @@ fn main() {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("web-bench.sqlite");
-    let mut config = error_tracker::Config::default().database(db.to_str().expect("utf-8"));
-    if std::env::var_os("WEB_BENCH_MINIMAL_CONTEXT").is_some() {
-        // Diagnosis: how much of the cost is the size of the stored context?
-        config = config.context_builder(MinimalContext);
-    }
+    let config = error_tracker::Config::default().database(db.to_str().expect("utf-8"));
     let _guard = error_tracker::init(config).expect("init");
     let client = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("client runtime");
 
@@ -262,10 +277,15 @@ fn main() {
     let actix_with = actix_app::start(true);
     let actix_without = actix_app::start(false);
     if quick {
-        load(&client, axum_with, 0.2);
-        load(&client, actix_with, 0.2);
+        for work in [&FAILING, &SUCCEEDING] {
+            load(&client, axum_with, work, 0.2);
+            load(&client, actix_with, work, 0.2);
+        }
         return;
     }
-    compare("axum", &client, axum_with, axum_without);
-    compare("actix-web", &client, actix_with, actix_without);
+    // The issue's figure first: every request fails.
+    compare("axum", &client, &FAILING, axum_with, axum_without);
+    compare("actix-web", &client, &FAILING, actix_with, actix_without);
+    compare("axum", &client, &SUCCEEDING, axum_with, axum_without);
+    compare("actix-web", &client, &SUCCEEDING, actix_with, actix_without);
 }
