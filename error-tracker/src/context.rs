@@ -409,10 +409,12 @@ impl RequestScope {
     }
 
     /// The masked context, built on first use with the configured builder.
+    /// Runs on the writer thread: should even the default builder panic, the
+    /// context is left empty and the writer goes on.
     pub(crate) fn context(&self, t: &Tracker) -> &RequestContext {
         self.context.get_or_init(|| {
             let mut context = None;
-            self.raw.with_view(&mut |view| context = Some(build_context(t, view)));
+            guarded(|| self.raw.with_view(&mut |view| context = Some(build_context(t, view))));
             context.unwrap_or_default()
         })
     }
