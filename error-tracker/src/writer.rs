@@ -89,7 +89,7 @@ impl Writer {
         loop {
             select! {
                 recv(queue) -> p => match p {
-                    Ok(p) => self.take(p),
+                    Ok(p) => self.take_guarded(p),
                     Err(_) => return,
                 },
                 recv(wake) -> _ => {},
@@ -100,7 +100,7 @@ impl Writer {
             let mut pulls = 0;
             while self.batch.len() < MAX_BATCH && pulls < MAX_PULLS {
                 match queue.try_recv() {
-                    Ok(p) => self.take(p),
+                    Ok(p) => self.take_guarded(p),
                     Err(_) => break,
                 }
                 pulls += 1;
@@ -111,7 +111,7 @@ impl Writer {
                 map.drain().map(|(_, p)| p).collect()
             };
             for p in folded {
-                self.take(p);
+                self.take_guarded(p);
             }
             self.write();
         }
@@ -135,7 +135,7 @@ impl Writer {
             };
             while self.batch.len() < MAX_BATCH && pulls < MAX_PULLS {
                 match queue.try_recv() {
-                    Ok(p) => self.take(p),
+                    Ok(p) => self.take_guarded(p),
                     Err(_) => break,
                 }
                 pulls += 1;
@@ -143,6 +143,16 @@ impl Writer {
             if woken {
                 return;
             }
+        }
+    }
+
+    /// [`take`](Self::take), and should it panic (a bug of ours), the
+    /// occurrence is counted as lost and the writer goes on.
+    fn take_guarded(&mut self, p: Pending) {
+        let times = p.times;
+        if catch_unwind(AssertUnwindSafe(|| self.take(p))).is_err() {
+            self.t.progress.lost.fetch_add(times, std::sync::atomic::Ordering::Relaxed);
+            self.t.progress.finish(times);
         }
     }
 
