@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::Grouped;
+use super::{Grouped, hour_of};
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
 
@@ -35,7 +35,7 @@ impl<'a> FoldedBatch<'a> {
         let mut f = FoldedBatch { batch, order: Vec::new(), groups: HashMap::new(), hours: HashMap::new() };
         for g in batch {
             let o = &g.occurrence;
-            *f.hours.entry((g.hash.as_str(), o.timestamp.as_secs().div_euclid(3600))).or_default() += g.times;
+            *f.hours.entry((g.hash.as_str(), hour_of(o.timestamp))).or_default() += g.times;
             f.groups
                 .entry(&g.hash)
                 .and_modify(|w| {

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use super::{
     ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, Store, StoreError,
-    render_traceback,
+    hour_of, hours_since, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -51,13 +51,7 @@ impl Default for MemoryStore {
 fn page_of<T: Clone>(all: &[T], page: PageRequest) -> Page<T> {
     let start = (page.offset() as usize).min(all.len());
     let end = (start + page.limit() as usize).min(all.len());
-    Page {
-        items: all[start..end].to_vec(),
-        total: all.len() as u64,
-        total_is_exact: true,
-        page: page.page.max(1),
-        per_page: page.per_page.max(1),
-    }
+    Page::exact(all[start..end].to_vec(), all.len() as u64, page)
 }
 
 impl Store for MemoryStore {
@@ -104,7 +98,7 @@ impl Store for MemoryStore {
             let e = groups.get_mut(&g.hash).expect("inserted above");
             e.occurrences.push_front(o.clone());
             e.occurrences.truncate(self.cap);
-            *e.hours.entry(o.timestamp.as_secs().div_euclid(3600)).or_default() += g.times;
+            *e.hours.entry(hour_of(o.timestamp)).or_default() += g.times;
             let count = e.group.summary.count;
             match changes.iter_mut().find(|c| c.hash == g.hash) {
                 Some(c) => {
@@ -154,10 +148,8 @@ impl Store for MemoryStore {
 
     fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {
         let groups = self.lock();
-        let first = since.as_secs().div_euclid(3600);
-        let last = Timestamp::now().as_secs().div_euclid(3600).max(first);
         let hours = groups.get(hash).map(|e| &e.hours);
-        Ok((first..=last).map(|h| hours.and_then(|m| m.get(&h)).copied().unwrap_or(0)).collect())
+        Ok(hours_since(since).map(|h| hours.and_then(|m| m.get(&h)).copied().unwrap_or(0)).collect())
     }
 
     fn delete_group(&self, hash: &str) -> Result<bool, StoreError> {

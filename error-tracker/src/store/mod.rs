@@ -4,6 +4,7 @@
 //! batches; the UI and the notifiers call the read methods.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -204,6 +205,17 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// The page `request` asked for, holding `items`, of `total` matches.
+    ///
+    /// ```
+    /// use error_tracker::{Page, PageRequest};
+    /// let page = Page::exact(vec!["a", "b"], 12, PageRequest { page: 2, per_page: 2 });
+    /// assert_eq!((page.pages(), page.total_is_exact), (6, true));
+    /// ```
+    pub fn exact(items: Vec<T>, total: u64, request: PageRequest) -> Self {
+        Page { items, total, total_is_exact: true, page: request.page.max(1), per_page: request.per_page.max(1) }
+    }
+
     /// The number of pages (at least 1); when the total is not exact, the
     /// number of pages known so far.
     pub fn pages(&self) -> u64 {
@@ -321,4 +333,16 @@ pub fn render_traceback(o: &Occurrence) -> String {
         }
     }
     s
+}
+
+/// The hour of `t`, as `group_hours` and [`Store::hourly_counts`] count them: Unix time / 3600.
+pub(crate) fn hour_of(t: Timestamp) -> i64 {
+    t.as_secs().div_euclid(3600)
+}
+
+/// The hours from the one of `since` to the current one, both included: the
+/// slots of [`Store::hourly_counts`].
+pub(crate) fn hours_since(since: Timestamp) -> RangeInclusive<i64> {
+    let first = hour_of(since);
+    first..=hour_of(Timestamp::now()).max(first)
 }

@@ -22,7 +22,7 @@ use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
     ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, Store, StoreError,
-    render_traceback,
+    hours_since, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -592,13 +592,7 @@ impl Store for PostgresStore {
             Ok((total, client.query(&list, &[&status, &pattern, &limit, &offset])?))
         })?;
         let items = rows.iter().map(summary_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            total: total as u64,
-            total_is_exact: true,
-            page: q.page.page.max(1),
-            per_page: q.page.per_page.max(1),
-        })
+        Ok(Page::exact(items, total as u64, q.page))
     }
 
     fn group(&self, hash: &str) -> Result<Option<Group>, StoreError> {
@@ -631,19 +625,13 @@ impl Store for PostgresStore {
             Ok((total, client.query(&list, &[&hash, &limit, &offset])?))
         })?;
         let items = rows.iter().map(occurrence_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            total: total as u64,
-            total_is_exact: true,
-            page: page.page.max(1),
-            per_page: page.per_page.max(1),
-        })
+        Ok(Page::exact(items, total as u64, page))
     }
 
     fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {
         const SQL: &str = "SELECT hour, count FROM group_hours WHERE hash = $1 AND hour BETWEEN $2 AND $3";
-        let first = since.as_secs().div_euclid(3600);
-        let last = Timestamp::now().as_secs().div_euclid(3600).max(first);
+        let hours = hours_since(since);
+        let (first, last) = (*hours.start(), *hours.end());
         let rows = self.with_conn(|client, cache| {
             let stmt = prepared(client, cache, SQL)?;
             client.query(&stmt, &[&hash, &first, &last])
@@ -654,7 +642,7 @@ impl Store for PostgresStore {
             let count: i64 = r.try_get(1).map_err(corrupt)?;
             found.insert(hour, count as u64);
         }
-        Ok((first..=last).map(|h| found.get(&h).copied().unwrap_or(0)).collect())
+        Ok(hours.map(|h| found.get(&h).copied().unwrap_or(0)).collect())
     }
 
     fn delete_group(&self, hash: &str) -> Result<bool, StoreError> {

@@ -14,7 +14,7 @@ use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
     ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, Store, StoreError,
-    render_traceback,
+    hours_since, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -383,19 +383,13 @@ impl Store for SqliteStore {
             for row in rows {
                 items.push(occurrence_from_columns(row.map_err(db_err)?)?);
             }
-            Ok(Page {
-                items,
-                total: total as u64,
-                total_is_exact: true,
-                page: page.page.max(1),
-                per_page: page.per_page.max(1),
-            })
+            Ok(Page::exact(items, total as u64, page))
         })
     }
 
     fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {
-        let first = since.as_secs().div_euclid(3600);
-        let last = Timestamp::now().as_secs().div_euclid(3600).max(first);
+        let hours = hours_since(since);
+        let (first, last) = (*hours.start(), *hours.end());
         let found: HashMap<i64, u64> = self.read(|conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT hour, count FROM group_hours WHERE hash = ?1 AND hour BETWEEN ?2 AND ?3")
@@ -405,7 +399,7 @@ impl Store for SqliteStore {
                 .map_err(db_err)?;
             rows.collect::<Result<_, _>>().map_err(db_err)
         })?;
-        Ok((first..=last).map(|h| found.get(&h).copied().unwrap_or(0)).collect())
+        Ok(hours.map(|h| found.get(&h).copied().unwrap_or(0)).collect())
     }
 
     fn delete_group(&self, hash: &str) -> Result<bool, StoreError> {
