@@ -128,21 +128,21 @@ fn display(v: &dyn fmt::Display) -> String {
     guarded(|| bounded_format(format_args!("{v}"))).unwrap_or_else(|| crate::mask::RENDER_ERROR.to_owned())
 }
 
-/// A new occurrence with the context of the current thread and nothing else
-/// (the request's context is added by the writer, see [`Pending::request`]).
-pub(crate) fn base_occurrence(t: &Tracker, exception_name: String, message: String) -> Occurrence {
-    let id = EventId::new_v4();
+/// A new occurrence with the context of the current thread and nothing else:
+/// the writer adds the id text, the process's host, pid and release, and
+/// the request's context (see [`Pending`]).
+pub(crate) fn base_occurrence(exception_name: String, message: String) -> Occurrence {
     Occurrence {
-        id: id.to_string(),
+        id: String::new(),
         exception_name,
         message,
         sources: Vec::new(),
         backtrace: Vec::new(),
         thread: std::thread::current().name().map(str::to_owned),
         timestamp: Timestamp::now(),
-        host: t.host.clone(),
-        pid: t.pid,
-        release: t.release.clone(),
+        host: String::new(),
+        pid: 0,
+        release: None,
         panic: None,
         frames: Vec::new(),
         request: None,
@@ -157,23 +157,23 @@ pub(crate) fn capture_error(
     err: &(dyn Error + '_),
     extra: Vec<Variable>,
 ) -> EventId {
-    let mut p = pending_error(t, type_name, err);
+    let mut p = pending_error(type_name, err);
     p.occurrence.extra = extra;
-    t.submit(p.occurrence, p.ips)
+    t.submit_pending(p)
 }
 
 /// Records a value that is only `Debug`: its `Debug` text is the message.
 pub(crate) fn capture_debug(t: &Tracker, type_name: &'static str, message: String, extra: Vec<Variable>) -> EventId {
-    let mut p = pending_message(t, type_name, message);
+    let mut p = pending_message(type_name, message);
     p.occurrence.extra = extra;
-    t.submit(p.occurrence, p.ips)
+    t.submit_pending(p)
 }
 
 /// Captures an error into an occurrence without submitting it: a tracked
 /// frame adds its snapshot first (see `frames`).
-pub(crate) fn pending_error(t: &Tracker, type_name: &'static str, err: &(dyn Error + '_)) -> Pending {
+pub(crate) fn pending_error(type_name: &'static str, err: &(dyn Error + '_)) -> Pending {
     with_state(State::Recording, || {
-        let mut o = base_occurrence(t, type_name.to_owned(), display(&err));
+        let mut o = base_occurrence(type_name.to_owned(), display(&err));
         let mut next = err.source();
         while let Some(src) = next {
             if o.sources.len() >= MAX_SOURCES {
@@ -182,20 +182,20 @@ pub(crate) fn pending_error(t: &Tracker, type_name: &'static str, err: &(dyn Err
             o.sources.push(display(&src));
             next = src.source();
         }
-        Pending { occurrence: o, ips: raw_stack(), times: 1, request: current_request() }
+        Pending::new(o, raw_stack(), current_request())
     })
 }
 
 /// Like [`pending_error`], for a value that is only `Debug` (or not even that).
-pub(crate) fn pending_message(t: &Tracker, type_name: &'static str, message: String) -> Pending {
+pub(crate) fn pending_message(type_name: &'static str, message: String) -> Pending {
     with_state(State::Recording, || {
-        let o = base_occurrence(t, type_name.to_owned(), message);
-        Pending { occurrence: o, ips: raw_stack(), times: 1, request: current_request() }
+        let o = base_occurrence(type_name.to_owned(), message);
+        Pending::new(o, raw_stack(), current_request())
     })
 }
 
 /// Builds the occurrence of a panic, from the panic hook.
-pub(crate) fn panic_occurrence(t: &Tracker, info: &std::panic::PanicHookInfo<'_>) -> Pending {
+pub(crate) fn panic_occurrence(info: &std::panic::PanicHookInfo<'_>) -> Pending {
     let payload = info.payload();
     let message = if let Some(s) = payload.downcast_ref::<&str>() {
         crate::mask::truncate_string(s)
@@ -205,7 +205,7 @@ pub(crate) fn panic_occurrence(t: &Tracker, info: &std::panic::PanicHookInfo<'_>
         "<non-string panic payload>".to_owned()
     };
     let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
-    let mut o = base_occurrence(t, "panic".to_owned(), message.clone());
+    let mut o = base_occurrence("panic".to_owned(), message.clone());
     o.panic = Some(PanicInfo { message, location });
-    Pending { occurrence: o, ips: raw_stack(), times: 1, request: current_request() }
+    Pending::new(o, raw_stack(), current_request())
 }

@@ -662,8 +662,8 @@ pub trait CaptureViaError {
     fn __error_tracker_capture(&self, t: &Tracker) -> Capture;
 }
 impl<T: Error> CaptureViaError for &&&&Wrap<'_, T> {
-    fn __error_tracker_capture(&self, t: &Tracker) -> Capture {
-        Capture(capture::pending_error(t, std::any::type_name::<T>(), self.0))
+    fn __error_tracker_capture(&self, _: &Tracker) -> Capture {
+        Capture(capture::pending_error(std::any::type_name::<T>(), self.0))
     }
 }
 /// See [`CaptureViaError`].
@@ -672,8 +672,8 @@ pub trait CaptureViaAsDynErrorSend {
     fn __error_tracker_capture(&self, t: &Tracker) -> Capture;
 }
 impl<T: AsRef<dyn Error + Send + Sync> + ?Sized> CaptureViaAsDynErrorSend for &&&Wrap<'_, T> {
-    fn __error_tracker_capture(&self, t: &Tracker) -> Capture {
-        Capture(capture::pending_error(t, std::any::type_name::<T>(), self.0.as_ref()))
+    fn __error_tracker_capture(&self, _: &Tracker) -> Capture {
+        Capture(capture::pending_error(std::any::type_name::<T>(), self.0.as_ref()))
     }
 }
 /// See [`CaptureViaError`].
@@ -682,8 +682,8 @@ pub trait CaptureViaAsDynError {
     fn __error_tracker_capture(&self, t: &Tracker) -> Capture;
 }
 impl<T: AsRef<dyn Error> + ?Sized> CaptureViaAsDynError for &&Wrap<'_, T> {
-    fn __error_tracker_capture(&self, t: &Tracker) -> Capture {
-        Capture(capture::pending_error(t, std::any::type_name::<T>(), self.0.as_ref()))
+    fn __error_tracker_capture(&self, _: &Tracker) -> Capture {
+        Capture(capture::pending_error(std::any::type_name::<T>(), self.0.as_ref()))
     }
 }
 /// See [`CaptureViaError`].
@@ -697,7 +697,7 @@ impl<T: Debug + ?Sized> CaptureViaDebug for &Wrap<'_, T> {
             Value::String(s) => s,
             other => other.to_string(),
         };
-        Capture(capture::pending_message(t, std::any::type_name::<T>(), message))
+        Capture(capture::pending_message(std::any::type_name::<T>(), message))
     }
 }
 /// See [`CaptureViaError`].
@@ -706,9 +706,9 @@ pub trait CaptureViaName {
     fn __error_tracker_capture(&self, t: &Tracker) -> Capture;
 }
 impl<T: ?Sized> CaptureViaName for Wrap<'_, T> {
-    fn __error_tracker_capture(&self, t: &Tracker) -> Capture {
+    fn __error_tracker_capture(&self, _: &Tracker) -> Capture {
         let name = std::any::type_name::<T>();
-        Capture(capture::pending_message(t, name, format!("<{name}>")))
+        Capture(capture::pending_message(name, format!("<{name}>")))
     }
 }
 

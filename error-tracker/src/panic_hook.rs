@@ -27,7 +27,7 @@ pub(crate) fn install() {
 fn record(info: &panic::PanicHookInfo<'_>) {
     let Some(t) = crate::tracker::get() else { return };
     capture::with_state(State::Recording, || {
-        let pending = capture::panic_occurrence(t, info);
+        let pending = capture::panic_occurrence(info);
         if let Some(pending) = crate::frames::on_panic(pending) {
             t.submit_pending(pending);
         }

@@ -21,7 +21,13 @@ use crate::store::Store;
 const MAX_OVERFLOW_KEYS: usize = 10_000;
 
 /// An occurrence on its way to the writer, with its stack unresolved.
+///
+/// The writer fills in what the failing thread need not spend time on: the
+/// occurrence's id text, the process's host, pid and release, and the
+/// request's context.
 pub(crate) struct Pending {
+    /// The id returned to the caller; the writer writes it into `occurrence.id`.
+    pub(crate) id: EventId,
     pub(crate) occurrence: Occurrence,
     pub(crate) ips: Vec<usize>,
     /// How many occurrences this one stands for (more than 1 after folding).
@@ -32,6 +38,11 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// One new occurrence, with a new id.
+    pub(crate) fn new(occurrence: Occurrence, ips: Vec<usize>, request: Option<Arc<RequestScope>>) -> Self {
+        Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request }
+    }
+
     /// What identifies "the same error" before it is symbolized: its
     /// exception name and its raw stack. Used to fold repeats into counters.
     pub(crate) fn fold_key(&self) -> u64 {
@@ -133,15 +144,15 @@ impl Tracker {
         }
     }
 
-    /// Hands an occurrence to the writer without blocking. When the queue is
-    /// full, folds it into the counter of its stack.
-    pub(crate) fn submit(&self, occurrence: Occurrence, ips: Vec<usize>) -> EventId {
-        let id = occurrence.id.parse::<uuid::Uuid>().map(|u| EventId(u.as_u128())).unwrap_or_default();
-        self.submit_pending(Pending { occurrence, ips, times: 1, request: None });
+    /// Hands an occurrence to the writer without blocking, and returns its
+    /// id. When the queue is full, folds it into the counter of its stack.
+    pub(crate) fn submit_pending(&self, p: Pending) -> EventId {
+        let id = p.id;
+        self.submit_queued(p);
         id
     }
 
-    pub(crate) fn submit_pending(&self, p: Pending) {
+    fn submit_queued(&self, p: Pending) {
         self.progress.accepted.fetch_add(p.times, Ordering::SeqCst);
         match self.queue.try_send(p) {
             Ok(()) => {}

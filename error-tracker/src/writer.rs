@@ -176,7 +176,11 @@ impl Writer {
             latest.occurrence.timestamp = latest.occurrence.timestamp.max(p.occurrence.timestamp);
             return;
         }
-        let Pending { mut occurrence, ips, times, request } = p;
+        let Pending { id, mut occurrence, ips, times, request } = p;
+        occurrence.id = id.to_string();
+        occurrence.host.clone_from(&self.t.host);
+        occurrence.pid = self.t.pid;
+        occurrence.release.clone_from(&self.t.release);
         occurrence.backtrace = self.symbolizer.resolve(&ips).to_vec();
         if let Some(scope) = request
             && occurrence.request.is_none()

@@ -50,10 +50,10 @@ pub(crate) fn record_response(
                 format!("{method} {route} returned {status} {reason}").trim_end().to_owned()
             }
         };
-        let occurrence = base_occurrence(t, status_name(status, reason), message);
+        let occurrence = base_occurrence(status_name(status, reason), message);
         // The stack here is the server's, not the handler's: without frames,
         // the group is the status plus the route, which is what tells them apart.
-        t.submit_pending(Pending { occurrence, ips: Vec::new(), times: 1, request: Some(scope.clone()) });
+        t.submit_pending(Pending::new(occurrence, Vec::new(), Some(scope.clone())));
     });
 }
 
