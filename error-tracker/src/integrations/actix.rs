@@ -32,7 +32,7 @@ use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage};
 use futures_util::{Stream, StreamExt};
 
-use crate::context::{CatchPanic, RawRequest, RequestBody, RequestScope, RequestView, Scoped, is_capturable};
+use crate::context::{CatchPanic, RawRequest, RequestScope, RequestView, Scoped, is_capturable};
 use crate::integrations::record_response;
 
 /// Records handler panics (answered with a 500), 5xx responses (those of a
@@ -128,12 +128,8 @@ fn is_ui_path(path: &str, prefix: &str) -> bool {
     !prefix.is_empty() && path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// What was read of the payload before the handler runs.
-enum Captured {
-    No,
-    Whole(Vec<u8>),
-    TooLarge(usize),
-}
+/// What was read of the body before the handler runs.
+type Captured = crate::integrations::Captured<Vec<u8>>;
 
 /// Reads a JSON or form payload up to `limit` bytes and puts back a payload
 /// that yields the chunks read, then the rest of the stream: a payload past
@@ -231,11 +227,7 @@ impl RawRequest for RawParts {
     fn with_view(&self, f: &mut dyn FnMut(&RequestView<'_>)) {
         let headers: Vec<(&str, &[u8])> = self.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
         let url = self.url();
-        let mut view = RequestView::new(self.method.as_str(), &url).headers(&headers).body(match &self.body {
-            Captured::No => RequestBody::NotCaptured,
-            Captured::Whole(b) => RequestBody::Captured(b),
-            Captured::TooLarge(limit) => RequestBody::TooLarge { limit: *limit },
-        });
+        let mut view = RequestView::new(self.method.as_str(), &url).headers(&headers).body(self.body.view());
         if let Some(route) = &self.route {
             view = view.route(route);
         }

@@ -34,7 +34,7 @@ use http_body_util::BodyExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::context::{CatchPanic, RawRequest, RequestBody, RequestScope, RequestView, Scoped, is_capturable};
+use crate::context::{CatchPanic, RawRequest, RequestScope, RequestView, Scoped, is_capturable};
 use crate::integrations::record_response;
 
 /// Records handler panics (answered with a 500, the connection kept), 5xx
@@ -120,11 +120,7 @@ where
 }
 
 /// What was read of the body before the handler runs.
-enum Captured {
-    No,
-    Whole(Bytes),
-    TooLarge(usize),
-}
+type Captured = crate::integrations::Captured<Bytes>;
 
 /// Reads a JSON or form body up to `limit` bytes. The handler gets the
 /// same body back: the frames read, then the rest of the stream, so a body
@@ -237,11 +233,7 @@ impl RawRequest for RawParts {
     fn with_view(&self, f: &mut dyn FnMut(&RequestView<'_>)) {
         let headers: Vec<(&str, &[u8])> = self.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
         let url = full_url(&self.uri, host_header(&self.headers));
-        let mut view = RequestView::new(self.method.as_str(), &url).headers(&headers).body(match &self.body {
-            Captured::No => RequestBody::NotCaptured,
-            Captured::Whole(b) => RequestBody::Captured(b),
-            Captured::TooLarge(limit) => RequestBody::TooLarge { limit: *limit },
-        });
+        let mut view = RequestView::new(self.method.as_str(), &url).headers(&headers).body(self.body.view());
         if let Some(route) = &self.route {
             view = view.route(route.as_str());
         }

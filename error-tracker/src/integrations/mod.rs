@@ -18,13 +18,35 @@
 use std::sync::Arc;
 
 use crate::capture::{State, base_occurrence, with_state};
-use crate::context::RequestScope;
+use crate::context::{RequestBody, RequestScope};
 use crate::tracker::{Pending, Tracker};
 
 #[cfg(feature = "actix")]
 pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
+
+/// What an integration read of a request's body before the handler runs;
+/// `B` is the framework's bytes.
+pub(crate) enum Captured<B> {
+    /// Not JSON nor a form, or the body failed: not read.
+    No,
+    /// The whole body.
+    Whole(B),
+    /// Past the limit (in bytes): not buffered.
+    TooLarge(usize),
+}
+
+impl<B: AsRef<[u8]>> Captured<B> {
+    /// The body as a [`RequestView`](crate::RequestView) shows it.
+    pub(crate) fn view(&self) -> RequestBody<'_> {
+        match self {
+            Captured::No => RequestBody::NotCaptured,
+            Captured::Whole(b) => RequestBody::Captured(b.as_ref()),
+            Captured::TooLarge(limit) => RequestBody::TooLarge { limit: *limit },
+        }
+    }
+}
 
 /// Records a response status when it should be and nothing was recorded
 /// while the request was served: 5xx always, 4xx with `track_all`.
