@@ -97,17 +97,10 @@ fn the_writer_reconnects_after_the_server_ends_its_connections() {
         return;
     };
     let schema = pg_schema::TestSchema::create(&server, "faults_writer");
-    let out = Command::new(std::env::current_exe().expect("current exe"))
-        .args(["reconnect_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_SCHEMA, &schema.name)
-        .env(CHILD_URL, &schema.url)
-        .env("ERROR_TRACKER_TEST_PG", &server)
-        .output()
-        .expect("run the child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the child failed: {}\n{stdout}\n{stderr}", out.status);
-    assert!(stdout.contains("1 passed"), "the child ran no test:\n{stdout}");
+    run_child(
+        "reconnect_child",
+        &[(CHILD_SCHEMA, &schema.name), (CHILD_URL, &schema.url), ("ERROR_TRACKER_TEST_PG", &server)],
+    );
 
     let mut db = schema.client();
     let row = db.query_one("SELECT count(*), sum(count)::bigint FROM exceptions", &[]).expect("totals");
@@ -239,19 +232,27 @@ fn the_writer_retries_while_the_server_is_down_and_loses_nothing() {
         return;
     };
     let schema = pg_schema::TestSchema::create(&server, "faults_restart");
-    let out = Command::new(std::env::current_exe().expect("current exe"))
-        .args(["restart_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(RESTART_CHILD_SCHEMA, &schema.name)
-        .env("ERROR_TRACKER_TEST_PG", &server)
-        .output()
-        .expect("run the child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the child failed: {}\n{stdout}\n{stderr}", out.status);
-    assert!(stdout.contains("1 passed"), "the child ran no test:\n{stdout}");
+    let (_, stderr) =
+        run_child("restart_child", &[(RESTART_CHILD_SCHEMA, &schema.name), ("ERROR_TRACKER_TEST_PG", &server)]);
     // The failed writes went back to the writer, which said so and retried.
     assert!(stderr.contains("will retry"), "no failed write was reported:\n{stderr}");
 
     let row = schema.client().query_one("SELECT sum(count)::bigint FROM exceptions", &[]).expect("total");
     assert_eq!(row.get::<_, i64>(0), 2 * PER_ROUND as i64, "nothing was lost");
+}
+
+/// Runs the child test `name` of this binary (a no-op without its
+/// environment) in its own process with `env`, checks that it ran and
+/// passed, and returns its stdout and stderr.
+fn run_child(name: &str, env: &[(&str, &str)]) -> (String, String) {
+    let out = Command::new(std::env::current_exe().expect("current exe"))
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "the child failed: {}\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains("1 passed"), "the child ran no test:\n{stdout}");
+    (stdout, stderr)
 }
