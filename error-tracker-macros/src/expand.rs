@@ -38,15 +38,40 @@ struct Arg {
 
 /// `#[track_exception]` on one fn.
 pub(crate) fn track_fn(opts: &Options, mut item: ItemFn) -> syn::Result<TokenStream> {
-    *item.block = instrument(opts, &item.sig, &item.block)?;
+    // Applied twice (attribute macros such as rstest_reuse's `#[apply]` copy
+    // a template's attributes onto each fn): the attribute still on the item
+    // tracks it, once.
+    if !already_tracked(&item.attrs) {
+        let inline = must_stay_inline(&item.attrs, &item.sig);
+        *item.block = instrument(opts, &item.sig, &item.block, inline)?;
+    }
     Ok(quote!(#item))
+}
+
+/// Whether the body must run inline rather than move into a closure: a
+/// `#[track_caller]` fn (a closure would report its own location to
+/// `Location::caller()`), or a fn returning `impl Trait` (a closure returned
+/// from a closure would lose the signature the `impl Fn…` gives it).
+fn must_stay_inline(attrs: &[syn::Attribute], sig: &Signature) -> bool {
+    fn impl_trait(ty: &Type) -> bool {
+        match ty {
+            Type::ImplTrait(_) => true,
+            Type::Paren(p) => impl_trait(&p.elem),
+            Type::Group(g) => impl_trait(&g.elem),
+            _ => false,
+        }
+    }
+    sig.asyncness.is_none()
+        && (attrs.iter().any(|a| a.path().is_ident("track_caller"))
+            || matches!(&sig.output, ReturnType::Type(_, ty) if impl_trait(ty)))
 }
 
 /// `#[auto_track_exception]`: every fn of an impl block, trait or inline module.
 pub(crate) fn auto_track(opts: &Options, mut item: Item) -> syn::Result<TokenStream> {
     match &mut item {
         Item::Fn(f) => {
-            *f.block = instrument(opts, &f.sig, &f.block)?;
+            let inline = must_stay_inline(&f.attrs, &f.sig);
+            *f.block = instrument(opts, &f.sig, &f.block, inline)?;
         }
         Item::Impl(_) | Item::Trait(_) => auto_item(opts, &mut item)?,
         Item::Mod(m) if m.content.is_some() => auto_item(opts, &mut item)?,
@@ -68,11 +93,11 @@ fn already_tracked(attrs: &[syn::Attribute]) -> bool {
 
 fn auto_item(opts: &Options, item: &mut Item) -> syn::Result<()> {
     let mut errors: Option<syn::Error> = None;
-    let mut run = |sig: &Signature, block: &mut Block| {
+    let mut run = |attrs: &[syn::Attribute], sig: &Signature, block: &mut Block| {
         if sig.constness.is_some() {
             return;
         }
-        match instrument(opts, sig, block) {
+        match instrument(opts, sig, block, must_stay_inline(attrs, sig)) {
             Ok(b) => *block = b,
             Err(e) => match &mut errors {
                 Some(all) => all.combine(e),
@@ -81,13 +106,13 @@ fn auto_item(opts: &Options, item: &mut Item) -> syn::Result<()> {
         }
     };
     match item {
-        Item::Fn(f) if !already_tracked(&f.attrs) => run(&f.sig, &mut f.block),
+        Item::Fn(f) if !already_tracked(&f.attrs) => run(&f.attrs, &f.sig, &mut f.block),
         Item::Impl(i) => {
             for it in &mut i.items {
                 if let syn::ImplItem::Fn(f) = it
                     && !already_tracked(&f.attrs)
                 {
-                    run(&f.sig, &mut f.block);
+                    run(&f.attrs, &f.sig, &mut f.block);
                 }
             }
         }
@@ -97,7 +122,7 @@ fn auto_item(opts: &Options, item: &mut Item) -> syn::Result<()> {
                     && !already_tracked(&f.attrs)
                     && let Some(block) = &mut f.default
                 {
-                    run(&f.sig, block);
+                    run(&f.attrs, &f.sig, block);
                 }
             }
         }
@@ -202,8 +227,12 @@ fn closure_return(output: &ReturnType) -> TokenStream {
     }
 }
 
-/// The new body of a tracked function.
-fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Block> {
+/// The new body of a tracked function. With `inline`, the body is not moved
+/// into a closure (see [`must_stay_inline`]): a [`FrameGuard`] tracks its
+/// panics, and its `Err`s are not recorded.
+///
+/// [`FrameGuard`]: https://docs.rs/error-tracker
+fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> syn::Result<Block> {
     if let Some(c) = &sig.constness {
         return Err(syn::Error::new(c.span, "#[track_exception] cannot track a `const fn`"));
     }
@@ -241,13 +270,13 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
         match a.keep {
             Keep::Ref => render.push(quote_spanned! {ms=>
                 #snapshot.arg_ref(#t, &#site, #i, |#m| {
-                    (&&&::error_tracker::__private::Wrap(#ident)).__error_tracker_render(#m)
+                    (&&&&::error_tracker::__private::Wrap(#ident)).__error_tracker_render(#m)
                 });
             }),
             Keep::Snap => {
                 let var = format_ident!("__error_tracker_a{}", i, span = ms);
                 entry.push(quote_spanned! {ms=>
-                    let #var = (&&&&::error_tracker::__private::Wrap(&#ident)).__error_tracker_snap(&#site, #i);
+                    let #var = (&&&&&::error_tracker::__private::Wrap(&#ident)).__error_tracker_snap(&#site, #i);
                 });
                 render.push(quote_spanned! {ms=> #snapshot.arg(#t, &#site, #i, &#var); });
             }
@@ -257,18 +286,20 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
         let i = args.len() + j;
         let var = format_ident!("__error_tracker_f{}", j, span = ms);
         entry.push(quote_spanned! {ms=>
-            let #var = (&&&&::error_tracker::__private::Wrap(&(#expr))).__error_tracker_snap(&#site, #i);
+            let #var = (&&&&&::error_tracker::__private::Wrap(&(#expr))).__error_tracker_snap(&#site, #i);
         });
         render.push(quote_spanned! {ms=> #snapshot.field(#t, &#site, #i, &#var); });
     }
     let n_locals = rewriter.slots.len();
     let first_local = names.len() - n_locals;
-    if n_locals > 0 {
-        let empty = locals::empty_slots(n_locals);
+    let empty = locals::empty_slots(n_locals);
+    if n_locals > 0 && !inline {
         entry.push(quote_spanned! {ms=>
             let mut #slots = #empty;
             let #slots_ref = &mut #slots;
         });
+    }
+    if n_locals > 0 {
         for k in 0..n_locals {
             let field = syn::Index { index: k as u32, span: ms };
             let i = first_local + k;
@@ -281,6 +312,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
         None => (quote_spanned!(ms=> ::core::any::type_name_of_val(&#here)), false),
     };
     let line = quote_spanned!(sig.ident.span()=> ::core::line!());
+    let file_tokens = quote_spanned!(sig.ident.span()=> ::core::file!());
     // `move`: on the failure paths the snapshot takes the arguments' copies
     // and the slots, so that nothing lives across a call on the happy path.
     let snapshot_fn = quote_spanned! {ms=>
@@ -290,6 +322,39 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
             #snapshot
         }
     };
+
+    if inline {
+        let guard = Ident::new("__error_tracker_guard", ms);
+        let slots_param = if n_locals > 0 { quote!(#slots) } else { quote!(_) };
+        let slots_ref_stmt = (n_locals > 0).then(|| quote_spanned!(ms=> let #slots_ref = &mut #guard.slots;));
+        let stmts = &body.stmts;
+        let tokens = quote_spanned! {ms=>
+            {
+                #[allow(unused_imports)]
+                use ::error_tracker::__private::{
+                    RenderViaDebug as _, RenderViaName as _, RenderViaSerialize as _, RenderViaUnlocked as _,
+                    SnapViaDebug as _, SnapViaName as _, SnapViaPlain as _, SnapViaSerialize as _, SnapViaUnlocked as _,
+                };
+                static #site: ::error_tracker::__private::Site =
+                    ::error_tracker::__private::Site::new(#file_tokens, #line, &[#(#names),*]);
+                #[allow(dead_code)]
+                fn #here() {}
+                #(#entry)*
+                #[allow(unused_mut)]
+                let mut #guard = ::error_tracker::__private::FrameGuard::new(
+                    #empty,
+                    move |#slots_param, #t: &::error_tracker::__private::Tracker| {
+                        let mut #snapshot = ::error_tracker::__private::Snapshot::new(&#site, #function, #named);
+                        #(#render)*
+                        #snapshot
+                    },
+                );
+                #slots_ref_stmt
+                #(#stmts)*
+            }
+        };
+        return syn::parse2(tokens);
+    }
 
     let ret = closure_return(&sig.output);
     let never = matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
@@ -353,17 +418,17 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block) -> syn::Result<Blo
     };
     let outcome = if never { quote_spanned!(ms=> match #outcome {}) } else { outcome };
 
-    let file = quote_spanned!(sig.ident.span()=> ::core::file!());
     let tokens = quote_spanned! {ms=>
         {
             #[allow(unused_imports)]
             use ::error_tracker::__private::{
                 CaptureViaAsDynError as _, CaptureViaAsDynErrorSend as _, CaptureViaDebug as _, CaptureViaError as _,
                 CaptureViaName as _, ErrOfOther as _, ErrOfResult as _, RenderViaDebug as _, RenderViaName as _,
-                RenderViaSerialize as _, SnapViaDebug as _, SnapViaName as _, SnapViaPlain as _, SnapViaSerialize as _,
+                RenderViaSerialize as _, RenderViaUnlocked as _, SnapViaDebug as _, SnapViaName as _, SnapViaPlain as _,
+                SnapViaSerialize as _, SnapViaUnlocked as _,
             };
             static #site: ::error_tracker::__private::Site =
-                ::error_tracker::__private::Site::new(#file, #line, &[#(#names),*]);
+                ::error_tracker::__private::Site::new(#file_tokens, #line, &[#(#names),*]);
             #[allow(dead_code)]
             fn #here() {}
             #(#entry)*

@@ -48,8 +48,24 @@ mod locals;
 /// - **Names:** an argument or local whose name is secret for the configured
 ///   `Masking` (`password`, `token`,
 ///   ...) is stored as the mask string and never rendered.
-/// - **Values:** rendered through `Serialize` where the type implements it
-///   (secret nested keys masked), else `Debug`, else `<TypeName>`.
+/// - **Values:** strings, numbers and std's collections of them through
+///   `Serialize` (kept structured); any other type through `Debug` where it
+///   has it (secret `key: value` pairs masked), else `Serialize` (secret
+///   nested keys masked), else `<TypeName>`. `Debug` comes before
+///   `Serialize` because rendering never blocks: serde's `Serialize` for a
+///   `Mutex` or `RwLock` takes the lock, std's `Debug` uses `try_lock` and
+///   shows a lock held by this thread or another as `<locked>`.
+/// - **`impl Trait` returns and `#[track_caller]`:** the body of a sync fn
+///   returning `impl Trait`, or marked `#[track_caller]` (in either order),
+///   runs inline rather than in a closure, so a returned closure keeps the
+///   signature the `impl Fn…` gives it and `Location::caller()` still names
+///   the caller. Such a frame is tracked for panics; an `Err` returned by a
+///   `#[track_caller]` fn is recorded by the tracked frames it goes through,
+///   without a frame of its own.
+/// - **Applied twice** (as attribute macros such as rstest_reuse's
+///   `#[apply]` do when they copy attributes), the fn is tracked once.
+///   Bindings under a `#[cfg]` are not snapshotted (they may not exist in
+///   the build).
 ///
 /// # What it costs when nothing fails
 /// Entering and leaving a frame is two thread-local accesses and no

@@ -136,7 +136,7 @@ impl Rewriter {
         // The user's identifier keeps its span so that it names the binding.
         let value: TokenStream = if typed {
             quote_spanned! {Span::mixed_site()=>
-                (&&&&::error_tracker::__private::Wrap(&#ident)).__error_tracker_snap(&#site, #name_index)
+                (&&&&&::error_tracker::__private::Wrap(&#ident)).__error_tracker_snap(&#site, #name_index)
             }
         } else {
             quote_spanned! {Span::mixed_site()=> ::error_tracker::__private::NameSnap::of(&#ident) }
@@ -255,6 +255,12 @@ impl VisitMut for Rewriter {
         let stmts = std::mem::take(&mut block.stmts);
         for mut stmt in stmts {
             match &mut stmt {
+                // A statement under `#[cfg]` may not exist in this build: a
+                // slot for its bindings would never be written (its type
+                // never inferred), and a snapshot after it would name a
+                // binding that is not there. Leave it as written.
+                Stmt::Local(local) if is_conditional(&local.attrs) => block.stmts.push(stmt),
+                Stmt::Expr(e, _) if expr_attrs(e).is_some_and(is_conditional) => block.stmts.push(stmt),
                 Stmt::Local(local) => {
                     let extra = self.local(local);
                     block.stmts.push(stmt);
@@ -280,6 +286,11 @@ impl VisitMut for Rewriter {
     fn visit_expr_repeat_mut(&mut self, r: &mut syn::ExprRepeat) {
         self.visit_expr_mut(&mut r.expr);
     }
+    fn visit_arm_mut(&mut self, arm: &mut syn::Arm) {
+        if !is_conditional(&arm.attrs) {
+            visit_mut::visit_arm_mut(self, arm);
+        }
+    }
     fn visit_type_mut(&mut self, _: &mut Type) {}
     fn visit_generic_argument_mut(&mut self, _: &mut syn::GenericArgument) {}
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
@@ -304,6 +315,33 @@ impl VisitMut for Rewriter {
         self.visit_block_mut(&mut f.body);
         self.known = saved;
     }
+}
+
+/// Whether the attributes make their statement conditional (`#[cfg]`,
+/// `#[cfg_attr]`, which may expand to a `cfg`).
+pub(crate) fn is_conditional(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| a.path().is_ident("cfg") || a.path().is_ident("cfg_attr"))
+}
+
+/// The attributes of the expressions that can stand as a statement with
+/// attributes on them.
+fn expr_attrs(e: &Expr) -> Option<&[syn::Attribute]> {
+    Some(match e {
+        Expr::Block(b) => &b.attrs,
+        Expr::Unsafe(b) => &b.attrs,
+        Expr::If(i) => &i.attrs,
+        Expr::Match(m) => &m.attrs,
+        Expr::Loop(l) => &l.attrs,
+        Expr::While(w) => &w.attrs,
+        Expr::ForLoop(f) => &f.attrs,
+        Expr::Call(c) => &c.attrs,
+        Expr::MethodCall(m) => &m.attrs,
+        Expr::Macro(m) => &m.attrs,
+        Expr::Assign(a) => &a.attrs,
+        Expr::Return(r) => &r.attrs,
+        Expr::Path(p) => &p.attrs,
+        _ => return None,
+    })
 }
 
 /// Whether a written type names one type: no `_`, no `impl Trait`.
@@ -434,6 +472,15 @@ mod tests {
         let got =
             typed("{ for i in 0..3 { let sq = i * i; } if arg > 0 { let pos = arg; } loop { let k = 1; break; } }");
         assert_eq!(got, pairs(&[("sq", true), ("pos", true), ("k", true)]));
+    }
+
+    #[test]
+    fn bindings_under_cfg_get_no_slot() {
+        let got = typed(
+            "{ #[cfg(any())] let extra = 1; #[cfg(any())] { let x = 1; } \
+             match arg { #[cfg(any())] 0 => { let y = 2; } _ => { let z = 3; } } let kept = 4; }",
+        );
+        assert_eq!(got, pairs(&[("z", true), ("kept", true)]));
     }
 
     #[test]

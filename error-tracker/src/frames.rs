@@ -200,10 +200,15 @@ fn leave(depth: u32) {
 }
 
 /// The frame at `depth` returned normally (not `Err`): an occurrence pending
-/// from an inner frame was handled, so it is submitted now.
+/// from the frame just inside it was handled, so it is submitted now.
+///
+/// An occurrence pending from a *sibling* (a frame at the same depth that
+/// failed earlier) is left alone: this frame's caller may still return that
+/// error (`let r = load(id); audit(id)?; r`), and then it appends its own
+/// frame to it rather than record it a second time.
 #[inline]
-pub fn exit_ok(_depth: u32) {
-    if DEPTHS.with(Cell::get) >> 32 != 0 {
+pub fn exit_ok(depth: u32) {
+    if DEPTHS.with(Cell::get) >> 32 > u64::from(depth) {
         flush_pending();
     }
 }
@@ -214,12 +219,17 @@ pub fn exit_ok(_depth: u32) {
 /// registers).
 #[inline(always)]
 pub fn leave_ok<R>(depth: u32, value: R) -> R {
-    let pending = DEPTHS.with(|c| {
+    if leave_pending(depth) > u64::from(depth) { flush_returning(value) } else { value }
+}
+
+/// Leaves the frame entered at `depth` and returns the pending depth.
+#[inline(always)]
+fn leave_pending(depth: u32) -> u64 {
+    DEPTHS.with(|c| {
         let v = c.get();
         c.set((v & !LOW) | u64::from(depth - 1));
         v >> 32
-    });
-    if pending != 0 { flush_returning(value) } else { value }
+    })
 }
 
 #[cold]
@@ -227,6 +237,47 @@ pub fn leave_ok<R>(depth: u32, value: R) -> R {
 fn flush_returning<R>(value: R) -> R {
     flush_pending();
     value
+}
+
+/// The frame of a tracked fn whose body cannot move into a closure: one
+/// returning `impl Trait` (the closure would lose the expected type of a
+/// returned closure) or marked `#[track_caller]` (a closure would report its
+/// own location). The body runs inline; dropping the guard leaves the frame,
+/// and while the thread unwinds it adds the frame's snapshot to the panic.
+///
+/// It holds the frame's local slots, written by the body as it binds them,
+/// and the function that renders them; no user code runs on the happy path.
+pub struct FrameGuard<S, F: FnOnce(&S, &Tracker) -> Snapshot> {
+    depth: u32,
+    /// The body's local slots (`None` until their `let` is reached).
+    pub slots: S,
+    render: Option<F>,
+}
+
+impl<S, F: FnOnce(&S, &Tracker) -> Snapshot> FrameGuard<S, F> {
+    /// Enters the frame.
+    #[inline(always)]
+    pub fn new(slots: S, render: F) -> Self {
+        FrameGuard { depth: enter(), slots, render: Some(render) }
+    }
+}
+
+impl<S, F: FnOnce(&S, &Tracker) -> Snapshot> Drop for FrameGuard<S, F> {
+    #[inline]
+    fn drop(&mut self) {
+        let pending = leave_pending(self.depth);
+        if std::thread::panicking() {
+            // Rendering runs user code while the thread unwinds: a panic in
+            // it is caught by `guarded` inside the dispatch (a panic caught
+            // inside a `Drop` does not abort), never propagated.
+            if let Some(render) = self.render.take() {
+                let slots = &self.slots;
+                exit_panic(self.depth, |t| render(slots, t));
+            }
+        } else if pending > u64::from(self.depth) {
+            flush_pending();
+        }
+    }
 }
 
 /// [`exit_err`] for a returned value: leaves the frame (sync fns; a future
@@ -477,16 +528,37 @@ pub(crate) fn on_panic(pending: Pending) -> Option<Pending> {
     None
 }
 
-/// A tracked future: enters its frame on each poll, leaves it when the poll
-/// returns, and catches a panic of the inner future.
-pub struct Instrumented<F> {
-    inner: F,
+pin_project_lite::pin_project! {
+    /// A tracked future: enters its frame on each poll, leaves it when the
+    /// poll returns, and catches a panic of the inner future.
+    ///
+    /// When the future yields while an occurrence of a frame just inside it
+    /// is pending (`let r = load(id).await; audit(id).await?; r`), the
+    /// occurrence is held here rather than left on the thread, which the task
+    /// may leave, and put back on the thread that polls next: the frame can
+    /// then still add itself to it, so the error is recorded once.
+    pub struct Instrumented<F> {
+        #[pin]
+        inner: F,
+        held: Option<Stashed>,
+    }
+
+    impl<F> PinnedDrop for Instrumented<F> {
+        // Dropped (cancelled) while holding an occurrence: submit it.
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(s) = this.project().held.take()
+                && let Some(t) = crate::tracker::installed()
+            {
+                t.submit_pending(s.pending);
+            }
+        }
+    }
 }
 
 impl<F: Future> Instrumented<F> {
     /// Wraps the body of a tracked `async fn`.
     pub fn new(inner: F) -> Self {
-        Instrumented { inner }
+        Instrumented { inner, held: None }
     }
 }
 
@@ -494,19 +566,23 @@ impl<F: Future> Future for Instrumented<F> {
     type Output = (Result<F::Output, Box<dyn Any + Send>>, u32);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `inner` is structurally pinned: it is never moved out of
-        // `self`, `Instrumented` has no `Drop` impl, and it is `Unpin` only
-        // when `F` is.
-        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.inner) };
+        let this = self.project();
         let depth = enter();
+        if let Some(s) = this.held.take() {
+            stash(s, depth + 1);
+        }
+        let inner = this.inner;
         let polled = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
         leave(depth);
         match polled {
             Ok(Poll::Ready(v)) => Poll::Ready((Ok(v), depth)),
             Ok(Poll::Pending) => {
-                // The task may resume on another thread: do not keep an inner
-                // frame's occurrence waiting on this one.
-                if DEPTHS.with(Cell::get) >> 32 > u64::from(depth) {
+                // The task may resume on another thread: take an inner
+                // frame's occurrence along, or submit a deeper one.
+                let pending_depth = DEPTHS.with(Cell::get) >> 32;
+                if pending_depth == u64::from(depth) + 1 {
+                    *this.held = take_pending();
+                } else if pending_depth > u64::from(depth) {
                     flush_pending();
                 }
                 Poll::Pending
@@ -569,18 +645,95 @@ fn eager(site: &Site, index: usize, render: impl FnOnce(&dyn Masking) -> Value) 
     Rendered(Some(render(m)))
 }
 
-/// Snapshot dispatch, most specific first: plain > `Serialize` > `Debug` > name.
+/// A `Serialize` type whose serialization cannot take a lock: strings,
+/// numbers and std's containers of such. Tracked values of these types are
+/// rendered through `Serialize` (a string stays a string, a `Vec` a list);
+/// any other type that has `Debug` is rendered through `Debug`, which never
+/// blocks (see [`SnapViaPlain`]).
+#[doc(hidden)]
+pub trait Unlocked: serde::Serialize {}
+
+macro_rules! unlocked {
+    ($($t:ty),* $(,)?) => { $(impl Unlocked for $t {})* };
+}
+unlocked!(
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    bool,
+    char,
+    (),
+    str,
+    String,
+    std::path::Path,
+    std::path::PathBuf,
+    std::time::Duration,
+    std::time::SystemTime,
+    std::net::IpAddr,
+    std::net::Ipv4Addr,
+    std::net::Ipv6Addr,
+    std::net::SocketAddr,
+);
+impl<T: Unlocked + ?Sized> Unlocked for Box<T> {}
+impl<T: Unlocked + ?Sized> Unlocked for &T {}
+impl<T: Unlocked + ?Sized> Unlocked for &mut T {}
+impl<T: Unlocked + ToOwned + ?Sized> Unlocked for std::borrow::Cow<'_, T> {}
+impl<T: Unlocked> Unlocked for Option<T> {}
+impl<T: Unlocked, E: Unlocked> Unlocked for Result<T, E> {}
+impl<T: Unlocked> Unlocked for [T] {}
+impl<T: Unlocked> Unlocked for Vec<T> {}
+impl<T: Unlocked> Unlocked for std::collections::VecDeque<T> {}
+impl<T: Unlocked> Unlocked for std::collections::BTreeSet<T> {}
+impl<K: Unlocked, V: Unlocked> Unlocked for std::collections::BTreeMap<K, V> {}
+impl<T: Unlocked, S> Unlocked for std::collections::HashSet<T, S> {}
+impl<K: Unlocked, V: Unlocked, S> Unlocked for std::collections::HashMap<K, V, S> {}
+impl<A: Unlocked, B: Unlocked> Unlocked for (A, B) {}
+impl<A: Unlocked, B: Unlocked, C: Unlocked> Unlocked for (A, B, C) {}
+impl<A: Unlocked, B: Unlocked, C: Unlocked, D: Unlocked> Unlocked for (A, B, C, D) {}
+
+/// Snapshot dispatch, most specific first: plain > [`Unlocked`] >
+/// `Debug` > `Serialize` > name.
+///
+/// `Debug` comes before `Serialize` because rendering must never block:
+/// serde's `Serialize` for `Mutex` and `RwLock` takes the lock (a deadlock
+/// when this thread holds it), while std's `Debug` for them uses `try_lock`
+/// and shows a held lock as `<locked>`.
 pub trait SnapViaPlain {
     /// Snapshots the value.
     type Out: Snap;
     /// Snapshots the value.
     fn __error_tracker_snap(&self, site: &Site, index: usize) -> Self::Out;
 }
-impl<T: Plain> SnapViaPlain for &&&Wrap<'_, T> {
+impl<T: Plain> SnapViaPlain for &&&&Wrap<'_, T> {
     type Out = PlainSnap<T>;
     #[inline(always)]
     fn __error_tracker_snap(&self, _: &Site, _: usize) -> PlainSnap<T> {
         PlainSnap(*self.0)
+    }
+}
+/// See [`SnapViaPlain`].
+pub trait SnapViaUnlocked {
+    /// Snapshots the value.
+    type Out: Snap;
+    /// Snapshots the value.
+    fn __error_tracker_snap(&self, site: &Site, index: usize) -> Self::Out;
+}
+impl<T: Unlocked + ?Sized> SnapViaUnlocked for &&&Wrap<'_, T> {
+    type Out = Rendered;
+    #[inline]
+    fn __error_tracker_snap(&self, site: &Site, index: usize) -> Rendered {
+        eager(site, index, |m| crate::mask::render_serialize(m, self.0))
     }
 }
 /// See [`SnapViaPlain`].
@@ -590,7 +743,7 @@ pub trait SnapViaSerialize {
     /// Snapshots the value.
     fn __error_tracker_snap(&self, site: &Site, index: usize) -> Self::Out;
 }
-impl<T: serde::Serialize + ?Sized> SnapViaSerialize for &&Wrap<'_, T> {
+impl<T: serde::Serialize + ?Sized> SnapViaSerialize for &Wrap<'_, T> {
     type Out = Rendered;
     #[inline]
     fn __error_tracker_snap(&self, site: &Site, index: usize) -> Rendered {
@@ -604,7 +757,7 @@ pub trait SnapViaDebug {
     /// Snapshots the value.
     fn __error_tracker_snap(&self, site: &Site, index: usize) -> Self::Out;
 }
-impl<T: Debug + ?Sized> SnapViaDebug for &Wrap<'_, T> {
+impl<T: Debug + ?Sized> SnapViaDebug for &&Wrap<'_, T> {
     type Out = Rendered;
     #[inline]
     fn __error_tracker_snap(&self, site: &Site, index: usize) -> Rendered {
@@ -717,7 +870,8 @@ impl<T: ?Sized> CaptureViaName for Wrap<'_, T> {
 pub mod __private {
     pub use super::{
         Capture, CaptureViaAsDynError, CaptureViaAsDynErrorSend, CaptureViaDebug, CaptureViaError, CaptureViaName,
-        ErrOfOther, ErrOfResult, Instrumented, NameSnap, Site, Snap, SnapViaDebug, SnapViaName, SnapViaPlain,
-        SnapViaSerialize, Snapshot, catch, enter, exit_err_value, exit_ok, exit_panic_resume, leave_ok,
+        ErrOfOther, ErrOfResult, FrameGuard, Instrumented, NameSnap, Site, Snap, SnapViaDebug, SnapViaName,
+        SnapViaPlain, SnapViaSerialize, SnapViaUnlocked, Snapshot, Unlocked, catch, enter, exit_err_value, exit_ok,
+        exit_panic_resume, leave_ok,
     };
 }

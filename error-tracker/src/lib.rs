@@ -173,14 +173,14 @@ macro_rules! record_exception {
         #[allow(unused_imports)]
         use $crate::__private::{ViaAsDynError as _, ViaAsDynErrorSend as _, ViaDebug as _, ViaError as _};
         #[allow(unused_imports)]
-        use $crate::__private::{RenderViaDebug as _, RenderViaName as _, RenderViaSerialize as _};
+        use $crate::__private::{RenderViaDebug as _, RenderViaName as _, RenderViaSerialize as _, RenderViaUnlocked as _};
         match $crate::__private::tracker() {
             ::core::option::Option::None => $crate::EventId::nil(),
             ::core::option::Option::Some(__error_tracker_t) => {
                 let __error_tracker_err = &$err;
                 let __error_tracker_extra = ::std::vec![$(
                     $crate::__private::variable(__error_tracker_t, $key, |__error_tracker_m| {
-                        (&&&$crate::__private::Wrap(&$value)).__error_tracker_render(__error_tracker_m)
+                        (&&&&$crate::__private::Wrap(&$value)).__error_tracker_render(__error_tracker_m)
                     })
                 ),*];
                 (&&&&$crate::__private::Wrap(__error_tracker_err))
@@ -218,10 +218,22 @@ pub mod __private {
     /// is the most specific one that the type implements.
     pub struct Wrap<'a, T: ?Sized>(pub &'a T);
 
+    /// Render dispatch: [`Unlocked`] > `Debug` > `Serialize` > name. `Debug`
+    /// comes before `Serialize` because rendering must never block:
+    /// `Serialize` for `Mutex`/`RwLock` takes the lock, their `Debug` uses
+    /// `try_lock`.
+    pub trait RenderViaUnlocked {
+        fn __error_tracker_render(&self, m: &dyn Masking) -> Value;
+    }
+    impl<T: Unlocked + ?Sized> RenderViaUnlocked for &&&Wrap<'_, T> {
+        fn __error_tracker_render(&self, m: &dyn Masking) -> Value {
+            crate::mask::render_serialize(m, self.0)
+        }
+    }
     pub trait RenderViaSerialize {
         fn __error_tracker_render(&self, m: &dyn Masking) -> Value;
     }
-    impl<T: serde::Serialize + ?Sized> RenderViaSerialize for &&Wrap<'_, T> {
+    impl<T: serde::Serialize + ?Sized> RenderViaSerialize for &Wrap<'_, T> {
         fn __error_tracker_render(&self, m: &dyn Masking) -> Value {
             crate::mask::render_serialize(m, self.0)
         }
@@ -229,7 +241,7 @@ pub mod __private {
     pub trait RenderViaDebug {
         fn __error_tracker_render(&self, m: &dyn Masking) -> Value;
     }
-    impl<T: Debug + ?Sized> RenderViaDebug for &Wrap<'_, T> {
+    impl<T: Debug + ?Sized> RenderViaDebug for &&Wrap<'_, T> {
         fn __error_tracker_render(&self, m: &dyn Masking) -> Value {
             crate::mask::render_debug(m, self.0)
         }

@@ -493,3 +493,115 @@ fn an_error_that_is_only_debug_is_recorded_masked() {
     assert!(!o.message.contains("k-123-debug-only"), "{}", o.message);
     assert_eq!(value(&o.frames[0].args, "code"), &json!(418));
 }
+
+#[track_exception]
+fn load_sibling(id: u32) -> Result<u32, Failed> {
+    Err(Failed(format!("sibling-marker {id}")))
+}
+
+#[track_exception]
+fn audit_sibling(id: u32) -> Result<(), Failed> {
+    let audited = id + 1;
+    let _ = audited;
+    Ok(())
+}
+
+#[track_exception]
+fn load_then_audit(id: u32) -> Result<u32, Failed> {
+    let r = load_sibling(id);
+    audit_sibling(id)?;
+    r
+}
+
+#[test]
+fn a_sibling_that_succeeds_does_not_submit_the_pending_error() {
+    db();
+    assert!(load_then_audit(5).is_err());
+    let o = occurrence("sibling-marker 5");
+    let fns: Vec<_> = o.frames.iter().map(frame_fn).collect();
+    assert_eq!(fns, ["load_sibling", "load_then_audit"]);
+}
+
+#[track_exception]
+async fn load_async(id: u32) -> Result<u32, Failed> {
+    Err(Failed(format!("async-sibling-marker <{id}>")))
+}
+
+#[track_exception]
+async fn audit_async(id: u32) -> Result<(), Failed> {
+    tokio::task::yield_now().await;
+    let audited = id + 1;
+    let _ = audited;
+    Ok(())
+}
+
+#[track_exception]
+async fn load_then_audit_async(id: u32) -> Result<u32, Failed> {
+    let r = load_async(id).await;
+    audit_async(id).await?;
+    tokio::task::yield_now().await;
+    r
+}
+
+#[test]
+fn an_error_held_across_an_await_that_yields_is_recorded_once() {
+    db();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    for id in 0..20 {
+        assert!(rt.block_on(async { tokio::spawn(load_then_audit_async(id)).await }).expect("task").is_err());
+    }
+    for id in 0..20 {
+        let o = occurrence(&format!("async-sibling-marker <{id}>"));
+        let fns: Vec<_> = o.frames.iter().map(frame_fn).collect();
+        assert_eq!(fns, ["load_async", "load_then_audit_async"], "id {id}");
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Shared {
+    name: &'static str,
+    jobs: std::sync::Mutex<Vec<u32>>,
+}
+
+#[track_exception]
+fn check_shared(shared: &Shared) -> Result<(), Failed> {
+    Err(Failed(format!("lock-marker check {}", shared.name)))
+}
+
+#[track_exception]
+fn binds_while_locked(shared: &Shared) -> Result<usize, Failed> {
+    let guard = shared.jobs.lock().map_err(|_| Failed("poisoned".into()))?;
+    let ctx = shared;
+    let n = guard.len() + ctx.name.len();
+    Err(Failed(format!("lock-marker self {n}")))
+}
+
+/// Runs `f` on another thread; fails the test, rather than hang it, if it
+/// does not return (a deadlock).
+fn returns<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(120)).expect("the tracked fn deadlocked while rendering")
+}
+
+#[test]
+fn rendering_never_waits_on_a_lock() {
+    db();
+    returns(|| {
+        let shared = Shared { name: "held-by-caller", jobs: std::sync::Mutex::new(vec![1, 2]) };
+        let _held = shared.jobs.lock().expect("lock");
+        assert!(check_shared(&shared).is_err());
+    });
+    returns(|| {
+        let shared = Shared { name: "own", jobs: std::sync::Mutex::new(vec![1]) };
+        assert!(binds_while_locked(&shared).is_err());
+    });
+    let o = occurrence("lock-marker check held-by-caller");
+    let shared = value(&o.frames[0].args, "shared").as_str().expect("rendered through Debug").to_owned();
+    assert!(shared.contains("<locked>") && shared.contains("held-by-caller"), "{shared}");
+    let o = occurrence("lock-marker self 4");
+    let ctx = value(&o.frames[0].locals, "ctx").as_str().expect("rendered through Debug").to_owned();
+    assert!(ctx.contains("<locked>"), "{ctx}");
+}
