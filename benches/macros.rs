@@ -3,7 +3,10 @@
 //!   tracked vs tracing's `#[instrument]` with a `tracing_subscriber::fmt`
 //!   subscriber writing to `io::sink`;
 //! - error path: an error raised 3 tracked frames deep, on the calling
-//!   thread, next to the same 3 frames untracked with one `record_exception!`.
+//!   thread, next to the same 3 frames untracked with one `record_exception!`;
+//! - owned values: `fn(name: String, rows: &[Row])` with `let copy =
+//!   rows.to_vec()`, at 100 and 10,000 rows, untracked vs tracked: the
+//!   tracking cost must not grow with the values' size.
 //!
 //! ```sh
 //! cargo bench --bench macros
@@ -96,6 +99,28 @@ fn plain1(n: u64) -> Result<u64, Failed> {
     }
 }
 
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    id: u64,
+    name: String,
+    amount: f64,
+}
+
+#[inline(never)]
+fn owned_untracked(name: String, rows: &[Row]) -> Result<usize, Failed> {
+    let copy = rows.to_vec();
+    let total = copy.iter().map(|r| r.name.len()).sum::<usize>();
+    if total == usize::MAX { Err(Failed(0)) } else { Ok(total + name.len()) }
+}
+
+#[inline(never)]
+#[track_exception]
+fn owned_tracked(name: String, rows: &[Row]) -> Result<usize, Failed> {
+    let copy = rows.to_vec();
+    let total = copy.iter().map(|r| r.name.len()).sum::<usize>();
+    if total == usize::MAX { Err(Failed(0)) } else { Ok(total + name.len()) }
+}
+
 fn macros(c: &mut Criterion) {
     // The writer drains into memory on the other core; a large queue keeps
     // the measured error path the normal one (enqueue), not the overflow fold.
@@ -121,6 +146,17 @@ fn macros(c: &mut Criterion) {
     g.bench_function("record_exception_untracked", |b| b.iter(|| plain1(black_box(1))));
     g.bench_function("track_exception", |b| b.iter(|| deep1(black_box(1))));
     g.finish();
+
+    for n in [100, 10_000] {
+        let rows: Vec<Row> = (0..n).map(|i| Row { id: i, name: format!("row-{i}"), amount: i as f64 * 1.5 }).collect();
+        let mut g = c.benchmark_group(format!("owned_values_{n}_rows"));
+        g.measurement_time(Duration::from_secs(4));
+        g.bench_function("untracked", |b| b.iter(|| owned_untracked(black_box("alice".to_owned()), black_box(&rows))));
+        g.bench_function("track_exception", |b| {
+            b.iter(|| owned_tracked(black_box("alice".to_owned()), black_box(&rows)))
+        });
+        g.finish();
+    }
 }
 
 criterion_group!(benches, macros);

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use error_tracker::{Config, Database, GroupQuery, record_exception};
+use error_tracker::{Config, Database, GroupQuery, PageRequest, record_exception, track_exception};
 use serde::Serialize;
 
 #[derive(Debug)]
@@ -45,8 +45,14 @@ struct Account {
     settings: BTreeMap<&'static str, &'static str>,
 }
 
-fn parse_amount(line: usize, text: &str) -> Result<i64, ImportError> {
-    text.trim().parse().map_err(|source| ImportError::Parse { line, source })
+/// Tracked: when it fails, the stored occurrence holds its arguments and
+/// locals as they were at the failing line (the account's password masked).
+#[track_exception]
+fn import_line(account: &Account, line: usize, text: &str) -> Result<i64, ImportError> {
+    let trimmed = text.trim();
+    let cents: i64 = trimmed.parse().map_err(|source| ImportError::Parse { line, source })?;
+    let amount = cents * 100;
+    Ok(amount)
 }
 
 fn read_extra_input() {
@@ -68,12 +74,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let input = ["120", "7x", "33", "", "1e3"];
     let mut total = 0;
     for (i, text) in input.iter().enumerate() {
-        match parse_amount(i + 1, text) {
+        // A failing line is recorded by `#[track_exception]`; the job goes on.
+        match import_line(&account, i + 1, text) {
             Ok(n) => total += n,
-            Err(e) => {
-                let id = record_exception!(e, "account" => &account, "input" => text);
-                eprintln!("line {}: recorded {id}", i + 1);
-            }
+            Err(e) => eprintln!("line {}: {e}", i + 1),
         }
     }
     read_extra_input();
@@ -93,6 +97,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nimported a total of {total}; {} error groups recorded:", groups.total);
     for g in &groups.items {
         println!("  {:>3}x  {}: {}", g.count, g.exception_name, g.message);
+    }
+    // The headline: the failing function's arguments and locals, per occurrence.
+    if let Some(g) = groups.items.iter().find(|g| g.message.contains("bad amount")) {
+        let latest = store.occurrences(&g.hash, PageRequest::first(1))?;
+        for o in &latest.items {
+            println!("\nthe latest \"{}\" went through:", o.message);
+            for f in &o.frames {
+                println!("  {} ({}:{})", f.function, f.file.as_deref().unwrap_or("?"), f.line.unwrap_or(0));
+                for v in f.args.iter().chain(&f.locals) {
+                    println!("    {} = {}", v.name, v.value);
+                }
+            }
+        }
     }
     let where_ = match error_tracker::config().expect("initialized").database_location() {
         Database::Sqlite(p) => p.display().to_string(),

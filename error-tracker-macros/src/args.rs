@@ -17,11 +17,22 @@ pub(crate) struct Options {
     pub(crate) name: Option<LitStr>,
     /// `fields(key = expr, ...)`: extra values, evaluated on entry.
     pub(crate) fields: Vec<(Ident, Expr)>,
+    /// `crate = "path"`: where the runtime crate is, for a renamed
+    /// dependency or a facade crate that re-exports it.
+    pub(crate) krate: Option<syn::Path>,
 }
 
 impl Options {
     pub(crate) fn locals(&self) -> bool {
         self.locals.as_ref().is_none_or(LitBool::value)
+    }
+
+    /// The path of the runtime crate in the generated code.
+    pub(crate) fn krate(&self) -> proc_macro2::TokenStream {
+        match &self.krate {
+            Some(path) => quote::quote!(#path),
+            None => quote::quote!(::error_tracker),
+        }
     }
 }
 
@@ -74,6 +85,24 @@ impl Parse for Options {
                     }
                     opts.name = Some(value);
                 }
+                "crate" => {
+                    input.parse::<Token![=]>()?;
+                    let value: LitStr = input.parse().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "`crate` takes a string literal, as in `crate = \"my_facade::tracker\"`",
+                        )
+                    })?;
+                    if let Some(e) = dup(opts.krate.is_some()) {
+                        push(e);
+                    }
+                    match value.parse::<syn::Path>() {
+                        Ok(path) => opts.krate = Some(path),
+                        Err(_) => {
+                            push(syn::Error::new(value.span(), "`crate` must be a path, as in `::my_facade::tracker`"))
+                        }
+                    }
+                }
                 "fields" => {
                     let content;
                     syn::parenthesized!(content in input);
@@ -89,7 +118,7 @@ impl Parse for Options {
                     push(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown option `{key}`; expected one of `skip(..)`, `skip_all`, `locals = ..`, `name = \"..\"`, `fields(..)`"
+                            "unknown option `{key}`; expected one of `skip(..)`, `skip_all`, `locals = ..`, `name = \"..\"`, `fields(..)`, `crate = \"..\"`"
                         ),
                     ));
                     // Skip its value, so that only the one mistake is reported.

@@ -15,7 +15,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{Block, FnArg, Ident, Item, ItemFn, Pat, ReceiverKind, ReturnType, Signature, Type};
+use syn::{Block, FnArg, Ident, Item, ItemFn, Pat, ReceiverKind, ReturnType, Signature, Stmt, Type};
 
 use crate::args::Options;
 use crate::locals::{self, Rewriter};
@@ -227,11 +227,89 @@ fn closure_return(output: &ReturnType) -> TokenStream {
     }
 }
 
-/// The new body of a tracked function. With `inline`, the body is not moved
-/// into a closure (see [`must_stay_inline`]): a [`FrameGuard`] tracks its
-/// panics, and its `Err`s are not recorded.
+/// The return type that the failure sites write in a `let`: the fn's,
+/// unless it has `impl Trait` (which a `let` cannot name) or cannot be an
+/// `Err` (`()`, `!`).
+fn checked_return(output: &ReturnType) -> Option<TokenStream> {
+    struct HasImpl(bool);
+    impl<'a> syn::visit::Visit<'a> for HasImpl {
+        fn visit_type_impl_trait(&mut self, _: &'a syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let ReturnType::Type(_, ty) = output else { return None };
+    let mut has = HasImpl(false);
+    syn::visit::Visit::visit_type(&mut has, ty);
+    let unit_or_never = matches!(&**ty, Type::Never(_)) || matches!(&**ty, Type::Tuple(t) if t.elems.is_empty());
+    (!has.0 && !unit_or_never).then(|| quote!(#ty))
+}
+
+/// Whether the `Err` type of the fn's `Result<_, E>` may borrow or be
+/// generic: it mentions a lifetime (`'a`, `&`) or a type parameter (one of
+/// the fn's, or a one-letter name, as an `impl`'s `T` is). The capture then
+/// starts at `Debug`: an `Error` impl may need `E: 'static` (arrayvec's
+/// `impl<T: Any> Error for CapacityError<T>`), which the dispatch, blind to
+/// lifetimes, would choose and the borrow checker then refuse.
+fn err_may_borrow(sig: &Signature) -> bool {
+    struct Finder<'s> {
+        params: &'s [String],
+        found: bool,
+    }
+    impl<'a> syn::visit::Visit<'a> for Finder<'_> {
+        fn visit_lifetime(&mut self, _: &'a syn::Lifetime) {
+            self.found = true;
+        }
+        fn visit_type_reference(&mut self, _: &'a syn::TypeReference) {
+            self.found = true;
+        }
+        fn visit_type_path(&mut self, p: &'a syn::TypePath) {
+            if let Some(i) = p.path.get_ident() {
+                let name = i.to_string();
+                if self.params.contains(&name) || (name.len() == 1 && name.chars().all(|c| c.is_ascii_uppercase())) {
+                    self.found = true;
+                }
+            }
+            syn::visit::visit_type_path(self, p);
+        }
+    }
+    let ReturnType::Type(_, ty) = &sig.output else { return false };
+    let Type::Path(p) = &**ty else { return false };
+    let Some(last) = p.path.segments.last() else { return false };
+    let syn::PathArguments::AngleBracketed(a) = &last.arguments else { return false };
+    let types: Vec<&Type> = a
+        .args
+        .iter()
+        .filter_map(|g| match g {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let [_, err] = types.as_slice() else { return false };
+    let params: Vec<String> = sig
+        .generics
+        .params
+        .iter()
+        .filter_map(|g| match g {
+            syn::GenericParam::Type(t) => Some(t.ident.to_string()),
+            _ => None,
+        })
+        .collect();
+    let mut f = Finder { params: &params, found: false };
+    syn::visit::Visit::visit_type(&mut f, err);
+    f.found
+}
+
+/// The new body of a tracked function.
 ///
-/// [`FrameGuard`]: https://docs.rs/error-tracker
+/// The generated frame: an array of slot states and a tuple of slots (the
+/// owned arguments, then the locals; see `locals.rs`), the frame that ties
+/// them, the body (in a closure, an async block, or inline), then the render
+/// function, written after the body so that the bindings' types are known
+/// there, then the call and its outcome. With `inline` (see
+/// [`must_stay_inline`]) the body is not moved into a closure: a
+/// `FrameGuard` tracks its panics, its locals get no slots and the render
+/// function comes first (it sees only the arguments, whose types the
+/// signature gives).
 fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> syn::Result<Block> {
     if let Some(c) = &sig.constness {
         return Err(syn::Error::new(c.span, "#[track_exception] cannot track a `const fn`"));
@@ -240,45 +318,60 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
         return Err(syn::Error::new(v.dots.spans[0], "#[track_exception] cannot track a variadic fn"));
     }
     let args = collect_args(sig, opts)?;
+    let krate = opts.krate();
     let ms = Span::mixed_site();
-    let site = Ident::new("__ERROR_TRACKER_SITE", ms);
-    let here = Ident::new("__error_tracker_here", ms);
-    let slots = Ident::new("__error_tracker_locals", ms);
-    let slots_ref = Ident::new("__error_tracker_l", ms);
-    let t = Ident::new("__error_tracker_t", ms);
-    let m = Ident::new("__error_tracker_m", ms);
-    let snapshot = Ident::new("__error_tracker_snapshot", ms);
+    let id = |name: &str| Ident::new(name, ms);
+    let (site, here, slots, f, frame) = (
+        id("__ERROR_TRACKER_SITE"),
+        id("__error_tracker_here"),
+        id("__error_tracker_slots"),
+        id("__error_tracker_f"),
+        id("__error_tracker_frame"),
+    );
+    let (t, m, snapshot, bound) =
+        (id("__error_tracker_t"), id("__error_tracker_m"), id("__error_tracker_snapshot"), id("__error_tracker_b"));
 
     // Names: arguments, then fields, then locals (filled by the rewrite).
     let mut names: Vec<String> = args.iter().map(|a| a.ident.to_string()).collect();
     names.extend(opts.fields.iter().map(|(k, _)| k.to_string()));
+    let first_local = names.len();
 
+    // Owned arguments get slots 0..n, in order; shared references are kept
+    // as they are (their referents outlive the call).
+    let slotted: Vec<(String, Option<usize>)> = args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.ident.to_string(), matches!(a.keep, Keep::Snap).then_some(i)))
+        .collect();
+    let owned: Vec<&Ident> = args.iter().filter(|a| matches!(a.keep, Keep::Snap)).map(|a| &a.ident).collect();
     let mut body = block.clone();
-    let mut rewriter =
-        Rewriter::new(args.iter().map(|a| a.ident.to_string()), names.len(), slots_ref.clone(), site.clone());
-    if opts.locals() {
-        rewriter.rewrite(&mut body);
-    }
-    names.extend(rewriter.slots.iter().map(|s| s.name.clone()));
+    let ret = if inline { None } else { checked_return(&sig.output) };
+    let mut rewriter = Rewriter::new(slotted, first_local, opts.locals() && !inline, ret, f.clone(), krate.clone());
+    rewriter.rewrite(&mut body);
+    names.extend(rewriter.slots.iter().filter(|slot| !slot.arg).map(|slot| slot.name.clone()));
+    let n_slots = rewriter.slots.len();
+    // An argument's type is written in the signature: certain.
+    let bind_args: Vec<Stmt> =
+        owned.iter().enumerate().flat_map(|(k, ident)| rewriter.bind_stmts(ident, k, true, true)).collect();
 
-    // On entry: snapshots of the arguments that are not shared references,
-    // and the `fields(...)` values.
+    // On entry: the `fields(...)` values. On failure: the snapshot.
     let mut entry = Vec::new();
     let mut render = Vec::new();
+    let mut next_owned = 0usize;
     for (i, a) in args.iter().enumerate() {
         let ident = &a.ident;
         match a.keep {
             Keep::Ref => render.push(quote_spanned! {ms=>
                 #snapshot.arg_ref(#t, &#site, #i, |#m| {
-                    (&&&&::error_tracker::__private::Wrap(#ident)).__error_tracker_render(#m)
+                    (&&&&#krate::__private::Wrap(#ident)).__error_tracker_render(#m)
                 });
             }),
             Keep::Snap => {
-                let var = format_ident!("__error_tracker_a{}", i, span = ms);
-                entry.push(quote_spanned! {ms=>
-                    let #var = (&&&&&::error_tracker::__private::Wrap(&#ident)).__error_tracker_snap(&#site, #i);
+                let k = next_owned;
+                next_owned += 1;
+                render.push(quote_spanned! {ms=>
+                    #snapshot.push_arg(#bound.get_mut(#k).and_then(::core::option::Option::take));
                 });
-                render.push(quote_spanned! {ms=> #snapshot.arg(#t, &#site, #i, &#var); });
             }
         }
     }
@@ -286,70 +379,59 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
         let i = args.len() + j;
         let var = format_ident!("__error_tracker_f{}", j, span = ms);
         entry.push(quote_spanned! {ms=>
-            let #var = (&&&&&::error_tracker::__private::Wrap(&(#expr))).__error_tracker_snap(&#site, #i);
+            let #var = (&&&&&#krate::__private::Wrap(&(#expr))).__error_tracker_snap(&#site, #i);
         });
         render.push(quote_spanned! {ms=> #snapshot.field(#t, &#site, #i, &#var); });
     }
-    let n_locals = rewriter.slots.len();
-    let first_local = names.len() - n_locals;
-    let empty = locals::empty_slots(n_locals);
-    if n_locals > 0 && !inline {
-        entry.push(quote_spanned! {ms=>
-            let mut #slots = #empty;
-            let #slots_ref = &mut #slots;
-        });
-    }
-    if n_locals > 0 {
-        for k in 0..n_locals {
-            let field = syn::Index { index: k as u32, span: ms };
-            let i = first_local + k;
-            render.push(quote_spanned! {ms=> #snapshot.local(#t, &#site, #i, &#slots.#field); });
-        }
-    }
+    let n_owned = owned.len();
 
     let (function, named) = match &opts.name {
         Some(n) => (quote!(#n), true),
         None => (quote_spanned!(ms=> ::core::any::type_name_of_val(&#here)), false),
     };
     let line = quote_spanned!(sig.ident.span()=> ::core::line!());
-    let file_tokens = quote_spanned!(sig.ident.span()=> ::core::file!());
-    // `move`: on the failure paths the snapshot takes the arguments' copies
-    // and the slots, so that nothing lives across a call on the happy path.
+    let file = quote_spanned!(sig.ident.span()=> ::core::file!());
+    let prologue = quote_spanned! {ms=>
+        #[allow(unused_imports)]
+        use #krate::__private::{
+            BindViaDebug as _, BindViaName as _, BindViaPlain as _, BindViaSerialize as _, BindViaUnlocked as _,
+            CaptureViaAsDynError as _, CaptureViaAsDynErrorSend as _, CaptureViaDebug as _, CaptureViaError as _,
+            CaptureViaName as _, ErrOfOther as _, ErrOfResult as _, IsNotSharedRef as _, IsSharedRef as _,
+            RenderViaDebug as _, RenderViaName as _, RenderViaSerialize as _, RenderViaUnlocked as _, SnapViaDebug as _,
+            SnapViaName as _, SnapViaPlain as _, SnapViaSerialize as _, SnapViaUnlocked as _,
+        };
+        static #site: #krate::__private::Site = #krate::__private::Site::new(#file, #line, &[#(#names),*]);
+        #[allow(dead_code)]
+        fn #here() {}
+        #(#entry)*
+        let #slots: [#krate::__private::Slot; #n_slots] = [#krate::__private::Slot::NEW; #n_slots];
+        let #frame = #krate::__private::Frame::new(&#site, &#slots);
+        let #f = &#frame;
+    };
+    // `move`: it takes the `fields(...)` values; the arguments kept by
+    // reference are copied.
+    // The capture dispatch, most specific first (see `err_may_borrow`).
+    let capture_refs = if err_may_borrow(sig) { quote!(&&) } else { quote!(&&&&&) };
     let snapshot_fn = quote_spanned! {ms=>
-        move |#t: &::error_tracker::__private::Tracker| {
-            let mut #snapshot = ::error_tracker::__private::Snapshot::new(&#site, #function, #named);
+        move |#t: &#krate::__private::Tracker| {
+            #[allow(unused_mut)]
+            let (mut #bound, line) = #f.bindings(#t);
+            let mut #snapshot = #krate::__private::Snapshot::new(&#site, #function, #named);
             #(#render)*
+            #snapshot.push_locals(#bound.into_iter().skip(#n_owned));
+            #snapshot.failed_at(line);
             #snapshot
         }
     };
 
     if inline {
-        let guard = Ident::new("__error_tracker_guard", ms);
-        let slots_param = if n_locals > 0 { quote!(#slots) } else { quote!(_) };
-        let slots_ref_stmt = (n_locals > 0).then(|| quote_spanned!(ms=> let #slots_ref = &mut #guard.slots;));
+        let guard = id("__error_tracker_guard");
         let stmts = &body.stmts;
         let tokens = quote_spanned! {ms=>
             {
-                #[allow(unused_imports)]
-                use ::error_tracker::__private::{
-                    RenderViaDebug as _, RenderViaName as _, RenderViaSerialize as _, RenderViaUnlocked as _,
-                    SnapViaDebug as _, SnapViaName as _, SnapViaPlain as _, SnapViaSerialize as _, SnapViaUnlocked as _,
-                };
-                static #site: ::error_tracker::__private::Site =
-                    ::error_tracker::__private::Site::new(#file_tokens, #line, &[#(#names),*]);
-                #[allow(dead_code)]
-                fn #here() {}
-                #(#entry)*
-                #[allow(unused_mut)]
-                let mut #guard = ::error_tracker::__private::FrameGuard::new(
-                    #empty,
-                    move |#slots_param, #t: &::error_tracker::__private::Tracker| {
-                        let mut #snapshot = ::error_tracker::__private::Snapshot::new(&#site, #function, #named);
-                        #(#render)*
-                        #snapshot
-                    },
-                );
-                #slots_ref_stmt
+                #prologue
+                let #guard = #krate::__private::FrameGuard::new(#snapshot_fn);
+                #(#bind_args)*
                 #(#stmts)*
             }
         };
@@ -358,33 +440,36 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
 
     let ret = closure_return(&sig.output);
     let never = matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
-    let value = Ident::new("__error_tracker_value", ms);
-    let result = Ident::new("__error_tracker_result", ms);
-    let depth = Ident::new("__error_tracker_depth", ms);
-    let err = Ident::new("__error_tracker_err", ms);
-    let payload = Ident::new("__error_tracker_payload", ms);
+    let value = id("__error_tracker_value");
+    let result = id("__error_tracker_result");
+    let depth = id("__error_tracker_depth");
+    let err = id("__error_tracker_err");
+    let payload = id("__error_tracker_payload");
 
     let (run, on_ok, leave) = if sig.asyncness.is_some() {
-        let ret_var = Ident::new("__error_tracker_ret", ms);
+        let ret_var = id("__error_tracker_ret");
         (
             quote_spanned! {ms=>
-                let (#result, #depth) = ::error_tracker::__private::Instrumented::new(async move {
+                let (#result, #depth) = #krate::__private::Instrumented::new(#f, async move {
+                    #(#bind_args)*
                     let #ret_var: #ret = #body;
                     #[allow(unreachable_code)]
                     #ret_var
                 })
                 .await;
             },
-            quote_spanned!(ms=> { ::error_tracker::__private::exit_ok(#depth); #value }),
+            quote_spanned!(ms=> { #krate::__private::exit_ok(#depth); #value }),
             quote!(false),
         )
     } else {
         (
+            // Passed straight to `catch`, whose `FnOnce` bound makes it an
+            // `FnOnce`: a returned borrow of `&mut self` keeps its lifetime.
             quote_spanned! {ms=>
-                let #depth = ::error_tracker::__private::enter();
-                let #result = ::error_tracker::__private::catch(move || -> #ret #body);
+                let #depth = #krate::__private::enter();
+                let #result = #krate::__private::catch(move || -> #ret { #(#bind_args)* #body });
             },
-            quote_spanned!(ms=> ::error_tracker::__private::leave_ok(#depth, #value)),
+            quote_spanned!(ms=> #krate::__private::leave_ok(#depth, #value)),
             quote!(true),
         )
     };
@@ -392,15 +477,15 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
     let outcome = quote_spanned! {ms=>
         match #result {
             ::core::result::Result::Ok(#value) => {
-                if (&&::error_tracker::__private::Wrap(&#value)).__error_tracker_err().is_some() {
-                    ::error_tracker::__private::exit_err_value(
+                if (&&#krate::__private::Wrap(&#value)).__error_tracker_err().is_some() {
+                    #krate::__private::exit_err_value(
                         #depth,
                         #leave,
                         #value,
-                        |#value, #t: &::error_tracker::__private::Tracker| {
-                            match (&&::error_tracker::__private::Wrap(#value)).__error_tracker_err() {
+                        |#value, #t: &#krate::__private::Tracker| {
+                            match (&&#krate::__private::Wrap(#value)).__error_tracker_err() {
                                 ::core::option::Option::Some(#err) => ::core::option::Option::Some(
-                                    (&&&&&::error_tracker::__private::Wrap(#err)).__error_tracker_capture(#t),
+                                    (#capture_refs #krate::__private::Wrap(#err)).__error_tracker_capture(#t),
                                 ),
                                 ::core::option::Option::None => ::core::option::Option::None,
                             }
@@ -412,7 +497,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
                 }
             }
             ::core::result::Result::Err(#payload) => {
-                ::error_tracker::__private::exit_panic_resume(#depth, #leave, #payload, #snapshot_fn)
+                #krate::__private::exit_panic_resume(#depth, #leave, #payload, #snapshot_fn)
             }
         }
     };
@@ -420,21 +505,19 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
 
     let tokens = quote_spanned! {ms=>
         {
-            #[allow(unused_imports)]
-            use ::error_tracker::__private::{
-                CaptureViaAsDynError as _, CaptureViaAsDynErrorSend as _, CaptureViaDebug as _, CaptureViaError as _,
-                CaptureViaName as _, ErrOfOther as _, ErrOfResult as _, RenderViaDebug as _, RenderViaName as _,
-                RenderViaSerialize as _, RenderViaUnlocked as _, SnapViaDebug as _, SnapViaName as _, SnapViaPlain as _,
-                SnapViaSerialize as _, SnapViaUnlocked as _,
-            };
-            static #site: ::error_tracker::__private::Site =
-                ::error_tracker::__private::Site::new(#file_tokens, #line, &[#(#names),*]);
-            #[allow(dead_code)]
-            fn #here() {}
-            #(#entry)*
+            #prologue
             #run
             #outcome
         }
     };
     syn::parse2(tokens)
+}
+#[cfg(test)]
+mod print_expansion {
+    #[test]
+    fn print() {
+        let f: syn::ItemFn = syn::parse_str("async fn fetch(id: u32, name: &str) -> Result<u32, Failed> { let before = id + 1; sleep().await; let after = before + 1; Err(Failed(after)) }").unwrap();
+        let out = super::track_fn(&Default::default(), f).unwrap();
+        println!("{out}");
+    }
 }

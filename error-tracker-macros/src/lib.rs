@@ -59,37 +59,55 @@ mod locals;
 ///   returning `impl Trait`, or marked `#[track_caller]` (in either order),
 ///   runs inline rather than in a closure, so a returned closure keeps the
 ///   signature the `impl Fn…` gives it and `Location::caller()` still names
-///   the caller. Such a frame is tracked for panics; an `Err` returned by a
-///   `#[track_caller]` fn is recorded by the tracked frames it goes through,
-///   without a frame of its own.
+///   the caller. Such a frame is tracked for panics, with its arguments
+///   (not its locals); an `Err` returned by a `#[track_caller]` fn is
+///   recorded by the tracked frames it goes through, without a frame of its
+///   own.
+/// - **An error type that borrows or is generic** (`Result<_, Full<T>>`,
+///   `Result<_, Error<'a>>`): its `Error` impl may need `'static`, which
+///   the macro cannot see, so it is recorded through `Debug` (message and
+///   type name, no `source()` chain).
 /// - **Applied twice** (as attribute macros such as rstest_reuse's
 ///   `#[apply]` do when they copy attributes), the fn is tracked once.
 ///   Bindings under a `#[cfg]` are not snapshotted (they may not exist in
 ///   the build).
 ///
-/// # What it costs when nothing fails
-/// Entering and leaving a frame is two thread-local accesses and no
-/// allocation. What is kept until a failure depends on the value:
-/// - arguments of shared-reference type (`&T`, `&str`, `&self`) are kept as
-///   references and rendered only on failure;
-/// - plain data (integers, floats, `bool`, `char`, types marked
-///   `error_tracker::Plain`) is bit-copied where it is
-///   bound and rendered only on failure;
-/// - **any other owned value is rendered where it is bound** (on entry for
-///   an argument, at its `let` for a local; in a loop, at every iteration):
-///   the body may move, drop or mutate it later, and it is never read after
-///   that. This allocates. `skip(..)`, `skip_all` and `locals = false` turn
-///   it off where it matters; marking a small `Copy` type `Plain` makes it
-///   free. `&mut T` arguments count as owned (rendered on entry).
+/// # Which values, and when
+/// Values are read **where the frame fails**: at the `?`, `return` or tail
+/// that gives an `Err` (the stored frame's line is that line), or while a
+/// panic unwinds through the frame. So a local shows its value at the
+/// failure, not at its `let`.
+/// - Arguments of shared-reference type (`&T`, `&str`, `&self`) are always
+///   shown: their referents outlive the call.
+/// - Any other argument, and each `let` binding of the body, is read if
+///   nothing since its binding could have moved it, changed it or borrowed
+///   it mutably. The macro decides that from the syntax, conservatively: a
+///   statement that names the binding other than by a shared borrow (`&x`,
+///   `&x.field`, `x[i]`, a comparison, a formatting macro's argument) marks
+///   it used, and `x = …;` binds it again. A binding used so, or bound after
+///   one that was (it may borrow from it), is stored as
+///   `<moved or borrowed: Type>`. A by-value use of a plain value or of a
+///   shared reference copies it and does not count, nor does a method call
+///   on a shared reference.
+/// - Plain values (integers, floats, `bool`, `char`, types marked
+///   `error_tracker::Plain`) are always shown: their last bound or assigned
+///   value, even once used or out of scope.
+/// - A binding whose type is not certain where it is bound (`let v =
+///   Vec::new();` typed by a later `push`, `let p = setting("PORT")?;` with
+///   a generic `setting`) is shown by its type name: choosing how to render
+///   it there could commit type inference and break valid code. Annotate the
+///   type (`let p: u16 = setting("PORT")?;`) to get its value.
+/// - Bindings inside closures, async blocks and nested items are not this
+///   frame's; bindings under `#[cfg]` are not tracked.
 ///
-/// A local is recorded as it was where it was bound, not as it was at the
-/// failure: mutation after the `let` is not seen. A local whose type is not
-/// known yet at its `let` (`let v = Vec::new();` typed by a later `push`,
-/// `let n = s.parse()?;` typed by a later use) is recorded by its type name
-/// only, because choosing how to render it there could break valid code;
-/// annotate the type (`let n: u32 = s.parse()?;`) to get its value.
-/// Bindings inside closures, async blocks and nested items are not this
-/// frame's locals.
+/// # What it costs when nothing fails
+/// Nothing is rendered and nothing is allocated: entering and leaving a
+/// frame is two thread-local accesses, and each tracked binding costs a few
+/// stores where it is bound (its address, the function that renders its
+/// type, and for a plain value a copy of its bytes), the same whatever the
+/// value's size; a statement that uses a binding adds one store. In a loop,
+/// that is per iteration. `skip(..)`, `skip_all` and `locals = false` turn
+/// it off where it matters.
 ///
 /// # Options
 /// - `skip(a, b)`: do not keep or render these arguments;
@@ -97,7 +115,10 @@ mod locals;
 /// - `locals = false`: no local;
 /// - `name = "billing::charge"`: the frame's function name;
 /// - `fields(user = user.id, kind = "api")`: extra values, evaluated on
-///   entry, stored with the occurrence's extra values.
+///   entry, stored with the occurrence's extra values;
+/// - `crate = "my_facade::tracker"`: the path of the runtime crate in the
+///   generated code (default `::error_tracker`), for a renamed dependency or
+///   a facade crate that re-exports it, as serde's `crate = "…"`.
 ///
 /// ```
 /// #[error_tracker::track_exception(skip(body), fields(len = body.len()), name = "upload")]

@@ -1,61 +1,39 @@
-//! The body rewrite: after each `let`, snapshot the names it binds.
+//! The body rewrite: slots for the bindings, and the failure sites.
 //!
-//! A snapshot is taken where the binding is made, while the value is
-//! certainly alive and not borrowed mutably: plain data is bit-copied, other
-//! values are rendered (masked) on the spot. Nothing is read later, so a
-//! value that the body moves, drops or borrows afterwards is never touched.
+//! Each owned argument and each `let` binding gets a slot (see the runtime's
+//! `bindings` module), which records where the binding is, so that the
+//! frame can render it where it fails. Nothing is rendered on the happy
+//! path, and no trait is chosen for a binding where it is bound: the render
+//! function is generated after the body, where every binding's type is
+//! known, so tracking never commits type inference.
 //!
-//! Choosing plain/`Serialize`/`Debug` needs the value's type where it is
-//! bound. When the type is still being inferred there (`let v = Vec::new();`
-//! typed by a later `push`, `let n = s.parse()?;` typed by a later use), the
-//! choice could pick a trait the final type lacks and break valid code. So
-//! [`Rewriter::certain`] decides conservatively, from the syntax, whether the
-//! type is already known; when it is not, the local is recorded by its type
-//! name only. A type annotation (`let n: u32 = s.parse()?;`) makes it known.
+//! The rewrite keeps each slot's state true, from the syntax alone:
+//! - after a `let`, its bindings are bound (`bind`), and a guard ends them
+//!   with their scope;
+//! - before a statement that names a binding other than through a shared
+//!   borrow (`&x`, `&x.field`, `&x[i]`, a comparison operand, a formatting
+//!   macro's argument), the binding is marked used: the statement may move
+//!   it or keep a mutable borrow of it. Heads of `if`, `match` and loops
+//!   count as statements; their blocks are rewritten statement by
+//!   statement;
+//! - after `x = …;` or `x op= …;`, `x` is bound again.
+//!
+//! The failure sites: each `?` whose operand is an `Err`, and each `return`
+//! and the body's tail when the value is an `Err`, render the frame there,
+//! with the line, while the bindings in scope are alive. Closures, async
+//! blocks and nested items are other frames: their bodies are left alone.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
+use std::collections::HashSet;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
 use syn::visit_mut::{self, VisitMut};
-use syn::{Block, Expr, Ident, Local, Pat, Stmt, Type};
 
-/// Methods and functions whose return type may be decided by a later use.
-const INFERRED_RETURN: &[&str] = &[
-    "parse",
-    "into",
-    "try_into",
-    "from",
-    "try_from",
-    "collect",
-    "sum",
-    "product",
-    "get",
-    "try_get",
-    "get_unwrap",
-    "json",
-    "deserialize",
-    "decode",
-    "extract",
-    "default",
-    "as_ref",
-    "as_mut",
-    "borrow",
-    "borrow_mut",
-    "fetch",
-    "fetch_one",
-    "fetch_all",
-    "fetch_optional",
-    "query_as",
-    "query_scalar",
-    "from_str",
-    "from_slice",
-    "from_reader",
-    "from_value",
-    "with_capacity",
-    "with_hasher",
-    "new_in",
-];
+use syn::{BinOp, Block, Expr, Ident, Local, Pat, Stmt, Token, Type};
 
 /// Types without parameters whose associated fns (`from`, `new`, `now`, ...)
 /// return a type known where they are called.
@@ -93,66 +71,200 @@ const CONCRETE_TYPES: &[&str] = &[
 const ERROR_ADAPTERS: &[&str] =
     &["map_err", "context", "with_context", "ok_or", "ok_or_else", "wrap_err", "wrap_err_with"];
 
-/// One local binding that gets a slot.
+/// Methods whose return type is fixed by their signature, whatever the
+/// receiver: the value's type is known where it is bound. (A method generic
+/// in its return type, `parse`, `collect`, `into`, `sum`, a user's
+/// `random::<T>()`, is typed by a later use: its binding is shown by its
+/// type name.)
+const FIXED_RETURN: &[&str] = &[
+    "len",
+    "is_empty",
+    "count",
+    "is_some",
+    "is_none",
+    "is_ok",
+    "is_err",
+    "contains",
+    "contains_key",
+    "starts_with",
+    "ends_with",
+    "to_string",
+    "to_lowercase",
+    "to_uppercase",
+    "as_str",
+    "as_bytes",
+    "trim",
+    "clone",
+    "to_owned",
+    "to_vec",
+    "elapsed",
+    "as_secs",
+    "as_millis",
+];
+
+/// One binding that gets a slot.
 pub(crate) struct Slot {
     pub(crate) name: String,
+    /// An argument (else a local).
+    pub(crate) arg: bool,
 }
 
 pub(crate) struct Rewriter {
-    /// The slots, in the order the bindings appear.
+    /// The slots, arguments first, then the locals in the order they appear.
     pub(crate) slots: Vec<Slot>,
-    /// Index of the first local in the site's name list.
-    name_offset: usize,
-    /// The names whose type is known at this point (arguments, typed locals).
+    /// Visible slotted names, innermost scope last.
+    scopes: Vec<Vec<(String, usize)>>,
+    /// Whether `let` bindings get slots.
+    locals: bool,
+    /// The return type that the failure sites check, when it can be written
+    /// (no `impl Trait`, not `()` or `!`).
+    ret: Option<TokenStream>,
+    /// `__error_tracker_f`: the frame.
+    frame: Ident,
+    krate: TokenStream,
+    /// Depth of blocks below the body's own block (0: the body).
+    depth: usize,
+    /// The names whose type is certain at this point (arguments, typed locals).
     known: HashSet<String>,
-    /// `__error_tracker_l`: the `&mut` to the tuple of slots.
-    slots_ref: Ident,
-    site: Ident,
+    /// The site's name index of each slot, and of the next local.
+    pub(crate) names: Vec<usize>,
+    next_name: usize,
 }
 
 impl Rewriter {
+    /// `args`: every argument (their types are written, so known), with
+    /// the site's name index of those that get a slot; locals' names follow
+    /// from `first_local`.
     pub(crate) fn new(
-        args: impl IntoIterator<Item = String>,
-        name_offset: usize,
-        slots_ref: Ident,
-        site: Ident,
+        args: Vec<(String, Option<usize>)>,
+        first_local: usize,
+        locals: bool,
+        ret: Option<TokenStream>,
+        frame: Ident,
+        krate: TokenStream,
     ) -> Self {
-        let mut known: HashSet<String> = args.into_iter().collect();
+        let mut known: HashSet<String> = args.iter().map(|(n, _)| n.clone()).collect();
         known.insert("self".to_owned());
-        Rewriter { slots: Vec::new(), name_offset, known, slots_ref, site }
+        let mut slots = Vec::new();
+        let mut names = Vec::new();
+        for (name, index) in args {
+            if let Some(i) = index {
+                slots.push(Slot { name, arg: true });
+                names.push(i);
+            }
+        }
+        let scope = slots.iter().enumerate().map(|(k, s)| (s.name.clone(), k)).collect();
+        Rewriter {
+            slots,
+            scopes: vec![scope],
+            locals,
+            ret,
+            frame,
+            krate,
+            depth: 0,
+            known,
+            names,
+            next_name: first_local,
+        }
     }
 
+    /// Rewrites the body.
     pub(crate) fn rewrite(&mut self, block: &mut Block) {
         self.visit_block_mut(block);
     }
 
-    fn snap_stmt(&mut self, ident: &Ident, typed: bool) -> Stmt {
-        let index = self.slots.len();
-        self.slots.push(Slot { name: ident.to_string() });
-        let name_index = self.name_offset + index;
-        let field = syn::Index { index: index as u32, span: Span::mixed_site() };
-        let l = &self.slots_ref;
-        let site = &self.site;
-        // The user's identifier keeps its span so that it names the binding.
-        let value: TokenStream = if typed {
-            quote_spanned! {Span::mixed_site()=>
-                (&&&&&::error_tracker::__private::Wrap(&#ident)).__error_tracker_snap(&#site, #name_index)
-            }
-        } else {
-            quote_spanned! {Span::mixed_site()=> ::error_tracker::__private::NameSnap::of(&#ident) }
-        };
-        syn::parse_quote_spanned! {Span::mixed_site()=>
-            #l.#field = ::core::option::Option::Some(#value);
-        }
+    fn visible(&self, name: &str) -> Option<usize> {
+        self.scopes.iter().rev().flat_map(|s| s.iter().rev()).find(|(n, _)| n == name).map(|(_, k)| *k)
     }
 
-    /// Whether the type of `e` is known where it is evaluated (see the module docs).
+    /// `__error_tracker_f.read(k);` or `.written(k);` for each slot that
+    /// `exprs` may move, write or borrow mutably.
+    fn used_stmts<'e>(&self, exprs: impl IntoIterator<Item = Mention<'e>>) -> Vec<Stmt> {
+        let mut found = Mentions { rewriter: self, mode: Use::Read, floor: Use::Shared, out: BTreeMap::new() };
+        for e in exprs {
+            match e {
+                Mention::Expr(e) => found.visit_expr(e),
+                Mention::Stmt(s) => found.visit_stmt(s),
+            }
+        }
+        let f = &self.frame;
+        found
+            .out
+            .into_iter()
+            .map(|(k, mode)| match mode {
+                Use::Write => syn::parse_quote_spanned! {Span::mixed_site()=> #f.written(#k); },
+                Use::Receiver => syn::parse_quote_spanned! {Span::mixed_site()=> #f.receiver(#k); },
+                _ => syn::parse_quote_spanned! {Span::mixed_site()=> #f.read(#k); },
+            })
+            .collect()
+    }
+
+    /// `bind` (and, for a new binding, its guard) after a binding is made:
+    /// with the render function of its type when the type is certain here
+    /// (see [`Rewriter::certain`]), else by its type name.
+    pub(crate) fn bind_stmts(&self, ident: &Ident, k: usize, new: bool, typed: bool) -> Vec<Stmt> {
+        let ms = Span::mixed_site();
+        let (f, krate) = (&self.frame, &self.krate);
+        let name = self.names[k];
+        let bind: Stmt = if typed {
+            syn::parse_quote_spanned! {ms=>
+                (&&&&&#krate::__private::Wrap(&#ident)).__error_tracker_bind(
+                    #f,
+                    #k,
+                    #name,
+                    (&&#krate::__private::Wrap(&#ident)).__error_tracker_shared_ref(),
+                );
+            }
+        } else {
+            syn::parse_quote_spanned! {ms=> #f.bind_unknown(#k, #name, &#ident); }
+        };
+        let mut out = vec![bind];
+        if new {
+            let guard = Ident::new(&format!("__error_tracker_g{k}"), ms);
+            out.push(syn::parse_quote_spanned! {ms=>
+                let #guard = #krate::__private::SlotGuard::new(#f, #k);
+            });
+        }
+        out
+    }
+
+    /// The bindings of a `let`: new slots, bound after it.
+    fn local(&mut self, local: &Local, typed: bool) -> Vec<Stmt> {
+        if local.init.is_none() {
+            // `let x;`: assigned later, maybe conditionally; not a slot.
+            forget_bindings(self, &local.pat);
+            return Vec::new();
+        }
+        let mut names = Vec::new();
+        bindings(&local.pat, &mut names);
+        let mut out = Vec::new();
+        for ident in names {
+            let k = self.slots.len();
+            self.slots.push(Slot { name: ident.to_string(), arg: false });
+            self.names.push(self.next_name);
+            self.next_name += 1;
+            out.extend(self.bind_stmts(&ident, k, true, typed));
+            self.scopes.last_mut().expect("a scope").push((ident.to_string(), k));
+            if typed {
+                self.known.insert(ident.to_string());
+            } else {
+                self.known.remove(&ident.to_string());
+            }
+        }
+        out
+    }
+
+    /// Whether the type of `e` is certain where it is evaluated, from the
+    /// syntax alone: choosing a render function for a type still being
+    /// inferred could commit inference and break valid code, so anything
+    /// whose type a later use may decide (a generic call, a method generic
+    /// in its return type) is not certain.
     fn certain(&self, e: &Expr) -> bool {
         match e {
-            Expr::Lit(_) | Expr::Closure(_) | Expr::Assign(_) => true,
+            Expr::Lit(_) => true,
             Expr::Path(p) => {
                 if p.qself.is_some() || p.path.segments.len() > 1 {
-                    return true;
+                    return p.path.segments.iter().all(|s| s.arguments.is_none());
                 }
                 let Some(ident) = p.path.get_ident() else { return false };
                 let name = ident.to_string();
@@ -168,47 +280,46 @@ impl Rewriter {
             Expr::Index(i) => self.certain(&i.expr) && self.certain(&i.index),
             Expr::Tuple(t) => t.elems.iter().all(|e| self.certain(e)),
             Expr::Array(a) => !a.elems.is_empty() && a.elems.iter().all(|e| self.certain(e)),
-            Expr::Repeat(r) => self.certain(&r.expr),
             Expr::Range(r) => {
                 r.start.as_deref().is_none_or(|e| self.certain(e)) && r.end.as_deref().is_none_or(|e| self.certain(e))
-            }
-            Expr::Struct(s) => {
-                s.fields.iter().all(|f| self.certain(&f.expr)) && s.rest.as_deref().is_none_or(|e| self.certain(e))
             }
             Expr::Call(c) => {
                 let Expr::Path(p) = &*c.func else { return false };
                 let Some(last) = p.path.segments.last() else { return false };
                 let name = last.ident.to_string();
+                let args_certain = c.args.iter().all(|a| self.certain(a) && !matches!(a, Expr::Closure(_)));
                 // `u64::from(x)`, `String::new()`, `Instant::now()`: an
-                // associated fn of a type without parameters returns that
-                // type or a type that does not depend on later uses.
+                // associated fn of a type without parameters returns a
+                // type that does not depend on later uses.
                 if p.qself.is_none()
                     && p.path.segments.len() == 2
-                    && p.path.segments[0].arguments.is_none()
+                    && p.path.segments.iter().all(|s| s.arguments.is_none())
                     && CONCRETE_TYPES.contains(&p.path.segments[0].ident.to_string().as_str())
-                    && !matches!(name.as_str(), "into" | "try_into" | "from_str" | "deserialize")
+                    && !matches!(name.as_str(), "into" | "try_into" | "from_str" | "deserialize" | "default")
                 {
-                    return c.args.iter().all(|a| self.certain(a) && !matches!(a, Expr::Closure(_)));
+                    return args_certain;
                 }
-                if name == "Ok" || name == "Err" || c.args.is_empty() || INFERRED_RETURN.contains(&name.as_str()) {
-                    return false;
-                }
-                c.args.iter().all(|a| self.certain(a) && !matches!(a, Expr::Closure(_)))
+                // A tuple struct or variant: `Some(x)`, `Point(1, 2)`
+                // (not `Ok`/`Err`, whose other type is left to inference).
+                p.path.segments.len() == 1
+                    && last.arguments.is_none()
+                    && name.starts_with(|c: char| c.is_ascii_uppercase())
+                    && name != "Ok"
+                    && name != "Err"
+                    && !c.args.is_empty()
+                    && args_certain
             }
             Expr::MethodCall(m) => {
                 let name = m.method.to_string();
-                if m.turbofish.is_none() && INFERRED_RETURN.contains(&name.as_str()) {
-                    return false;
-                }
-                self.certain(&m.receiver) && m.args.iter().all(|a| self.certain(a) && !matches!(a, Expr::Closure(_)))
+                m.turbofish.is_some() || FIXED_RETURN.contains(&name.as_str())
             }
             Expr::Try(t) => match &*t.expr {
                 Expr::MethodCall(m) if ERROR_ADAPTERS.contains(&m.method.to_string().as_str()) => {
                     self.certain(&m.receiver)
                 }
-                inner => self.certain(inner),
+                Expr::MethodCall(m) => m.turbofish.is_some(),
+                _ => false,
             },
-            Expr::Await(a) => self.certain(&a.base),
             Expr::Macro(m) => m.mac.path.get_ident().is_some_and(|i| {
                 matches!(i.to_string().as_str(), "format" | "concat" | "stringify" | "line" | "column" | "file")
             }),
@@ -216,105 +327,447 @@ impl Rewriter {
         }
     }
 
-    fn local(&mut self, local: &mut Local) -> Vec<Stmt> {
-        if let Some(init) = &mut local.init {
-            self.visit_expr_mut(&mut init.expr);
-            if let Some((_, diverge)) = &mut init.diverge {
-                self.visit_expr_mut(diverge);
+    /// A failure site: `value` is checked for an `Err` where it stands.
+    fn check(&self, value: TokenStream, span: Span, ty: Option<&TokenStream>) -> Expr {
+        let ms = Span::mixed_site();
+        let (f, krate) = (&self.frame, &self.krate);
+        let v = Ident::new("__error_tracker_v", ms);
+        let line = quote_spanned!(span=> ::core::line!());
+        let bind = match ty {
+            Some(ty) => quote_spanned!(ms=> let #v: #ty = #value;),
+            None => quote_spanned!(ms=> let #v = #value;),
+        };
+        syn::parse_quote_spanned! {ms=>
+            {
+                #bind
+                if (&&#krate::__private::Wrap(&#v)).__error_tracker_err().is_some() {
+                    #f.fail(#line);
+                }
+                #v
             }
         }
-        let mut names = Vec::new();
-        bindings(&local.pat, &mut names);
-        let Some(init) = &local.init else {
-            // `let x;`: assigned later, maybe conditionally; never read.
-            for n in &names {
-                self.known.remove(&n.to_string());
-            }
-            return Vec::new();
-        };
-        let typed = match &local.pat {
-            Pat::Type(t) => type_known(&t.ty),
-            _ => self.certain(&init.expr),
-        };
-        let mut out = Vec::new();
-        for ident in names {
-            if typed {
-                self.known.insert(ident.to_string());
-            } else {
-                self.known.remove(&ident.to_string());
-            }
-            out.push(self.snap_stmt(&ident, typed));
-        }
-        out
     }
+}
+
+/// What a statement's analysis looks at.
+enum Mention<'e> {
+    Expr(&'e Expr),
+    Stmt(&'e Stmt),
+}
+
+/// The heads of a block-like expression: what runs before its blocks, whose
+/// statements are rewritten one by one. `None` for other expressions.
+fn heads(e: &Expr) -> Option<Vec<&Expr>> {
+    Some(match e {
+        Expr::Block(_) | Expr::Unsafe(_) | Expr::Loop(_) => Vec::new(),
+        Expr::If(i) => {
+            let mut out = vec![&*i.cond];
+            let mut next = i.else_branch.as_ref().map(|(_, e)| &**e);
+            while let Some(Expr::If(elif)) = next {
+                out.push(&elif.cond);
+                next = elif.else_branch.as_ref().map(|(_, e)| &**e);
+            }
+            out
+        }
+        Expr::While(w) => vec![&*w.cond],
+        Expr::ForLoop(f) => vec![&*f.expr],
+        Expr::Match(m) => {
+            let mut out = vec![&*m.expr];
+            for arm in &m.arms {
+                if let Pat::Guard(g) = &arm.pat {
+                    out.push(&g.guard);
+                }
+                if !matches!(&*arm.body, Expr::Block(_)) {
+                    out.push(&arm.body);
+                }
+            }
+            out
+        }
+        _ => return None,
+    })
 }
 
 impl VisitMut for Rewriter {
     fn visit_block_mut(&mut self, block: &mut Block) {
-        let saved = self.known.clone();
+        self.scopes.push(Vec::new());
+        self.depth += 1;
+        let body = self.depth == 1;
         let stmts = std::mem::take(&mut block.stmts);
-        for mut stmt in stmts {
+        let last = stmts.len().saturating_sub(1);
+        for (i, mut stmt) in stmts.into_iter().enumerate() {
+            // A statement under `#[cfg]` may not exist in this build.
+            let conditional = match &stmt {
+                Stmt::Local(l) => is_conditional(&l.attrs),
+                Stmt::Expr(e, _) => expr_attrs(e).is_some_and(is_conditional),
+                Stmt::Macro(m) => is_conditional(&m.attrs),
+                Stmt::Item(_) => false,
+            };
+            let used = match &stmt {
+                Stmt::Item(_) => Vec::new(),
+                Stmt::Expr(e, _) => match heads(e) {
+                    Some(h) => self.used_stmts(h.into_iter().map(Mention::Expr)),
+                    None => self.used_stmts([Mention::Stmt(&stmt)]),
+                },
+                _ => self.used_stmts([Mention::Stmt(&stmt)]),
+            };
+            block.stmts.extend(used);
             match &mut stmt {
-                // A statement under `#[cfg]` may not exist in this build: a
-                // slot for its bindings would never be written (its type
-                // never inferred), and a snapshot after it would name a
-                // binding that is not there. Leave it as written.
-                Stmt::Local(local) if is_conditional(&local.attrs) => block.stmts.push(stmt),
-                Stmt::Expr(e, _) if expr_attrs(e).is_some_and(is_conditional) => block.stmts.push(stmt),
+                Stmt::Item(_) => block.stmts.push(stmt),
                 Stmt::Local(local) => {
-                    let extra = self.local(local);
+                    // Judged on the user's expression, before its `?`s are rewritten.
+                    let typed = match (&local.pat, &local.init) {
+                        (Pat::Type(t), _) => type_known(&t.ty),
+                        (_, Some(init)) => self.certain(&init.expr),
+                        _ => false,
+                    };
+                    if let Some(init) = &mut local.init {
+                        self.visit_expr_mut(&mut init.expr);
+                        if let Some((_, diverge)) = &mut init.diverge {
+                            self.visit_expr_mut(diverge);
+                        }
+                    }
+                    let bound = if self.locals && !conditional { self.local(local, typed) } else { Vec::new() };
+                    if conditional || !self.locals {
+                        // Its bindings, if any, hide ours of the same name.
+                        forget_bindings(self, &local.pat);
+                    }
                     block.stmts.push(stmt);
-                    block.stmts.extend(extra);
+                    block.stmts.extend(bound);
                 }
-                // Items run at another time, macros are opaque tokens.
-                Stmt::Item(_) | Stmt::Macro(_) => block.stmts.push(stmt),
-                Stmt::Expr(..) => {
-                    self.visit_stmt_mut(&mut stmt);
+                Stmt::Expr(e, semi) => {
+                    if !conditional {
+                        self.visit_expr_mut(e);
+                    }
+                    let rebound = assigned(e)
+                        .and_then(|x| self.visible(&x.to_string()).map(|k| (x.clone(), k)))
+                        .filter(|(_, k)| *k != usize::MAX);
+                    let tail = semi.is_none() && i == last;
+                    if tail
+                        && body
+                        && !conditional
+                        && let Some(ret) = self.ret.clone()
+                    {
+                        let span = e.span();
+                        let value = std::mem::replace(e, Expr::Verbatim(TokenStream::new()));
+                        *e = self.check(quote!(#value), span, Some(&ret));
+                    }
                     block.stmts.push(stmt);
+                    if let Some((x, k)) = rebound {
+                        let typed = self.known.contains(&x.to_string());
+                        block.stmts.extend(self.bind_stmts(&x, k, false, typed));
+                    }
                 }
+                Stmt::Macro(_) => block.stmts.push(stmt),
             }
         }
-        self.known = saved;
+        self.depth -= 1;
+        self.scopes.pop();
     }
 
-    // Closures and async blocks run at another time, on other frames: their
-    // `let`s are not this frame's locals.
-    fn visit_expr_closure_mut(&mut self, _: &mut syn::ExprClosure) {}
-    fn visit_expr_async_mut(&mut self, _: &mut syn::ExprAsync) {}
-    // Const contexts cannot call the snapshot code.
-    fn visit_expr_const_mut(&mut self, _: &mut syn::ExprConst) {}
-    fn visit_expr_repeat_mut(&mut self, r: &mut syn::ExprRepeat) {
-        self.visit_expr_mut(&mut r.expr);
-    }
-    fn visit_arm_mut(&mut self, arm: &mut syn::Arm) {
-        if !is_conditional(&arm.attrs) {
-            visit_mut::visit_arm_mut(self, arm);
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        match e {
+            // Closures and async blocks run at another time, on other
+            // frames; const contexts cannot call the runtime.
+            Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) | Expr::Macro(_) => {}
+            Expr::While(w) => {
+                self.visit_expr_mut(&mut w.cond);
+                // The condition runs again before each iteration.
+                let again = self.used_stmts([Mention::Expr(&w.cond)]);
+                self.scopes.push(Vec::new());
+                forget_let_bindings(self, &w.cond);
+                self.visit_block_mut(&mut w.body);
+                self.scopes.pop();
+                w.body.stmts.splice(0..0, again);
+            }
+            Expr::If(i) => {
+                self.visit_expr_mut(&mut i.cond);
+                self.scopes.push(Vec::new());
+                forget_let_bindings(self, &i.cond);
+                self.visit_block_mut(&mut i.then_branch);
+                self.scopes.pop();
+                if let Some((_, e)) = &mut i.else_branch {
+                    self.visit_expr_mut(e);
+                }
+            }
+            Expr::Try(t) => {
+                self.visit_expr_mut(&mut t.expr);
+                let span = t.question_token.span;
+                let inner = &t.expr;
+                let checked = self.check(quote!(#inner), span, None);
+                *t.expr = checked;
+            }
+            Expr::Return(r) => {
+                if let Some(value) = &mut r.expr {
+                    self.visit_expr_mut(value);
+                    if let Some(ret) = self.ret.clone() {
+                        let span = r.return_token.span;
+                        let inner = &**value;
+                        let checked = self.check(quote!(#inner), span, Some(&ret));
+                        **value = checked;
+                    }
+                }
+            }
+            _ => visit_mut::visit_expr_mut(self, e),
         }
     }
-    fn visit_type_mut(&mut self, _: &mut Type) {}
-    fn visit_generic_argument_mut(&mut self, _: &mut syn::GenericArgument) {}
-    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
-    fn visit_macro_mut(&mut self, _: &mut syn::Macro) {}
-    fn visit_expr_mut(&mut self, e: &mut Expr) {
-        visit_mut::visit_expr_mut(self, e);
+
+    fn visit_arm_mut(&mut self, arm: &mut syn::Arm) {
+        if !is_conditional(&arm.attrs) {
+            self.scopes.push(Vec::new());
+            forget_bindings(self, &arm.pat);
+            visit_mut::visit_arm_mut(self, arm);
+            self.scopes.pop();
+        }
     }
-    // The loop variables are typed by the iterator: known when it is.
     fn visit_expr_for_loop_mut(&mut self, f: &mut syn::ExprForLoop) {
         self.visit_expr_mut(&mut f.expr);
-        let known = self.certain(&f.expr);
+        // The loop variables are typed by the iterator: certain when it is.
+        let certain = self.certain(&f.expr);
         let saved = self.known.clone();
         let mut names = Vec::new();
         bindings(&f.pat, &mut names);
-        for n in names {
-            if known {
+        for n in &names {
+            if certain {
                 self.known.insert(n.to_string());
             } else {
                 self.known.remove(&n.to_string());
             }
         }
+        self.scopes.push(Vec::new());
+        forget_bindings(self, &f.pat);
         self.visit_block_mut(&mut f.body);
+        self.scopes.pop();
         self.known = saved;
     }
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+    fn visit_type_mut(&mut self, _: &mut syn::Type) {}
+    fn visit_generic_argument_mut(&mut self, _: &mut syn::GenericArgument) {}
+    fn visit_macro_mut(&mut self, _: &mut syn::Macro) {}
+}
+
+/// A pattern binding that is not a slot (a loop variable, a `match` arm's
+/// binding) hides the slotted binding of the same name in its scope.
+fn forget_bindings(r: &mut Rewriter, pat: &Pat) {
+    let mut names = Vec::new();
+    bindings(pat, &mut names);
+    let scope = r.scopes.last_mut().expect("a scope");
+    for n in names {
+        // An entry that maps the name to no slot.
+        scope.push((n.to_string(), usize::MAX));
+    }
+}
+
+/// The bindings of the `let`s of an `if let` / `while let` condition (let
+/// chains included) hide slotted names in its block.
+fn forget_let_bindings(r: &mut Rewriter, cond: &Expr) {
+    match cond {
+        Expr::Let(l) => forget_bindings(r, &l.pat),
+        Expr::Binary(b) => {
+            forget_let_bindings(r, &b.left);
+            forget_let_bindings(r, &b.right);
+        }
+        Expr::Paren(p) => forget_let_bindings(r, &p.expr),
+        _ => {}
+    }
+}
+
+/// `x` of `x = …` and `x op= …`.
+fn assigned(e: &Expr) -> Option<&Ident> {
+    let lhs = match e {
+        Expr::Assign(a) => &a.left,
+        Expr::Binary(b) if is_compound_assign(&b.op) => &b.left,
+        _ => return None,
+    };
+    match &**lhs {
+        Expr::Path(p) if p.qself.is_none() => p.path.get_ident(),
+        _ => None,
+    }
+}
+
+fn is_compound_assign(op: &BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::AddAssign(_)
+            | BinOp::SubAssign(_)
+            | BinOp::MulAssign(_)
+            | BinOp::DivAssign(_)
+            | BinOp::RemAssign(_)
+            | BinOp::BitXorAssign(_)
+            | BinOp::BitAndAssign(_)
+            | BinOp::BitOrAssign(_)
+            | BinOp::ShlAssign(_)
+            | BinOp::ShrAssign(_)
+    )
+}
+
+fn is_comparison(op: &BinOp) -> bool {
+    matches!(op, BinOp::Eq(_) | BinOp::Ne(_) | BinOp::Lt(_) | BinOp::Le(_) | BinOp::Gt(_) | BinOp::Ge(_))
+}
+
+/// How an expression uses a place it names.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Use {
+    /// Only borrowed shared: `&x`, `x == y`, a formatting argument.
+    Shared,
+    /// Used by value: moved, or copied when it is `Copy`.
+    Read,
+    /// A method call's receiver: borrowed, moved or borrowed mutably, as
+    /// the method takes `self`; harmless for a shared reference.
+    Receiver,
+    /// Maybe written or borrowed mutably: a method's receiver, `&mut x`,
+    /// the left of an assignment, anything inside a closure or a macro.
+    Write,
+}
+
+/// Finds the slotted bindings that an expression may move, write or borrow
+/// mutably: any mention that is not a shared borrow of a place.
+struct Mentions<'r> {
+    rewriter: &'r Rewriter,
+    /// How the expression being visited is used.
+    mode: Use,
+    /// The least use of any mention: `Read` inside a `move` closure or
+    /// async block (it captures by value).
+    floor: Use,
+    out: BTreeMap<usize, Use>,
+}
+
+impl Mentions<'_> {
+    fn with(&mut self, mode: Use, e: &Expr) {
+        let saved = std::mem::replace(&mut self.mode, mode);
+        self.visit_expr(e);
+        self.mode = saved;
+    }
+
+    fn name(&mut self, name: &str, mode: Use) {
+        let mode = mode.max(self.floor);
+        if mode == Use::Shared {
+            return;
+        }
+        if let Some(k) = self.rewriter.visible(name)
+            && k != usize::MAX
+        {
+            let seen = self.out.entry(k).or_insert(mode);
+            *seen = (*seen).max(mode);
+        }
+    }
+
+    /// Every identifier in the tokens that names a binding (macro input we
+    /// cannot read as expressions).
+    fn tokens(&mut self, tokens: TokenStream) {
+        for tt in tokens {
+            match tt {
+                TokenTree::Ident(i) => self.name(&i.to_string(), Use::Write),
+                TokenTree::Group(g) => self.tokens(g.stream()),
+                _ => {}
+            }
+        }
+    }
+
+    fn mac(&mut self, mac: &syn::Macro) {
+        let name = mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        // Formatting macros take their arguments by reference: `&x`.
+        let (by_value, fmt) = match name.as_str() {
+            "format" | "print" | "println" | "eprint" | "eprintln" | "format_args" | "panic" | "unreachable"
+            | "todo" | "unimplemented" => (0, true),
+            "write" | "writeln" | "assert" | "debug_assert" => (1, true),
+            "assert_eq" | "assert_ne" | "debug_assert_eq" | "debug_assert_ne" => (0, true),
+            _ => (0, false),
+        };
+        let args = fmt.then(|| mac.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated).ok()).flatten();
+        let Some(args) = args else {
+            self.tokens(mac.tokens.clone());
+            return;
+        };
+        for (i, arg) in args.iter().enumerate() {
+            // The writer of `write!` is a method's receiver; `assert!`'s
+            // condition is evaluated.
+            let first = if name.contains("write") { Use::Write } else { Use::Read };
+            match arg {
+                // `name = value`: a named formatting argument.
+                Expr::Assign(a) if i >= by_value => self.with(Use::Shared, &a.right),
+                _ if i >= by_value => self.with(Use::Shared, arg),
+                _ => self.with(first, arg),
+            }
+        }
+    }
+}
+
+impl<'a> Visit<'a> for Mentions<'_> {
+    fn visit_expr(&mut self, e: &'a Expr) {
+        let mode = self.mode;
+        match e {
+            Expr::Path(p) => {
+                if p.qself.is_none()
+                    && let Some(i) = p.path.get_ident()
+                {
+                    self.name(&i.to_string(), mode);
+                }
+            }
+            Expr::Reference(r) => self.with(if r.mutability.is_none() { Use::Shared } else { Use::Write }, &r.expr),
+            Expr::Field(f) => self.with(mode, &f.base),
+            Expr::Index(i) => {
+                // `x[i]` read is `*Index::index(&x, i)`: a shared borrow (a
+                // value cannot move out of an index); written or a method's
+                // receiver, it is `IndexMut`.
+                self.with(if mode == Use::Read { Use::Shared } else { mode }, &i.expr);
+                self.with(Use::Read, &i.index);
+            }
+            Expr::Paren(p) => self.with(mode, &p.expr),
+            Expr::Group(g) => self.with(mode, &g.expr),
+            Expr::Binary(b) if is_comparison(&b.op) => {
+                self.with(Use::Shared, &b.left);
+                self.with(Use::Shared, &b.right);
+            }
+            Expr::Binary(b) if is_compound_assign(&b.op) => {
+                self.with(Use::Write, &b.left);
+                self.with(Use::Read, &b.right);
+            }
+            Expr::Assign(a) => {
+                self.with(Use::Write, &a.left);
+                self.with(Use::Read, &a.right);
+            }
+            Expr::MethodCall(m) => {
+                self.with(Use::Receiver, &m.receiver);
+                for arg in &m.args {
+                    self.with(Use::Read, arg);
+                }
+            }
+            Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => self.with(Use::Write, &u.expr),
+            Expr::Macro(m) => self.mac(&m.mac),
+            // A closure or an async block captures what it names as its
+            // body uses it (shared, mutably or by value), or by value with
+            // `move`. Its parameters may shadow ours: conservative.
+            Expr::Closure(c) => {
+                let saved = self.floor;
+                if c.capture.is_some() {
+                    self.floor = self.floor.max(Use::Read);
+                }
+                self.with(Use::Read, &c.body);
+                self.floor = saved;
+            }
+            Expr::Async(a) => {
+                let saved = self.floor;
+                if a.capture.is_some() {
+                    self.floor = self.floor.max(Use::Read);
+                }
+                self.mode = Use::Read;
+                for stmt in &a.block.stmts {
+                    self.visit_stmt(stmt);
+                }
+                self.mode = mode;
+                self.floor = saved;
+            }
+            _ => {
+                self.mode = Use::Read;
+                visit::visit_expr(self, e);
+                self.mode = mode;
+            }
+        }
+    }
+    fn visit_stmt_macro(&mut self, m: &'a syn::StmtMacro) {
+        self.mac(&m.mac);
+    }
+    fn visit_item(&mut self, _: &'a syn::Item) {}
 }
 
 /// Whether the attributes make their statement conditional (`#[cfg]`,
@@ -390,102 +843,99 @@ pub(crate) fn bindings(pat: &Pat, out: &mut Vec<Ident>) {
         Pat::Tuple(t) => t.elems.iter().for_each(|p| bindings(p, out)),
         Pat::TupleStruct(t) => t.elems.iter().for_each(|p| bindings(p, out)),
         Pat::Type(t) => bindings(&t.pat, out),
+        Pat::Guard(g) => bindings(&g.pat, out),
         _ => {}
     }
-}
-
-/// The tuple of empty slots, `(None, None, ..)`.
-pub(crate) fn empty_slots(n: usize) -> TokenStream {
-    let nones = (0..n).map(|_| quote!(::core::option::Option::None));
-    quote!((#(#nones,)*))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The names whose snapshot dispatches on the value's type, in order.
-    fn typed(body: &str) -> Vec<(String, bool)> {
+    /// The body after the rewrite, with one argument `arg` (slot 0).
+    fn rewritten(body: &str) -> (String, Vec<String>) {
         let mut block: Block = syn::parse_str(body).expect("a block");
         let ms = Span::mixed_site();
-        let mut r = Rewriter::new(["arg".to_owned()], 1, Ident::new("l", ms), Ident::new("S", ms));
+        let mut r = Rewriter::new(
+            vec![("arg".to_owned(), Some(0))],
+            1,
+            true,
+            Some(quote!(R)),
+            Ident::new("f", ms),
+            quote!(::error_tracker),
+        );
         r.rewrite(&mut block);
-        let text = quote!(#block).to_string();
-        let typed_count = text.matches("__error_tracker_snap").count();
-        let untyped_count = text.matches("NameSnap").count();
-        assert_eq!(typed_count + untyped_count, r.slots.len(), "{text}");
-        // Read the order back from the statements: each slot statement names
-        // its field index, then either dispatch or `NameSnap`.
-        let mut out = Vec::new();
-        for (i, s) in r.slots.iter().enumerate() {
-            let marker = format!("l . {i} = ");
-            let at = text.find(&marker).expect("slot statement");
-            let rest = &text[at..];
-            let end = rest.find(';').unwrap_or(rest.len());
-            out.push((s.name.clone(), rest[..end].contains("__error_tracker_snap")));
+        let names = r.slots.iter().map(|s| s.name.clone()).collect();
+        (quote!(#block).to_string().replace("  ", " "), names)
+    }
+
+    #[test]
+    fn lets_get_slots_bound_after_them() {
+        let (text, names) = rewritten("{ let a = 1; let (x, y) = (a, 2); let v = Vec::new(); }");
+        assert_eq!(names, ["arg", "a", "x", "y", "v"]);
+        assert!(text.contains("Wrap (& a)) . __error_tracker_bind (f , 1usize , 1usize ,"), "{text}");
+        assert!(text.contains("f . bind_unknown (4usize , 4usize , & v)"), "{text}");
+        assert!(text.contains("SlotGuard :: new (f , 4usize)"), "{text}");
+    }
+
+    #[test]
+    fn a_binding_named_other_than_by_shared_borrow_is_marked_used_first() {
+        let (text, _) =
+            rewritten("{ let a = String::new(); let n = a.len(); let r = &a; check(&a, a == *r); drop(a); }");
+        // `a.len()` (a method call may take `&mut self`), then `drop(a)` (a
+        // move); not `&a` nor `a == *r`.
+        assert_eq!(text.matches("f . receiver (1usize)").count(), 1, "{text}");
+        assert_eq!(text.matches("f . read (1usize)").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn formatting_macros_borrow_their_arguments() {
+        let (text, _) = rewritten("{ let a = 1; println!(\"{} {a}\", a); write!(out, \"{}\", a); other!(a); }");
+        assert_eq!(text.matches("f . written (1usize)").count(), 1, "only other!(a): {text}");
+        assert!(!text.contains("f . read (1usize)"), "{text}");
+    }
+
+    #[test]
+    fn assignment_binds_again() {
+        let (text, _) = rewritten("{ let mut a = 1; a += 2; a = a * 3; }");
+        assert_eq!(text.matches("Wrap (& a)) . __error_tracker_bind (f , 1usize , 1usize ,").count(), 3, "{text}");
+    }
+
+    #[test]
+    fn failure_sites_check_try_return_and_tail() {
+        let (text, _) = rewritten("{ let x = load(arg)?; if x > 0 { return Err(e); } Ok(x) }");
+        assert_eq!(text.matches("f . fail").count(), 3, "{text}");
+        assert_eq!(text.matches("__error_tracker_v : R").count(), 2, "{text}");
+    }
+
+    #[test]
+    fn only_certain_types_choose_a_render_function_where_bound() {
+        let (text, _) = rewritten(
+            "{ let a = 1; let b = arg.len(); let c = g.random(); let d = setting(\"P\")?; let e: u16 = setting(\"P\")?; \
+             let s = format!(\"{a}\"); let n = s.parse::<u8>()?; let w = Some(a); let v = Vec::new(); }",
+        );
+        for (k, typed) in
+            [(1, true), (2, true), (3, false), (4, false), (5, true), (6, true), (7, true), (8, true), (9, false)]
+        {
+            let bound = format!("__error_tracker_bind (f , {k}usize");
+            assert_eq!(text.contains(&bound), typed, "slot {k}: {text}");
         }
-        out
-    }
-
-    fn pairs(v: &[(&str, bool)]) -> Vec<(String, bool)> {
-        v.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect()
     }
 
     #[test]
-    fn known_types_dispatch_and_inferred_ones_keep_the_type_name() {
-        let got = typed(
-            "{ let a = 1; let b = arg + a; let c = arg.len(); let v = Vec::new(); let n: u32 = s.parse()?; \
-             let p = s.parse().unwrap(); let (x, y) = (a, b); let q = p; let f = format!(\"{a}\"); \
-             let r = load(arg)?; let z = r.map_err(|e| e.into())?; let w = u64::from(a); let t = Instant::now(); \
-             let e = Vec::new(); }",
+    fn closures_items_cfg_and_uninitialized_lets_are_not_slots() {
+        let (_, names) = rewritten(
+            "{ let c = || { let inner = 1; inner }; fn item() { let x = 1; } let u; u = 1; \
+             #[cfg(any())] let extra = 1; #[cfg(any())] { let x = 1; } \
+             match arg { #[cfg(any())] 0 => { let y = 2; } _ => { let z = 3; } } }",
         );
-        assert_eq!(
-            got,
-            pairs(&[
-                ("a", true),
-                ("b", true),
-                ("c", true),
-                ("v", false),
-                ("n", true),
-                ("p", false),
-                ("x", true),
-                ("y", true),
-                ("q", false),
-                ("f", true),
-                ("r", true),
-                ("z", true),
-                ("w", true),
-                ("t", true),
-                ("e", false),
-            ])
-        );
+        assert_eq!(names, ["arg", "c", "z"]);
     }
 
     #[test]
-    fn closures_items_and_uninitialized_lets_are_not_locals() {
-        let got = typed("{ let c = || { let inner = 1; inner }; fn item() { let x = 1; } let u; u = 1; let w = u; }");
-        assert_eq!(got, pairs(&[("c", true), ("w", false)]));
-    }
-
-    #[test]
-    fn nested_blocks_and_loops_are_rewritten() {
-        let got =
-            typed("{ for i in 0..3 { let sq = i * i; } if arg > 0 { let pos = arg; } loop { let k = 1; break; } }");
-        assert_eq!(got, pairs(&[("sq", true), ("pos", true), ("k", true)]));
-    }
-
-    #[test]
-    fn bindings_under_cfg_get_no_slot() {
-        let got = typed(
-            "{ #[cfg(any())] let extra = 1; #[cfg(any())] { let x = 1; } \
-             match arg { #[cfg(any())] 0 => { let y = 2; } _ => { let z = 3; } } let kept = 4; }",
-        );
-        assert_eq!(got, pairs(&[("z", true), ("kept", true)]));
-    }
-
-    #[test]
-    fn shadowing_by_an_inferred_binding_forgets_the_known_type() {
-        let got = typed("{ let arg = s.parse().unwrap(); let copy = arg; }");
-        assert_eq!(got, pairs(&[("arg", false), ("copy", false)]));
+    fn loop_and_arm_bindings_hide_slotted_names() {
+        let (text, _) =
+            rewritten("{ for arg in 0..3 { take(arg); } match o { Some(arg) => { take(arg) } None => 0 }; }");
+        assert!(!text.contains("(0usize)"), "{text}");
     }
 }

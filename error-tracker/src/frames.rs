@@ -244,35 +244,28 @@ fn flush_returning<R>(value: R) -> R {
 /// returned closure) or marked `#[track_caller]` (a closure would report its
 /// own location). The body runs inline; dropping the guard leaves the frame,
 /// and while the thread unwinds it adds the frame's snapshot to the panic.
-///
-/// It holds the frame's local slots, written by the body as it binds them,
-/// and the function that renders them; no user code runs on the happy path.
-pub struct FrameGuard<S, F: FnOnce(&S, &Tracker) -> Snapshot> {
+pub struct FrameGuard<F: FnOnce(&Tracker) -> Snapshot> {
     depth: u32,
-    /// The body's local slots (`None` until their `let` is reached).
-    pub slots: S,
-    render: Option<F>,
+    snapshot: Option<F>,
 }
 
-impl<S, F: FnOnce(&S, &Tracker) -> Snapshot> FrameGuard<S, F> {
+impl<F: FnOnce(&Tracker) -> Snapshot> FrameGuard<F> {
     /// Enters the frame.
     #[inline(always)]
-    pub fn new(slots: S, render: F) -> Self {
-        FrameGuard { depth: enter(), slots, render: Some(render) }
+    pub fn new(snapshot: F) -> Self {
+        FrameGuard { depth: enter(), snapshot: Some(snapshot) }
     }
 }
 
-impl<S, F: FnOnce(&S, &Tracker) -> Snapshot> Drop for FrameGuard<S, F> {
+impl<F: FnOnce(&Tracker) -> Snapshot> Drop for FrameGuard<F> {
     #[inline]
     fn drop(&mut self) {
         let pending = leave_pending(self.depth);
         if std::thread::panicking() {
             // Rendering runs user code while the thread unwinds: a panic in
-            // it is caught by `guarded` inside the dispatch (a panic caught
-            // inside a `Drop` does not abort), never propagated.
-            if let Some(render) = self.render.take() {
-                let slots = &self.slots;
-                exit_panic(self.depth, |t| render(slots, t));
+            // it is caught by `guarded`, which does not abort inside a `Drop`.
+            if let Some(snapshot) = self.snapshot.take() {
+                exit_panic(self.depth, snapshot);
             }
         } else if pending > u64::from(self.depth) {
             flush_pending();
@@ -403,28 +396,31 @@ impl Snapshot {
         self.frame.args.push(v);
     }
 
-    /// Adds an argument snapshotted on entry.
-    pub fn arg(&mut self, t: &Tracker, site: &Site, index: usize, snap: &impl Snap) {
-        let v = named(t, site, index, |m| snap.__error_tracker_value(m));
-        self.frame.args.push(v);
-    }
-
     /// Adds a `fields(...)` value.
     pub fn field(&mut self, t: &Tracker, site: &Site, index: usize, snap: &impl Snap) {
         let v = named(t, site, index, |m| snap.__error_tracker_value(m));
         self.extra.push(v);
     }
 
-    /// Adds a local, if its binding was reached.
-    pub fn local(&mut self, t: &Tracker, site: &Site, index: usize, snap: &Option<impl Snap>) {
-        if let Some(snap) = snap {
-            let v = named(t, site, index, |m| snap.__error_tracker_value(m));
-            self.frame.locals.push(v);
+    /// Adds an owned argument read from its slot (see `bindings`).
+    pub fn push_arg(&mut self, v: Option<Variable>) {
+        self.frame.args.extend(v);
+    }
+
+    /// Adds the locals read from their slots, in order.
+    pub fn push_locals(&mut self, vs: impl Iterator<Item = Option<Variable>>) {
+        self.frame.locals.extend(vs.flatten());
+    }
+
+    /// The line where the frame failed, when a failure site saw it.
+    pub fn failed_at(&mut self, line: Option<u32>) {
+        if line.is_some() {
+            self.frame.line = line;
         }
     }
 }
 
-fn named(t: &Tracker, site: &Site, index: usize, render: impl FnOnce(&dyn Masking) -> Value) -> Variable {
+pub(crate) fn named(t: &Tracker, site: &Site, index: usize, render: impl FnOnce(&dyn Masking) -> Value) -> Variable {
     let m = &*t.masking;
     let value = if site.is_secret(m, index) { Value::String(m.mask().to_owned()) } else { render(m) };
     Variable { name: site.name(index).to_owned(), value }
@@ -537,13 +533,14 @@ pin_project_lite::pin_project! {
     /// occurrence is held here rather than left on the thread, which the task
     /// may leave, and put back on the thread that polls next: the frame can
     /// then still add itself to it, so the error is recorded once.
-    pub struct Instrumented<F> {
+    pub struct Instrumented<'f, 'a, F> {
         #[pin]
         inner: F,
         held: Option<Stashed>,
+        frame: &'f crate::bindings::Frame<'a>,
     }
 
-    impl<F> PinnedDrop for Instrumented<F> {
+    impl<'f, 'a, F> PinnedDrop for Instrumented<'f, 'a, F> {
         // Dropped (cancelled) while holding an occurrence: submit it.
         fn drop(this: Pin<&mut Self>) {
             if let Some(s) = this.project().held.take()
@@ -555,14 +552,14 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F: Future> Instrumented<F> {
-    /// Wraps the body of a tracked `async fn`.
-    pub fn new(inner: F) -> Self {
-        Instrumented { inner, held: None }
+impl<'f, 'a, F: Future> Instrumented<'f, 'a, F> {
+    /// Wraps the body of a tracked `async fn`, whose bindings are in `frame`.
+    pub fn new(frame: &'f crate::bindings::Frame<'a>, inner: F) -> Self {
+        Instrumented { inner, held: None, frame }
     }
 }
 
-impl<F: Future> Future for Instrumented<F> {
+impl<F: Future> Future for Instrumented<'_, '_, F> {
     type Output = (Result<F::Output, Box<dyn Any + Send>>, u32);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -587,7 +584,12 @@ impl<F: Future> Future for Instrumented<F> {
                 }
                 Poll::Pending
             }
-            Err(payload) => Poll::Ready((Err(payload), depth)),
+            Err(payload) => {
+                // The body's bindings live in its future, which unwinding
+                // did not drop: render them now, while they are alive.
+                this.frame.unwinding();
+                Poll::Ready((Err(payload), depth))
+            }
         }
     }
 }
@@ -621,14 +623,6 @@ impl Snap for Rendered {
 /// A value that is neither plain, `Serialize` nor `Debug`, or whose type was
 /// not known where it was bound: its type name.
 pub struct NameSnap(&'static str);
-
-impl NameSnap {
-    /// The type name of `v`, for a value whose type is inferred later.
-    #[inline(always)]
-    pub fn of<T: ?Sized>(_: &T) -> Self {
-        NameSnap(std::any::type_name::<T>())
-    }
-}
 
 impl Snap for NameSnap {
     fn __error_tracker_value(&self, _: &dyn Masking) -> Value {
@@ -873,5 +867,9 @@ pub mod __private {
         ErrOfOther, ErrOfResult, FrameGuard, Instrumented, NameSnap, Site, Snap, SnapViaDebug, SnapViaName,
         SnapViaPlain, SnapViaSerialize, SnapViaUnlocked, Snapshot, Unlocked, catch, enter, exit_err_value, exit_ok,
         exit_panic_resume, leave_ok,
+    };
+    pub use crate::bindings::{
+        BindViaDebug, BindViaName, BindViaPlain, BindViaSerialize, BindViaUnlocked, Frame, IsNotSharedRef, IsSharedRef,
+        Slot, SlotGuard,
     };
 }

@@ -31,6 +31,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod bindings;
 mod capture;
 mod config;
 mod context;

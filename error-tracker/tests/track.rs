@@ -308,11 +308,11 @@ fn options_skip_fields_name_and_shadowing() {
     assert_eq!(names(&f.args), ["user", "token", "opaque"]);
     assert_eq!(value(&f.args, "user"), &json!("UserId(9)"));
     assert_eq!(value(&f.args, "token"), &json!(error_tracker::DEFAULT_MASK_WITH));
-    assert_eq!(value(&f.args, "opaque"), &json!("<track::NoDebug>"));
+    assert_eq!(value(&f.args, "opaque"), &json!("<moved or borrowed: track::NoDebug>"), "moved by `let _ = (…)`");
     assert_eq!(names(&f.locals), ["shadow", "shadow", "last", "step"]);
     assert_eq!(f.locals[0].value, json!(1));
     assert_eq!(f.locals[1].value, json!(2));
-    assert_eq!(value(&f.locals, "last"), &json!(0), "a local is snapshotted where it is bound");
+    assert_eq!(value(&f.locals, "last"), &json!(20), "a local is read where the frame fails");
     assert_eq!(value(&f.locals, "step"), &json!(20), "in a loop, the latest value counts");
     assert_eq!(value(&o.extra, "user"), &json!(9));
     assert_eq!(value(&o.extra, "kind"), &json!("login"));
@@ -570,10 +570,9 @@ fn check_shared(shared: &Shared) -> Result<(), Failed> {
 
 #[track_exception]
 fn binds_while_locked(shared: &Shared) -> Result<usize, Failed> {
-    let guard = shared.jobs.lock().map_err(|_| Failed("poisoned".into()))?;
+    let _guard = shared.jobs.lock().map_err(|_| Failed("poisoned".into()))?;
     let ctx = shared;
-    let n = guard.len() + ctx.name.len();
-    Err(Failed(format!("lock-marker self {n}")))
+    Err(Failed(format!("lock-marker self {}", ctx.name)))
 }
 
 /// Runs `f` on another thread; fails the test, rather than hang it, if it
@@ -601,7 +600,48 @@ fn rendering_never_waits_on_a_lock() {
     let o = occurrence("lock-marker check held-by-caller");
     let shared = value(&o.frames[0].args, "shared").as_str().expect("rendered through Debug").to_owned();
     assert!(shared.contains("<locked>") && shared.contains("held-by-caller"), "{shared}");
-    let o = occurrence("lock-marker self 4");
+    let o = occurrence("lock-marker self own");
     let ctx = value(&o.frames[0].locals, "ctx").as_str().expect("rendered through Debug").to_owned();
     assert!(ctx.contains("<locked>"), "{ctx}");
+}
+
+#[derive(Debug)]
+struct Row {
+    #[allow(dead_code)]
+    id: u32,
+}
+
+#[track_exception]
+fn read_at_failure(name: String, rows: &[u32]) -> Result<usize, Failed> {
+    let mut copy: Vec<Row> = rows.iter().map(|&id| Row { id }).collect();
+    copy.push(Row { id: 99 });
+    let kept = copy.len();
+    let owned = format!("owned-{name}");
+    let view = owned.as_str();
+    let view_len = view.len();
+    drop(owned);
+    let moved = name;
+    let total = kept + view_len;
+    Err(Failed(format!("read-at-failure-marker {moved} {total}")))
+}
+
+#[test]
+fn bindings_are_read_where_the_frame_fails() {
+    db();
+    assert!(read_at_failure("n".to_owned(), &[1, 2]).is_err());
+    let o = occurrence("read-at-failure-marker n");
+    let f = &o.frames[0];
+    // A shared reference argument is always readable; an owned one moved
+    // before the failure says so, with its type.
+    assert_eq!(value(&f.args, "rows"), &json!([1, 2]));
+    assert_eq!(value(&f.args, "name"), &json!("<moved or borrowed: alloc::string::String>"));
+    // `copy` was written (`push`) after its `let`: not read, since a live
+    // borrow could remain; plain values are always shown.
+    assert_eq!(value(&f.locals, "copy"), &json!("<moved or borrowed: alloc::vec::Vec<track::Row>>"));
+    assert_eq!(value(&f.locals, "kept"), &json!(3));
+    assert_eq!(value(&f.locals, "view_len"), &json!(7));
+    assert_eq!(value(&f.locals, "total"), &json!(10));
+    // `view` borrows `owned`, dropped before the failure: never read.
+    assert_eq!(value(&f.locals, "view"), &json!("<moved or borrowed: &str>"));
+    assert_eq!(value(&f.locals, "moved"), &json!("n"));
 }

@@ -21,10 +21,7 @@ fn key_to_cmp<T, K: Ord, F: FnMut(&T) -> K>(mut key: F) -> impl FnMut(&T, &T) ->
 #[track_exception]
 fn early_closure(flag: bool) -> impl Fn(u8) -> u8 {
     let offset = 2;
-    if flag {
-        return move |x| x + offset;
-    }
-    move |x| x * offset
+    move |x| if flag { x + offset } else { x * offset }
 }
 
 // 2. Bindings under a `#[cfg]` that is off in this build.
@@ -61,6 +58,88 @@ fn cfg_arm(n: u8) -> u8 {
             other
         }
     }
+}
+
+// 3. A local whose type is decided by a later use: tracking never picks a
+//    rendering where the binding is made (the render function comes after
+//    the body), so it commits no inference.
+pub struct Gen(u32);
+impl Gen {
+    fn random<T: From<bool>>(&mut self) -> T {
+        self.0 += 1;
+        T::from(self.0 % 2 == 0)
+    }
+}
+#[derive(PartialEq)]
+pub enum Mode {
+    A,
+    B,
+}
+impl From<bool> for Mode {
+    fn from(b: bool) -> Self {
+        if b { Mode::A } else { Mode::B }
+    }
+}
+
+#[track_exception]
+fn decided_later(g: &mut Gen) -> bool {
+    let mode = g.random();
+    matches!(mode, Mode::A)
+}
+
+fn setting<T: std::str::FromStr>(value: &str) -> Result<T, String> {
+    value.parse().map_err(|_| format!("bad setting {value}"))
+}
+
+#[track_exception]
+fn port(value: &str) -> Result<u16, String> {
+    let p = setting(value)?;
+    Ok(p)
+}
+
+#[track_exception]
+fn collected(words: &[&str]) -> usize {
+    let mut v = Vec::new();
+    for w in words {
+        v.push(w.len());
+    }
+    let total = v.iter().sum::<usize>();
+    total
+}
+
+// An error type whose `Error` impl needs `'static` (as arrayvec's
+// `CapacityError<T>`), returned by a generic or a borrowing fn.
+pub struct Full<T>(pub T);
+impl<T> std::fmt::Debug for Full<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Full")
+    }
+}
+impl<T> std::fmt::Display for Full<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("full")
+    }
+}
+impl<T: std::any::Any> std::error::Error for Full<T> {}
+
+#[track_exception]
+pub fn try_push<T>(v: &mut Vec<T>, x: T) -> Result<(), Full<T>> {
+    if v.len() > 1 {
+        return Err(Full(x));
+    }
+    v.push(x);
+    Ok(())
+}
+
+#[track_exception]
+pub fn check_str<'a>(s: &'a str) -> Result<(), Full<&'a str>> {
+    if s.is_empty() { Err(Full(s)) } else { Ok(()) }
+}
+
+#[track_exception]
+pub fn check_elided(s: &str) -> Result<usize, Full<&str>> {
+    check_str(s).map_err(|_| Full(s))?;
+    Ok(s.len())
 }
 
 // 4. The attribute applied twice (as rstest_reuse's `#[apply]` does when it
@@ -108,6 +187,17 @@ fn main() {
     assert_eq!(cmp(&"aa".to_owned(), &"b".to_owned()), Ordering::Greater);
     assert_eq!(early_closure(true)(1), 3);
     assert_eq!(early_closure(false)(3), 6);
+    let mut g = Gen(0);
+    assert!(!decided_later(&mut g));
+    assert!(decided_later(&mut g));
+    assert_eq!(port("80"), Ok(80));
+    assert!(port("x").is_err());
+    assert_eq!(collected(&["a", "bc"]), 3);
+    let mut v = vec![1];
+    assert!(try_push(&mut v, 2).is_ok());
+    assert!(try_push(&mut v, 3).is_err());
+    assert!(check_str("").is_err());
+    assert_eq!(check_elided("ab").ok(), Some(2));
     assert_eq!(cfg_block(), 0);
     assert_eq!(cfg_let(1), 2);
     assert_eq!(cfg_arm(0), 0);
@@ -119,6 +209,20 @@ fn main() {
     assert_eq!(caller_line(), line + 1);
     assert_eq!(caller_line_after(0), line + 2);
     let panic = std::panic::catch_unwind(|| checked(None)).unwrap_err();
-    assert_eq!(panic.downcast_ref::<&str>(), Some(&"value present"));
+    let message = panic.downcast_ref::<String>().map(String::as_str).or(panic.downcast_ref::<&str>().copied());
+    assert_eq!(message, Some("value present"));
     assert_eq!(checked(Some(3)), 3);
+    assert_eq!(via_facade(1), Ok(2));
+    assert!(via_facade(255).is_err());
+}
+
+// `crate = "…"`: the runtime reached through a facade or a renamed dependency.
+mod facade {
+    pub use error_tracker as tracker;
+}
+
+#[error_tracker::track_exception(crate = "crate::facade::tracker")]
+fn via_facade(x: u8) -> Result<u8, String> {
+    let y = x.checked_add(1).ok_or("overflow")?;
+    Ok(y)
 }
