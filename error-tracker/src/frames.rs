@@ -7,26 +7,30 @@
 //! Everything else happens only when a frame fails:
 //!
 //! - **Errors.** The innermost tracked frame that returns `Err` captures the
-//!   error into a *pending* occurrence with its own snapshot. Each enclosing
-//!   tracked frame that returns `Err` too appends its snapshot; the outermost
-//!   one (depth 1) submits it. A tracked frame that returns `Ok` while an
-//!   inner frame's occurrence is pending (the error was handled) submits it.
-//!   A frame appends only to the occurrence of the frame just inside it
-//!   (pending depth = its depth + 1); any other pending occurrence (a
-//!   handled sibling's) is submitted first, so one occurrence never collects
+//!   error, with its own snapshot, and submits it at once, *open* when
+//!   tracked frames are still running above it: the writer holds an open
+//!   occurrence until its chain closes, `flush` asks, or a short while
+//!   passes, so a handled error is stored even while the frame that handled
+//!   it runs on (a worker loop). A marker of it (its id) stays on the
+//!   thread. Each enclosing tracked frame that returns `Err` too sends its
+//!   snapshot for that id ([`Tracker::amend`]); the outermost closes it. A
+//!   tracked frame that returns `Ok` while its callee's occurrence is open
+//!   (the error was handled) closes it. A frame appends only to the
+//!   occurrence of the frame just inside it (pending depth = its depth + 1);
+//!   a sibling's (same depth) is left for the caller, which may return that
+//!   error; any other is closed first, so one occurrence never collects
 //!   unrelated frames.
 //! - **Panics.** The panic hook cannot render user values (a panic inside a
-//!   panic hook aborts the process). So it captures the base occurrence and,
-//!   when tracked frames are on the stack, stashes it here ([`on_panic`]
-//!   returns `None`). Each tracked frame catches the unwind, renders its
-//!   snapshot once the thread is no longer panicking, appends it, and
-//!   resumes unwinding; the outermost one submits.
+//!   panic hook aborts the process). So it submits the base occurrence,
+//!   open when tracked frames are on the stack, and leaves its marker here.
+//!   Each tracked frame adds its snapshot as the panic unwinds through it
+//!   (from its bindings' guards, or once it caught the unwind), then
+//!   unwinding goes on; the outermost closes it.
 //! - **Futures.** A tracked `async fn` enters its frame on each poll and
-//!   leaves it when the poll returns ([`Instrumented`]); an occurrence
-//!   pending from an inner frame is submitted before the task yields, so it
-//!   never waits on a thread the task has left.
+//!   leaves it when the poll returns ([`Instrumented`]); a marker of its
+//!   callee's occurrence is carried in the future across a yield.
 //!
-//! Whatever is left pending when the thread ends is submitted then.
+//! Whatever is left open when the thread ends is closed then.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -41,6 +45,7 @@ use std::task::{Context, Poll};
 use serde_json::Value;
 
 use crate::__private::Wrap;
+use crate::capture::EventId;
 use crate::capture::{self, State};
 use crate::mask::Masking;
 use crate::occurrence::{FrameSnapshot, Variable};
@@ -117,23 +122,30 @@ enum Kind {
     Panic,
 }
 
+/// The occurrence a tracked frame on this thread failed with, submitted
+/// already (open): the frames it goes up through add their snapshots to it
+/// ([`Tracker::amend`]) until one handles it or the outermost is left.
 struct Stashed {
-    pending: Pending,
+    id: EventId,
     kind: Kind,
 }
 
 struct PendingSlot(RefCell<Option<Stashed>>);
 
 impl Drop for PendingSlot {
-    // The thread ends with an occurrence still pending (for example, an
-    // error handled by a tracked frame that never returned): submit it so
-    // that nothing is lost.
+    // The thread ends with a chain still open (an error handled by a tracked
+    // frame that never returned): nothing more will come.
     fn drop(&mut self) {
-        if let Some(s) = self.0.get_mut().take()
-            && let Some(t) = crate::tracker::installed()
-        {
-            t.submit_pending(s.pending);
+        if let Some(s) = self.0.get_mut().take() {
+            close(s);
         }
+    }
+}
+
+/// No more frames will come for `s`: the writer may store it.
+fn close(s: Stashed) {
+    if let Some(t) = crate::tracker::installed() {
+        t.amend(s.id, None, Vec::new(), true);
     }
 }
 
@@ -146,35 +158,31 @@ fn take_pending() -> Option<Stashed> {
     PENDING.try_with(|s| s.0.borrow_mut().take()).ok().flatten()
 }
 
+/// Keeps `s` open at `depth`, closing whatever was open before.
 fn stash(s: Stashed, depth: u32) {
     let mut s = Some(s);
-    let previous = PENDING.try_with(|slot| slot.0.borrow_mut().replace(s.take().expect("taken once")));
-    let t = crate::tracker::installed();
-    match (previous, t) {
-        (Ok(previous), t) => {
+    match PENDING.try_with(|slot| slot.0.borrow_mut().replace(s.take().expect("taken once"))) {
+        Ok(previous) => {
             set_pending_depth(depth);
-            if let (Some(p), Some(t)) = (previous, t) {
-                t.submit_pending(p.pending);
+            if let Some(p) = previous {
+                close(p);
             }
         }
-        // The thread is ending: submit at once rather than lose it.
-        (Err(_), Some(t)) => {
+        // The thread is ending: close at once.
+        Err(_) => {
             if let Some(s) = s {
-                t.submit_pending(s.pending);
+                close(s);
             }
         }
-        (Err(_), None) => {}
     }
 }
 
-/// Submits whatever is pending on this thread.
+/// Closes whatever is open on this thread: a tracked frame handled it.
 #[cold]
 #[inline(never)]
 fn flush_pending() {
-    if let Some(s) = take_pending()
-        && let Some(t) = crate::tracker::installed()
-    {
-        capture::with_state(State::Recording, || t.submit_pending(s.pending));
+    if let Some(s) = take_pending() {
+        capture::with_state(State::Recording, || close(s));
     }
 }
 
@@ -440,35 +448,40 @@ fn exit_err(
     let pending_depth = (DEPTHS.with(Cell::get) >> 32) as u32;
     let previous = take_pending();
     let Some(t) = crate::tracker::get() else {
-        if let (Some(p), Some(t)) = (previous, crate::tracker::installed()) {
-            t.submit_pending(p.pending);
+        if let Some(p) = previous {
+            close(p);
         }
         return;
     };
-    capture::with_state(State::Recording, || {
-        let mut pending = match previous {
-            // The error came up from the frame just inside this one.
-            Some(p) if p.kind == Kind::Error && pending_depth == depth + 1 => p.pending,
-            other => {
-                if let Some(p) = other {
-                    t.submit_pending(p.pending);
-                }
-                match capture(t) {
-                    Some(c) => c.0,
-                    // Not an `Err` after all: nothing to record.
-                    None => return,
-                }
+    capture::with_state(State::Recording, || match previous {
+        // The error came up from the frame just inside this one.
+        Some(p) if p.kind == Kind::Error && pending_depth == depth + 1 => {
+            let s = snapshot(t);
+            t.amend(p.id, Some(s.frame), s.extra, depth <= 1);
+            if depth > 1 {
+                stash(p, depth);
             }
-        };
-        let s = snapshot(t);
-        pending.occurrence.frames.push(s.frame);
-        pending.occurrence.extra.extend(s.extra);
-        finish(t, Stashed { pending, kind: Kind::Error }, depth);
+        }
+        other => {
+            if let Some(p) = other {
+                close(p);
+            }
+            // Not an `Err` after all: nothing to record.
+            let Some(Capture(mut pending)) = capture(t) else { return };
+            let s = snapshot(t);
+            pending.occurrence.frames.push(s.frame);
+            pending.occurrence.extra.extend(s.extra);
+            pending.open = depth > 1;
+            let id = t.submit_pending(pending);
+            if depth > 1 {
+                stash(Stashed { id, kind: Kind::Error }, depth);
+            }
+        }
     });
 }
 
-/// The frame at `depth` was unwound by a panic, now caught: adds its
-/// snapshot to the occurrence the panic hook stashed.
+/// The frame at `depth` was unwound by a panic, now caught (or unwinding
+/// through its guard): adds its snapshot to the panic's occurrence.
 #[cold]
 #[inline(never)]
 fn exit_panic(depth: u32, snapshot: impl FnOnce(&Tracker) -> Snapshot) {
@@ -478,50 +491,44 @@ fn exit_panic(depth: u32, snapshot: impl FnOnce(&Tracker) -> Snapshot) {
         // recording, before `init`, or by `resume_unwind`. Leave it alone.
         return;
     }
-    let Some(mut s) = take_pending() else { return };
+    let Some(s) = take_pending() else { return };
     let t = match crate::tracker::get() {
         Some(t) if s.kind == Kind::Panic => t,
         _ => {
-            if let Some(t) = crate::tracker::installed() {
-                t.submit_pending(s.pending);
-            }
+            close(s);
             return;
         }
     };
     capture::with_state(State::Recording, || {
         let snap = snapshot(t);
-        s.pending.occurrence.frames.push(snap.frame);
-        s.pending.occurrence.extra.extend(snap.extra);
-        finish(t, s, depth);
+        t.amend(s.id, Some(snap.frame), snap.extra, depth <= 1);
+        if depth > 1 {
+            stash(s, depth);
+        }
     });
 }
 
-fn finish(t: &Tracker, s: Stashed, depth: u32) {
-    if depth <= 1 {
-        t.submit_pending(s.pending);
-    } else {
-        stash(s, depth);
+/// Called by the panic hook: marks the occurrence open when tracked frames
+/// on the stack will add their snapshots while unwinding. The hook submits
+/// it at once either way, so a process that ends while unwinding keeps it.
+pub(crate) fn on_panic(mut pending: Pending) -> Pending {
+    let depth = DEPTHS.try_with(|c| (c.get() & LOW) as u32).unwrap_or(0);
+    if depth == 0 || cfg!(panic = "abort") || PENDING.try_with(|_| ()).is_err() {
+        return pending;
     }
+    if let Some(old) = take_pending() {
+        close(old);
+    }
+    pending.open = true;
+    pending
 }
 
-/// Called by the panic hook. Returns the occurrence to submit now, or `None`
-/// when tracked frames on the stack will add their snapshots while unwinding
-/// and submit it themselves.
-pub(crate) fn on_panic(pending: Pending) -> Option<Pending> {
-    let depth = DEPTHS.try_with(|c| (c.get() & LOW) as u32).unwrap_or(0);
-    if depth == 0 || cfg!(panic = "abort") {
-        return Some(pending);
+/// The panic hook submitted `id`, open: tracked frames up to `depth` add to it.
+pub(crate) fn panic_submitted(id: EventId, open: bool) {
+    if open {
+        let depth = DEPTHS.try_with(|c| (c.get() & LOW) as u32).unwrap_or(0);
+        stash(Stashed { id, kind: Kind::Panic }, depth + 1);
     }
-    if PENDING.try_with(|_| ()).is_err() {
-        return Some(pending);
-    }
-    if let Some(old) = take_pending()
-        && let Some(t) = crate::tracker::installed()
-    {
-        t.submit_pending(old.pending);
-    }
-    stash(Stashed { pending, kind: Kind::Panic }, depth + 1);
-    None
 }
 
 pin_project_lite::pin_project! {
@@ -541,12 +548,10 @@ pin_project_lite::pin_project! {
     }
 
     impl<'f, 'a, F> PinnedDrop for Instrumented<'f, 'a, F> {
-        // Dropped (cancelled) while holding an occurrence: submit it.
+        // Dropped (cancelled) while holding an open occurrence: close it.
         fn drop(this: Pin<&mut Self>) {
-            if let Some(s) = this.project().held.take()
-                && let Some(t) = crate::tracker::installed()
-            {
-                t.submit_pending(s.pending);
+            if let Some(s) = this.project().held.take() {
+                close(s);
             }
         }
     }

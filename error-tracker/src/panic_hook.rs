@@ -27,10 +27,10 @@ pub(crate) fn install() {
 fn record(info: &panic::PanicHookInfo<'_>) {
     let Some(t) = crate::tracker::get() else { return };
     capture::with_state(State::Recording, || {
-        let pending = capture::panic_occurrence(info);
-        if let Some(pending) = crate::frames::on_panic(pending) {
-            t.submit_pending(pending);
-        }
+        let pending = crate::frames::on_panic(capture::panic_occurrence(info));
+        let open = pending.open;
+        let id = t.submit_pending(pending);
+        crate::frames::panic_submitted(id, open);
         if cfg!(panic = "abort") {
             // The process ends when this hook returns: write before it does.
             t.flush(ABORT_FLUSH_TIMEOUT);

@@ -14,7 +14,7 @@ use crate::capture::EventId;
 use crate::config::{Config, FingerprintFn};
 use crate::context::RequestScope;
 use crate::mask::Masking;
-use crate::occurrence::Occurrence;
+use crate::occurrence::{FrameSnapshot, Occurrence, Variable};
 use crate::store::Store;
 
 /// How many distinct overflow counters are kept while the queue is full.
@@ -35,12 +35,29 @@ pub(crate) struct Pending {
     /// The request being served, whose context the writer adds if it
     /// stores this occurrence.
     pub(crate) request: Option<Arc<RequestScope>>,
+    /// Outer tracked frames may still add their snapshots ([`Queued::Amend`]):
+    /// the writer holds it until they are done, `flush` asks, or a short
+    /// while passes.
+    pub(crate) open: bool,
+}
+
+/// What goes through the queue to the writer, in order.
+pub(crate) enum Queued {
+    Occurrence(Pending),
+    /// The snapshot of an outer tracked frame that the occurrence `id` went
+    /// through; `close`: no more will come.
+    Amend {
+        id: EventId,
+        frame: Option<FrameSnapshot>,
+        extra: Vec<Variable>,
+        close: bool,
+    },
 }
 
 impl Pending {
     /// One new occurrence, with a new id.
     pub(crate) fn new(occurrence: Occurrence, ips: Vec<usize>, request: Option<Arc<RequestScope>>) -> Self {
-        Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request }
+        Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request, open: false }
     }
 
     /// What identifies "the same error" before it is symbolized: its
@@ -63,7 +80,9 @@ pub struct Tracker {
     pub(crate) pid: u32,
     pub(crate) release: Option<String>,
     pub(crate) config: Config,
-    queue: Sender<Pending>,
+    queue: Sender<Queued>,
+    /// Set by [`flush`](Tracker::flush): the writer stores what it holds open.
+    pub(crate) flush_requested: std::sync::atomic::AtomicBool,
     pub(crate) wake: Sender<()>,
     pub(crate) overflow: Mutex<HashMap<u64, Pending>>,
     pub(crate) progress: Progress,
@@ -127,7 +146,7 @@ pub(crate) fn install(t: Tracker) -> Option<&'static Tracker> {
 }
 
 impl Tracker {
-    pub(crate) fn new(config: Config, store: Arc<dyn Store>, queue: Sender<Pending>, wake: Sender<()>) -> Self {
+    pub(crate) fn new(config: Config, store: Arc<dyn Store>, queue: Sender<Queued>, wake: Sender<()>) -> Self {
         Tracker {
             masking: config.masking_rules(),
             store,
@@ -138,6 +157,7 @@ impl Tracker {
             release: config.release.clone(),
             config,
             queue,
+            flush_requested: std::sync::atomic::AtomicBool::new(false),
             wake,
             overflow: Mutex::new(HashMap::new()),
             progress: Progress::default(),
@@ -154,13 +174,23 @@ impl Tracker {
 
     fn submit_queued(&self, p: Pending) {
         self.progress.accepted.fetch_add(p.times, Ordering::SeqCst);
-        match self.queue.try_send(p) {
+        match self.queue.try_send(Queued::Occurrence(p)) {
             Ok(()) => {}
-            Err(TrySendError::Full(p)) => self.fold(p),
-            Err(TrySendError::Disconnected(p)) => {
+            Err(TrySendError::Full(Queued::Occurrence(p))) => self.fold(p),
+            Err(TrySendError::Disconnected(Queued::Occurrence(p))) => {
                 self.progress.lost.fetch_add(p.times, Ordering::Relaxed);
                 self.progress.finish(p.times);
             }
+            Err(_) => {}
+        }
+    }
+
+    /// Sends an outer frame's snapshot for the occurrence `id`, without
+    /// blocking. With the queue full it is dropped: the occurrence is
+    /// counted all the same, with the frames it had.
+    pub(crate) fn amend(&self, id: EventId, frame: Option<FrameSnapshot>, extra: Vec<Variable>, close: bool) {
+        if self.queue.try_send(Queued::Amend { id, frame, extra, close }).is_err() {
+            let _ = self.wake.try_send(());
         }
     }
 
@@ -191,6 +221,7 @@ impl Tracker {
     /// Waits until everything accepted so far is stored, or `timeout` passes.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
         let target = self.progress.accepted.load(Ordering::SeqCst);
+        self.flush_requested.store(true, Ordering::SeqCst);
         let _ = self.wake.try_send(());
         self.progress.wait_for(target, timeout)
     }

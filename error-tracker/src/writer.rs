@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
 
+use crate::capture::EventId;
 use crate::capture::{self, State};
 use crate::fingerprint::default_fingerprint;
 use crate::mask::scrub_occurrence;
 use crate::notify::Dispatcher;
 use crate::store::{GroupChange, Grouped};
 use crate::symbolize::Symbolizer;
-use crate::tracker::{Pending, Tracker};
+use crate::tracker::{Pending, Queued, Tracker};
 
 /// The most occurrences written in one transaction.
 const MAX_BATCH: usize = 4096;
@@ -34,10 +35,14 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const STORM_WRITE_INTERVAL: Duration = Duration::from_millis(100);
 /// How often the writer drains the queue while it gathers a storm's batch.
 const STORM_POLL: Duration = Duration::from_millis(5);
+/// How long an occurrence is held for the snapshots of the outer tracked
+/// frames it goes through (usually microseconds away): past that, or on
+/// `flush`, it is stored with the frames it has.
+const HOLD: Duration = Duration::from_millis(200);
 
 pub(crate) fn spawn(
     t: &'static Tracker,
-    queue: Receiver<Pending>,
+    queue: Receiver<Queued>,
     wake: Receiver<()>,
     notify: Option<Dispatcher>,
 ) -> std::io::Result<()> {
@@ -58,6 +63,8 @@ struct Writer {
     in_batch: HashMap<u64, InBatch>,
     /// When the last write ended.
     last_write: Option<Instant>,
+    /// Open occurrences, waiting for the snapshots of outer tracked frames.
+    held: HashMap<EventId, (Pending, Instant)>,
 }
 
 /// The occurrences of one fold key in the current batch.
@@ -82,14 +89,15 @@ impl Writer {
             notify,
             in_batch: HashMap::new(),
             last_write: None,
+            held: HashMap::new(),
         }
     }
 
-    fn run(mut self, queue: &Receiver<Pending>, wake: &Receiver<()>) {
+    fn run(mut self, queue: &Receiver<Queued>, wake: &Receiver<()>) {
         loop {
             select! {
                 recv(queue) -> p => match p {
-                    Ok(p) => self.take_guarded(p),
+                    Ok(p) => self.take_queued(p),
                     Err(_) => return,
                 },
                 recv(wake) -> _ => {},
@@ -100,7 +108,7 @@ impl Writer {
             let mut pulls = 0;
             while self.batch.len() < MAX_BATCH && pulls < MAX_PULLS {
                 match queue.try_recv() {
-                    Ok(p) => self.take_guarded(p),
+                    Ok(p) => self.take_queued(p),
                     Err(_) => break,
                 }
                 pulls += 1;
@@ -113,6 +121,7 @@ impl Writer {
             for p in folded {
                 self.take_guarded(p);
             }
+            self.release_held();
             self.write();
         }
     }
@@ -122,7 +131,7 @@ impl Writer {
     /// batch is full, or [`flush`](crate::flush) (or a full queue) wakes the
     /// writer. It drains the queue every [`STORM_POLL`] rather than wait on
     /// it, so that the failing threads never have to wake the writer.
-    fn gather_storm(&mut self, queue: &Receiver<Pending>, wake: &Receiver<()>, mut pulls: usize) {
+    fn gather_storm(&mut self, queue: &Receiver<Queued>, wake: &Receiver<()>, mut pulls: usize) {
         let Some(deadline) = self.last_write.map(|t| t + STORM_WRITE_INTERVAL) else { return };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -135,7 +144,7 @@ impl Writer {
             };
             while self.batch.len() < MAX_BATCH && pulls < MAX_PULLS {
                 match queue.try_recv() {
-                    Ok(p) => self.take_guarded(p),
+                    Ok(p) => self.take_queued(p),
                     Err(_) => break,
                 }
                 pulls += 1;
@@ -148,6 +157,48 @@ impl Writer {
 
     /// [`take`](Self::take), and should it panic (a bug of ours), the
     /// occurrence is counted as lost and the writer goes on.
+    fn take_queued(&mut self, q: Queued) {
+        match q {
+            Queued::Occurrence(p) if p.open => {
+                self.held.insert(p.id, (p, Instant::now()));
+            }
+            Queued::Occurrence(p) => self.take_guarded(p),
+            Queued::Amend { id, frame, extra, close } => {
+                // Not held: folded while the queue was full, or released
+                // already; its count is kept, this frame is not.
+                let Some((p, _)) = self.held.get_mut(&id) else { return };
+                p.occurrence.frames.extend(frame);
+                p.occurrence.extra.extend(extra);
+                if close && let Some((p, _)) = self.held.remove(&id) {
+                    self.take_guarded(p);
+                }
+            }
+        }
+    }
+
+    /// Stores the open occurrences held past [`HOLD`], or all of them when
+    /// `flush` asked.
+    fn release_held(&mut self) {
+        // Consumed on every pass, so that a flush asks only about what it
+        // can wait for, not about chains that open after it.
+        let all = self.t.flush_requested.swap(false, std::sync::atomic::Ordering::SeqCst);
+        if self.held.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let due: Vec<EventId> = self
+            .held
+            .iter()
+            .filter(|(_, (_, since))| all || now.duration_since(*since) >= HOLD)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            if let Some((p, _)) = self.held.remove(&id) {
+                self.take_guarded(p);
+            }
+        }
+    }
+
     fn take_guarded(&mut self, p: Pending) {
         let times = p.times;
         if catch_unwind(AssertUnwindSafe(|| self.take(p))).is_err() {
@@ -176,7 +227,7 @@ impl Writer {
             latest.occurrence.timestamp = latest.occurrence.timestamp.max(p.occurrence.timestamp);
             return;
         }
-        let Pending { id, mut occurrence, ips, times, request } = p;
+        let Pending { id, mut occurrence, ips, times, request, open: _ } = p;
         occurrence.id = id.to_string();
         occurrence.host.clone_from(&self.t.host);
         occurrence.pid = self.t.pid;

@@ -645,3 +645,40 @@ fn bindings_are_read_where_the_frame_fails() {
     assert_eq!(value(&f.locals, "view"), &json!("<moved or borrowed: &str>"));
     assert_eq!(value(&f.locals, "moved"), &json!("n"));
 }
+
+#[track_exception]
+fn step(job: u32) -> Result<u32, Failed> {
+    let doubled = job * 2;
+    if job % 2 == 1 { Err(Failed(format!("worker-step-marker {job} {doubled}"))) } else { Ok(doubled) }
+}
+
+#[track_exception]
+fn worker(jobs: std::sync::mpsc::Receiver<u32>, done: std::sync::mpsc::Sender<u32>) -> u32 {
+    let mut handled = 0;
+    for job in jobs {
+        if step(job).is_err() {
+            handled += 1;
+        }
+        let _ = done.send(job);
+    }
+    handled
+}
+
+#[test]
+fn an_error_handled_in_a_running_tracked_loop_is_stored_by_flush() {
+    db();
+    let (jobs, rx) = std::sync::mpsc::channel();
+    let (done, finished) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || worker(rx, done));
+    jobs.send(7).expect("send");
+    assert_eq!(finished.recv_timeout(Duration::from_secs(60)).expect("the worker took the job"), 7);
+    // The worker is still running (blocked on the next job): its handled
+    // error must be stored by a flush from this thread, recorded once.
+    let o = occurrence("worker-step-marker 7 14");
+    let fns: Vec<_> = o.frames.iter().map(frame_fn).collect();
+    assert_eq!(fns, ["step"]);
+    assert_eq!(value(&o.frames[0].locals, "doubled"), &json!(14));
+    drop(jobs);
+    assert_eq!(t.join().expect("the worker ends"), 1);
+    assert_eq!(occurrences("worker-step-marker 7 14").len(), 1, "recorded once");
+}
