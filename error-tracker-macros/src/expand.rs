@@ -15,7 +15,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{Block, FnArg, Ident, Item, ItemFn, Pat, ReceiverKind, ReturnType, Signature, Stmt, Type};
+use syn::{Block, Expr, FnArg, Ident, Item, ItemFn, Pat, ReceiverKind, ReturnType, Signature, Stmt, Type};
 
 use crate::args::Options;
 use crate::locals::{self, Rewriter};
@@ -42,10 +42,65 @@ pub(crate) fn track_fn(opts: &Options, mut item: ItemFn) -> syn::Result<TokenStr
     // a template's attributes onto each fn): the attribute still on the item
     // tracks it, once.
     if !already_tracked(&item.attrs) {
-        let inline = must_stay_inline(&item.attrs, &item.sig);
-        *item.block = instrument(opts, &item.sig, &item.block, inline)?;
+        track_body(opts, &item.attrs, &item.sig, &mut item.block)?;
     }
     Ok(quote!(#item))
+}
+
+/// Instruments one fn's body: an `#[async_trait]` method's boxed future as
+/// the `async fn` it was, any other body as it is.
+fn track_body(opts: &Options, attrs: &[syn::Attribute], sig: &Signature, block: &mut Block) -> syn::Result<()> {
+    if let Some((inner, output)) = async_trait_body(sig, block) {
+        let mut as_async = sig.clone();
+        as_async.asyncness = Some(syn::Token![async](sig.fn_token.span));
+        as_async.output = ReturnType::Type(syn::Token![->](sig.fn_token.span), Box::new(output));
+        inner.block = instrument(opts, &as_async, &inner.block, false)?;
+        return Ok(());
+    }
+    *block = instrument(opts, sig, block, must_stay_inline(attrs, sig))?;
+    Ok(())
+}
+
+/// The `async move { … }` block and the output type of a method as
+/// `#[async_trait]` expands it: it returns `Pin<Box<dyn Future<Output = R>
+/// + …>>` and its body ends with `Box::pin(async move { … })` (the shape
+/// tracing-attributes recognizes too).
+fn async_trait_body<'b>(sig: &Signature, block: &'b mut Block) -> Option<(&'b mut syn::ExprAsync, Type)> {
+    fn last_generic(ty: &Type, name: &str) -> Option<Type> {
+        let Type::Path(p) = ty else { return None };
+        let seg = p.path.segments.last().filter(|s| s.ident == name)?;
+        let syn::PathArguments::AngleBracketed(a) = &seg.arguments else { return None };
+        a.args.iter().find_map(|g| match g {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        })
+    }
+    if sig.asyncness.is_some() {
+        return None;
+    }
+    let ReturnType::Type(_, ty) = &sig.output else { return None };
+    let boxed = last_generic(ty, "Pin")?;
+    let Type::TraitObject(dyn_future) = last_generic(&boxed, "Box")? else { return None };
+    let output = dyn_future.bounds.iter().find_map(|b| {
+        let syn::TypeParamBound::Trait(t) = b else { return None };
+        let seg = t.path.segments.last().filter(|s| s.ident == "Future")?;
+        let syn::PathArguments::AngleBracketed(a) = &seg.arguments else { return None };
+        a.args.iter().find_map(|g| match g {
+            syn::GenericArgument::AssocType(at) if at.ident == "Output" => Some(at.ty.clone()),
+            _ => None,
+        })
+    })?;
+    let Some(Stmt::Expr(Expr::Call(call), None)) = block.stmts.last_mut() else { return None };
+    let Expr::Path(f) = &*call.func else { return None };
+    let is_pin = f.path.segments.last().is_some_and(|s| s.ident == "pin")
+        && f.path.segments.iter().rev().nth(1).is_some_and(|s| s.ident == "Box");
+    if !is_pin || call.args.len() != 1 {
+        return None;
+    }
+    match call.args.first_mut() {
+        Some(Expr::Async(inner)) if inner.capture.is_some() => Some((inner, output)),
+        _ => None,
+    }
 }
 
 /// Whether the body must run inline rather than move into a closure: a
@@ -69,10 +124,7 @@ fn must_stay_inline(attrs: &[syn::Attribute], sig: &Signature) -> bool {
 /// `#[auto_track_exception]`: every fn of an impl block, trait or inline module.
 pub(crate) fn auto_track(opts: &Options, mut item: Item) -> syn::Result<TokenStream> {
     match &mut item {
-        Item::Fn(f) => {
-            let inline = must_stay_inline(&f.attrs, &f.sig);
-            *f.block = instrument(opts, &f.sig, &f.block, inline)?;
-        }
+        Item::Fn(f) => track_body(opts, &f.attrs, &f.sig, &mut f.block)?,
         Item::Impl(_) | Item::Trait(_) => auto_item(opts, &mut item)?,
         Item::Mod(m) if m.content.is_some() => auto_item(opts, &mut item)?,
         other => {
@@ -97,12 +149,11 @@ fn auto_item(opts: &Options, item: &mut Item) -> syn::Result<()> {
         if sig.constness.is_some() {
             return;
         }
-        match instrument(opts, sig, block, must_stay_inline(attrs, sig)) {
-            Ok(b) => *block = b,
-            Err(e) => match &mut errors {
+        if let Err(e) = track_body(opts, attrs, sig, block) {
+            match &mut errors {
                 Some(all) => all.combine(e),
                 None => errors = Some(e),
-            },
+            }
         }
     };
     match item {

@@ -448,8 +448,15 @@ impl VisitMut for Rewriter {
                         && let Some(ret) = self.ret.clone()
                     {
                         let span = e.span();
+                        // The tail's own attributes (`#[allow(unreachable_code)]`,
+                        // as async-trait writes) stay on the tail: on an
+                        // expression inside a `let` they are unstable.
+                        let attrs = take_attrs(e);
                         let value = std::mem::replace(e, Expr::Verbatim(TokenStream::new()));
                         *e = self.check(quote!(#value), span, Some(&ret));
+                        if let Expr::Block(b) = e {
+                            b.attrs = attrs;
+                        }
                     }
                     block.stmts.push(stmt);
                     if let Some((x, k)) = rebound {
@@ -814,6 +821,23 @@ pub(crate) fn type_known(ty: &Type) -> bool {
     let mut f = Finder(true);
     syn::visit::Visit::visit_type(&mut f, ty);
     f.0
+}
+
+/// Takes the outer attributes off an expression.
+fn take_attrs(e: &mut Expr) -> Vec<syn::Attribute> {
+    match e {
+        Expr::Path(x) => std::mem::take(&mut x.attrs),
+        Expr::Block(x) => std::mem::take(&mut x.attrs),
+        Expr::Call(x) => std::mem::take(&mut x.attrs),
+        Expr::MethodCall(x) => std::mem::take(&mut x.attrs),
+        Expr::Match(x) => std::mem::take(&mut x.attrs),
+        Expr::If(x) => std::mem::take(&mut x.attrs),
+        Expr::Macro(x) => std::mem::take(&mut x.attrs),
+        Expr::Paren(x) => std::mem::take(&mut x.attrs),
+        Expr::Try(x) => std::mem::take(&mut x.attrs),
+        Expr::Unsafe(x) => std::mem::take(&mut x.attrs),
+        _ => Vec::new(),
+    }
 }
 
 /// The names a pattern binds, in order.

@@ -682,3 +682,61 @@ fn an_error_handled_in_a_running_tracked_loop_is_stored_by_flush() {
     assert_eq!(t.join().expect("the worker ends"), 1);
     assert_eq!(occurrences("worker-step-marker 7 14").len(), 1, "recorded once");
 }
+
+#[async_trait::async_trait]
+trait Repo {
+    async fn load(&self, id: u32) -> Result<u32, Failed>;
+    async fn save(&self, id: u32) -> Result<(), Failed>;
+}
+
+struct Db {
+    name: &'static str,
+}
+
+#[async_trait::async_trait]
+impl Repo for Db {
+    #[track_exception]
+    async fn load(&self, id: u32) -> Result<u32, Failed> {
+        let wanted = id + 1;
+        tokio::task::yield_now().await;
+        Err(Failed(format!("async-trait-marker load {} {wanted}", self.name)))
+    }
+
+    async fn save(&self, id: u32) -> Result<(), Failed> {
+        Err(Failed(format!("untracked save {id}")))
+    }
+}
+
+struct Cache;
+
+#[auto_track_exception]
+#[async_trait::async_trait]
+impl Repo for Cache {
+    async fn load(&self, id: u32) -> Result<u32, Failed> {
+        let missing = id * 3;
+        tokio::task::yield_now().await;
+        Err(Failed(format!("async-trait-marker cache {missing}")))
+    }
+
+    async fn save(&self, _id: u32) -> Result<(), Failed> {
+        Ok(())
+    }
+}
+
+#[test]
+fn async_trait_methods_are_tracked_in_either_attribute_order() {
+    db();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let repo: Box<dyn Repo + Send + Sync> = Box::new(Db { name: "main" });
+        assert!(tokio::spawn(async move { repo.load(4).await }).await.expect("task").is_err());
+        assert!(Cache.load(5).await.is_err());
+        assert!(Cache.save(5).await.is_ok());
+    });
+    let o = occurrence("async-trait-marker load main 5");
+    assert_eq!(o.frames.iter().map(frame_fn).collect::<Vec<_>>(), ["load"]);
+    assert_eq!(value(&o.frames[0].args, "id"), &json!(4));
+    assert_eq!(value(&o.frames[0].locals, "wanted"), &json!(5));
+    let o = occurrence("async-trait-marker cache 15");
+    assert_eq!(value(&o.frames[0].locals, "missing"), &json!(15));
+}
