@@ -55,7 +55,7 @@ impl Symbolizer {
         }
         let skip = frames.iter().take_while(|f| is_machinery(&f.function)).count();
         frames.drain(..skip);
-        let frames: Arc<[StackFrame]> = frames.into();
+        let frames: Arc<[StackFrame]> = strip_tracker_frames(frames).into();
         if self.stacks.len() > 100_000 {
             self.stacks.clear();
         }
@@ -73,6 +73,66 @@ fn stack_key(ips: &[usize]) -> u64 {
         }
     }
     h
+}
+
+/// Whether a frame is the tracker's own plumbing: error-tracker's code
+/// (its trait impls are named `<&&&&&error_tracker::__private::Wrap<T> as
+/// …>::…`) and the `catch_unwind` a tracked fn runs its body in.
+fn is_tracker_plumbing(function: &str) -> bool {
+    let path = function.trim_start_matches(['<', '&']);
+    path.starts_with("error_tracker::")
+        || function.contains("error_tracker::__private::")
+        || path.starts_with("std::panicking::catch_unwind")
+        || path.starts_with("std::panic::catch_unwind")
+        || path.starts_with("std::panicking::try")
+        || path.starts_with("core::panic::unwind_safe::AssertUnwindSafe")
+        || function == "__rust_try"
+}
+
+/// Closure-call shims, plumbing only next to the tracker's.
+fn is_call_shim(function: &str) -> bool {
+    function.starts_with("core::ops::function::FnOnce::call_once")
+        || (function.starts_with('<')
+            && function.contains("as core::ops::function::FnOnce<")
+            && function.contains(">::call_once"))
+}
+
+/// Drops the tracker's frames anywhere in the stack. A tracked fn `f` runs
+/// its body as a closure inside that plumbing, so the stack holds
+/// `f::{{closure}}` (the body, at the failing line), the plumbing, then `f`
+/// (at the attribute): they are one frame, named `f`, at the closure's line.
+fn strip_tracker_frames(frames: Vec<StackFrame>) -> Vec<StackFrame> {
+    let mut drop: Vec<bool> = frames.iter().map(|f| is_tracker_plumbing(&f.function)).collect();
+    for i in 0..frames.len() {
+        let next_to_plumbing = (i > 0 && drop[i - 1]) || (i + 1 < frames.len() && drop[i + 1]);
+        if !drop[i] && next_to_plumbing && is_call_shim(&frames[i].function) {
+            drop[i] = true;
+        }
+    }
+    let mut out: Vec<StackFrame> = Vec::with_capacity(frames.len());
+    let mut dropped_since_kept = false;
+    for (f, dropped) in frames.into_iter().zip(drop) {
+        if dropped {
+            dropped_since_kept = true;
+            continue;
+        }
+        if dropped_since_kept
+            && let Some(inner) = out.last_mut()
+            && closure_of(&inner.function) == Some(f.function.as_str())
+        {
+            inner.function = f.function;
+            dropped_since_kept = false;
+            continue;
+        }
+        dropped_since_kept = false;
+        out.push(f);
+    }
+    out
+}
+
+/// `f` for `f::{{closure}}`.
+fn closure_of(function: &str) -> Option<&str> {
+    function.strip_suffix("::{{closure}}")
 }
 
 fn is_machinery(function: &str) -> bool {
@@ -126,6 +186,43 @@ pub(crate) fn is_in_app(function: &str, file: Option<&str>, prefixes: &[String])
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn frame(function: &str, line: u32) -> StackFrame {
+        StackFrame {
+            function: function.to_owned(),
+            file: Some("src/lib.rs".to_owned()),
+            line: Some(line),
+            in_app: true,
+        }
+    }
+
+    #[test]
+    fn the_tracker_frames_are_dropped_and_a_tracked_body_is_its_fn() {
+        let frames = vec![
+            frame(
+                "<&&&&&error_tracker::__private::Wrap<app::Failed> as error_tracker::frames::CaptureViaError>::__error_tracker_capture",
+                1,
+            ),
+            frame("app::load::{{closure}}", 12),
+            frame("error_tracker::frames::catch", 300),
+            frame("std::panicking::catch_unwind::do_call", 500),
+            frame("__rust_try", 0),
+            frame("std::panic::catch_unwind", 359),
+            frame("core::ops::function::FnOnce::call_once", 250),
+            frame("app::load", 10),
+            frame("app::main", 40),
+        ];
+        let got: Vec<(String, Option<u32>)> =
+            strip_tracker_frames(frames).into_iter().map(|f| (f.function, f.line)).collect();
+        assert_eq!(got, [("app::load".to_owned(), Some(12)), ("app::main".to_owned(), Some(40))]);
+    }
+
+    #[test]
+    fn a_user_closure_stays_a_closure() {
+        let frames = vec![frame("app::run::{{closure}}", 5), frame("app::run", 3)];
+        let got: Vec<String> = strip_tracker_frames(frames).into_iter().map(|f| f.function).collect();
+        assert_eq!(got, ["app::run::{{closure}}", "app::run"]);
+    }
 
     #[test]
     fn in_app_excludes_std_dependencies_and_the_tracker() {

@@ -740,3 +740,21 @@ fn async_trait_methods_are_tracked_in_either_attribute_order() {
     let o = occurrence("async-trait-marker cache 15");
     assert_eq!(value(&o.frames[0].locals, "missing"), &json!(15));
 }
+
+#[test]
+fn the_stored_backtrace_has_no_tracker_frames() {
+    db();
+    let settings = Settings { host: "h", retries: 1, login: Login { user: "u", password: "p" } };
+    assert!(connect("bt", 3, &settings).is_err());
+    let _ = catch_unwind(|| outer_calls(2, "pw"));
+    for marker in ["bt-6 connect-marker", "len is 3 but the index is 10"] {
+        let o = occurrence(marker);
+        let fns: Vec<&str> = o.backtrace.iter().map(|f| f.function.as_str()).collect();
+        assert!(
+            !fns.iter().any(|f| f.contains("error_tracker::") || f.contains("catch_unwind") || *f == "__rust_try"),
+            "{marker}: {fns:#?}"
+        );
+        let first_own = fns.iter().find(|f| f.starts_with("track::")).expect("a frame of this crate");
+        assert!(["track::connect", "track::inner_panics"].contains(first_own), "{marker}: {fns:#?}");
+    }
+}
