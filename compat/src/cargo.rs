@@ -109,7 +109,12 @@ impl Runner {
 
     /// Runs `command` with its output in two files; `None` when it was
     /// stopped at the time limit.
-    pub fn run_logged(&self, mut command: Command, stdout: &Path, stderr: &Path) -> std::io::Result<Option<ExitStatus>> {
+    pub fn run_logged(
+        &self,
+        mut command: Command,
+        stdout: &Path,
+        stderr: &Path,
+    ) -> std::io::Result<Option<ExitStatus>> {
         command.stdin(Stdio::null()).stdout(File::create(stdout)?).stderr(File::create(stderr)?);
         // Its own process group, so that a hanging test binary is stopped with cargo.
         #[cfg(unix)]
@@ -148,17 +153,10 @@ fn read_diagnostics(json_lines: &str, dir: &Path, run: &mut TestRun) {
         let code = diagnostic["code"]["code"].as_str().unwrap_or_default();
         let rendered = diagnostic["rendered"].as_str().unwrap_or(text).to_owned();
         match diagnostic["level"].as_str() {
-            Some("error") => {
-                // rustc's closing "aborting due to N previous errors" says nothing new.
-                if !text.starts_with("aborting due to") {
-                    run.errors.push(rendered);
-                }
-            }
-            Some("warning") => {
-                // "N warnings emitted" is a summary, not a warning.
-                if code.is_empty() && text.ends_with("emitted") {
-                    continue;
-                }
+            // rustc's closing "aborting due to N previous errors" says nothing new.
+            Some("error") if !text.starts_with("aborting due to") => run.errors.push(rendered),
+            // "N warnings emitted" is a summary, not a warning.
+            Some("warning") if !(code.is_empty() && text.ends_with("emitted")) => {
                 let spans = diagnostic["spans"].as_array().map(Vec::as_slice).unwrap_or_default();
                 let place = spans
                     .iter()

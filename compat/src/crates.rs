@@ -68,13 +68,7 @@ pub const CRATES: &[Crate] = &[
         ci: false,
         why: "iterator adaptors heavy on generics, closures and impl Trait returns",
     },
-    Crate {
-        name: "glob",
-        version: "0.3.4",
-        features: &[],
-        ci: false,
-        why: "a pattern parser and file-system walker",
-    },
+    Crate { name: "glob", version: "0.3.4", features: &[], ci: false, why: "a pattern parser and file-system walker" },
     Crate {
         name: "base64",
         version: "0.22.1",

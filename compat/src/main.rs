@@ -66,7 +66,11 @@ fn main() -> ExitCode {
     let selected: Vec<&Crate> = CRATES
         .iter()
         .filter(|krate| {
-            if options.names.is_empty() { !options.ci || krate.ci } else { options.names.iter().any(|n| n == krate.name) }
+            if options.names.is_empty() {
+                !options.ci || krate.ci
+            } else {
+                options.names.iter().any(|n| n == krate.name)
+            }
         })
         .collect();
     if let Some(unknown) = options.names.iter().find(|n| !CRATES.iter().any(|k| k.name == n.as_str())) {
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
     let suite = Suite {
         work: target.join("compat"),
         runtime: repo.join("error-tracker"),
+        lock: repo.join("Cargo.lock"),
         runner: Runner { target_dir: target.join("compat").join("target"), timeout: options.timeout },
     };
 
@@ -125,6 +130,8 @@ struct Suite {
     work: PathBuf,
     /// The error-tracker crate of this repository, the tracked copies' dependency.
     runtime: PathBuf,
+    /// This repository's `Cargo.lock`, the copies' first lock file.
+    lock: PathBuf,
     runner: Runner,
 }
 
@@ -207,17 +214,13 @@ impl Suite {
             move |error: io::Error| format!("{what}: {error}")
         };
 
-        copy_package(&source, &untracked, None).map_err(io_error("copying the package"))?;
+        copy_package(&source, &untracked, None, &self.lock).map_err(io_error("copying the package"))?;
         outcome.untracked = self
             .runner
             .test(&untracked, krate.features, &dir.join("untracked"))
             .map_err(io_error("running cargo test"))?;
 
-        copy_package(&source, &tracked, Some(&self.runtime)).map_err(io_error("copying the package"))?;
-        // The dependencies the untracked copy resolved, so both build the same versions.
-        if let Err(error) = fs::copy(untracked.join("Cargo.lock"), tracked.join("Cargo.lock")) {
-            eprintln!("   (no Cargo.lock to share: {error})");
-        }
+        copy_package(&source, &tracked, Some(&self.runtime), &self.lock).map_err(io_error("copying the package"))?;
         let (fns, unparsed) = track_tree(&tracked.join("src"), &tracked).map_err(io_error("rewriting src/"))?;
         outcome.fns = fns;
         outcome.unparsed = unparsed;
@@ -269,12 +272,20 @@ impl Suite {
 }
 
 /// Copies the unpacked package to `dest`, as a workspace of its own, with
-/// error-tracker at `runtime` as a dependency when given.
-fn copy_package(source: &Path, dest: &Path, runtime: Option<&Path>) -> io::Result<()> {
+/// error-tracker at `runtime` as a dependency when given, and `lock` as its
+/// `Cargo.lock`.
+fn copy_package(source: &Path, dest: &Path, runtime: Option<&Path>, lock: &Path) -> io::Result<()> {
     if dest.exists() {
         fs::remove_dir_all(dest)?;
     }
     copy_dir(source, dest)?;
+    // Cargo keeps every version of a given lock file that still fits and
+    // resolves only the rest: with this repository's lock, every copy builds
+    // error-tracker's dependencies (and the common ones: serde, syn, rand, …)
+    // at the same versions, so the shared target directory compiles them once.
+    if lock.exists() {
+        fs::copy(lock, dest.join("Cargo.lock"))?;
+    }
     let manifest = dest.join("Cargo.toml");
     let mut text = fs::read_to_string(&manifest)?;
     // Published manifests are normalised by cargo: one table per dependency,
@@ -341,7 +352,10 @@ fn is_edition_2015(manifest: &Path) -> io::Result<bool> {
 /// The markdown table, then what failed and why.
 fn report(outcomes: &[Outcome], elapsed: Duration) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "| crate | version | fns tracked | tests passed (untracked → tracked) | failed | ignored | new warnings | time | status |");
+    let _ = writeln!(
+        out,
+        "| crate | version | fns tracked | tests passed (untracked → tracked) | failed | ignored | new warnings | time | status |"
+    );
     let _ = writeln!(out, "|---|---|---:|---|---|---|---:|---:|---|");
     for o in outcomes {
         let (u, t) = (o.untracked.counts, o.tracked.counts);

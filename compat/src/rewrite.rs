@@ -40,11 +40,8 @@ pub fn track_source(source: &str) -> syn::Result<Tracked> {
     finder.visit_file(&file);
     // syn reports columns in chars, counted after a BOM it strips.
     let body_start = if source.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
-    let mut offsets: Vec<usize> = finder
-        .starts
-        .iter()
-        .filter_map(|at| byte_offset(&source[body_start..], *at).map(|o| o + body_start))
-        .collect();
+    let mut offsets: Vec<usize> =
+        finder.starts.iter().filter_map(|at| byte_offset(&source[body_start..], *at).map(|o| o + body_start)).collect();
     offsets.sort_unstable();
     offsets.dedup();
     let mut text = String::with_capacity(source.len() + offsets.len() * ATTRIBUTE.len());
@@ -110,11 +107,7 @@ fn first_token_start(stream: &TokenStream) -> Option<LineColumn> {
 
 /// The byte offset of a line (1-based) and column (0-based, in chars).
 fn byte_offset(source: &str, at: LineColumn) -> Option<usize> {
-    let line_start = if at.line <= 1 {
-        0
-    } else {
-        source.match_indices('\n').nth(at.line - 2).map(|(i, _)| i + 1)?
-    };
+    let line_start = if at.line <= 1 { 0 } else { source.match_indices('\n').nth(at.line - 2).map(|(i, _)| i + 1)? };
     let line = &source[line_start..];
     match line.char_indices().nth(at.column) {
         Some((i, _)) => Some(line_start + i),
