@@ -50,7 +50,12 @@ impl Runner {
     pub fn cargo(&self, dir: &Path) -> Command {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
-        command.current_dir(dir).env("CARGO_TARGET_DIR", &self.target_dir).env("CARGO_TERM_COLOR", "never");
+        // Each copy is built once: incremental state would only cost time and disk.
+        command
+            .current_dir(dir)
+            .env("CARGO_TARGET_DIR", &self.target_dir)
+            .env("CARGO_TERM_COLOR", "never")
+            .env("CARGO_INCREMENTAL", "0");
         for (name, _) in std::env::vars_os() {
             let Some(name) = name.to_str() else { continue };
             if name.starts_with("CARGO_PKG_")
@@ -68,12 +73,18 @@ impl Runner {
     pub fn test(&self, dir: &Path, features: &[&str], log_prefix: &Path) -> std::io::Result<TestRun> {
         let mut run = TestRun::default();
         let features = features.join(",");
-        let feature_args: Vec<&str> = if features.is_empty() { vec![] } else { vec!["--features", &features] };
+        // Dependencies (error-tracker included) without debug info, as this
+        // repository builds them: every test binary and doctest links them,
+        // and that link is most of a crate's time.
+        let mut common_args = vec!["--config", r#"profile.dev.package."*".debug=false"#];
+        if !features.is_empty() {
+            common_args.extend(["--features", &features]);
+        }
 
         let build_out = log_prefix.with_extension("build.json");
         let build_err = log_prefix.with_extension("build.log");
         let mut build = self.cargo(dir);
-        build.args(["test", "--no-run", "--message-format=json"]).args(&feature_args);
+        build.args(["test", "--no-run", "--message-format=json"]).args(&common_args);
         let status = self.run_logged(build, &build_out, &build_err)?;
         read_diagnostics(&std::fs::read_to_string(&build_out)?, dir, &mut run);
         match status {
@@ -92,7 +103,7 @@ impl Runner {
 
         let test_out = log_prefix.with_extension("test.log");
         let mut test = self.cargo(dir);
-        test.args(["test", "--no-fail-fast"]).args(&feature_args);
+        test.args(["test", "--no-fail-fast"]).args(&common_args);
         let test_err = log_prefix.with_extension("test.stderr.log");
         let status = self.run_logged(test, &test_out, &test_err)?;
         let printed = std::fs::read_to_string(&test_out)? + &std::fs::read_to_string(&test_err)?;

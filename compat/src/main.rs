@@ -224,7 +224,8 @@ impl Suite {
         let (fns, unparsed) = track_tree(&tracked.join("src"), &tracked).map_err(io_error("rewriting src/"))?;
         outcome.fns = fns;
         outcome.unparsed = unparsed;
-        if is_edition_2015(&tracked.join("Cargo.toml")).map_err(io_error("reading Cargo.toml"))? {
+        let manifest = fs::read_to_string(tracked.join("Cargo.toml")).map_err(io_error("reading Cargo.toml"))?;
+        if is_edition_2015(&manifest) {
             // In edition 2015 a dependency is only in scope through `extern crate`;
             // at the end of the root, so that no line number moves.
             let root = tracked.join("src").join("lib.rs");
@@ -338,15 +339,14 @@ fn track_tree(dir: &Path, root: &Path) -> io::Result<(usize, Vec<String>)> {
 }
 
 /// A published manifest names its edition unless it is 2015.
-fn is_edition_2015(manifest: &Path) -> io::Result<bool> {
-    let text = fs::read_to_string(manifest)?;
-    let edition = text
+fn is_edition_2015(manifest: &str) -> bool {
+    let edition = manifest
         .lines()
         .skip_while(|line| line.trim() != "[package]")
         .skip(1)
         .take_while(|line| !line.starts_with('['))
         .find_map(|line| line.trim().strip_prefix("edition")?.trim().strip_prefix('=').map(str::trim));
-    Ok(matches!(edition, None | Some("\"2015\"")))
+    matches!(edition, None | Some("\"2015\""))
 }
 
 /// The markdown table, then what failed and why.
@@ -415,4 +415,34 @@ fn report(outcomes: &[Outcome], elapsed: Duration) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_edition_is_read_from_the_package_table() {
+        assert!(!is_edition_2015("[package]\nname = \"a\"\nedition = \"2021\"\n[lib]\n"));
+        assert!(is_edition_2015("[package]\nname = \"a\"\n[dependencies.x]\nedition = \"2021\"\n"));
+        assert!(is_edition_2015("[package]\nedition = \"2015\"\n"));
+    }
+
+    #[test]
+    fn options_select_crates_and_a_time_limit() {
+        let args = ["--ci", "--timeout", "30", "slab"].map(String::from);
+        let options = parse_options(args.into_iter()).expect("valid");
+        assert!(options.ci);
+        assert_eq!(options.timeout, Duration::from_secs(30));
+        assert_eq!(options.names, ["slab"]);
+        assert!(parse_options(["--timeout".to_owned()].into_iter()).is_err());
+        assert!(parse_options(["--bogus".to_owned()].into_iter()).is_err());
+    }
+
+    #[test]
+    fn every_crate_is_pinned_and_the_ci_subset_has_three() {
+        assert!(CRATES.iter().all(|k| k.version.split('.').count() == 3));
+        assert!(CRATES.iter().filter(|k| k.ci).count() >= 3);
+        assert!(CRATES.len() >= 12);
+    }
 }
