@@ -1,6 +1,12 @@
 //! The crates of the suite, pinned, each picked for a style of Rust code the
 //! attribute has to survive. Each one ships its tests in the published
-//! package (unit tests in `src/`, `tests/`, or doctests).
+//! package (unit tests in `src/`, `tests/`, or doctests), and all its
+//! dev-dependencies must resolve from the registry (anyhow 1.0.105 is not here
+//! for that reason: it needs a `trybuild` newer than the registry has).
+//!
+//! The CI subset is small crates with few doctests: every doctest of a tracked
+//! crate links error-tracker and its dependencies, and that link is most of
+//! a crate's time on two cores.
 
 /// One crate of the suite.
 #[derive(Debug, Clone, Copy)]
@@ -23,7 +29,7 @@ pub const CRATES: &[Crate] = &[
         name: "either",
         version: "1.19.0",
         features: &["serde"],
-        ci: true,
+        ci: false,
         why: "generic enum with closures and iterator impls, a serde feature",
     },
     Crate {
@@ -68,20 +74,13 @@ pub const CRATES: &[Crate] = &[
         ci: false,
         why: "iterator adaptors heavy on generics, closures and impl Trait returns",
     },
-    Crate { name: "glob", version: "0.3.4", features: &[], ci: false, why: "a pattern parser and file-system walker" },
+    Crate { name: "glob", version: "0.3.4", features: &[], ci: true, why: "a pattern parser and file-system walker" },
     Crate {
         name: "base64",
         version: "0.22.1",
         features: &[],
         ci: false,
         why: "an encoder whose unit tests use rstest and rstest_reuse's #[apply]",
-    },
-    Crate {
-        name: "anyhow",
-        version: "1.0.105",
-        features: &["backtrace"],
-        ci: false,
-        why: "an error type with hand-made vtables, unsafe and #[track_caller]",
     },
     Crate {
         name: "thiserror",
