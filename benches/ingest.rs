@@ -20,7 +20,13 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use error_tracker::{Grouped, Occurrence, RequestContext, SqliteStore, StackFrame, Store, Timestamp, Variable};
-use serde_json::json;
+
+/// serde_json's `json!`, as the tracker's own [`error_tracker::Value`].
+macro_rules! json {
+    ($($t:tt)+) => {
+        serde_json::from_value::<error_tracker::Value>(serde_json::json!($($t)+)).expect("a JSON value")
+    };
+}
 
 /// Distinct groups in the stream.
 const GROUPS: usize = 500;
