@@ -351,7 +351,7 @@ impl Parser<'_> {
         let text = &self.text[begin..self.at];
         if !float {
             let int = if negative {
-                text.parse::<i64>().ok().filter(|&i| i != 0).map(|i| N::NegInt(i))
+                text.parse::<i64>().ok().filter(|&i| i != 0).map(N::NegInt)
             } else {
                 text.parse::<u64>().ok().map(N::PosInt)
             };

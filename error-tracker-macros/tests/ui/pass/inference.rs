@@ -26,6 +26,13 @@ fn untracked() {
     assert_eq!(b, Default::default());
     let f = 0.0f64;
     assert!(f == Default::default());
+    // The same for the scalar types that web and mail crates like to compare with their own.
+    let status: u16 = 200;
+    assert_eq!(status, "200".parse().unwrap());
+    let len: usize = 2;
+    assert_eq!(len, [1usize, 1].iter().sum());
+    let c = 'a';
+    assert!(c != Default::default());
     let empty: Vec<String> = Vec::new();
     assert_eq!(empty, Vec::new());
 }
