@@ -33,7 +33,7 @@ fn untracked() {
     assert_eq!(len, [1usize, 1].iter().sum());
     let c = 'a';
     assert!(c != Default::default());
-    let empty: Vec<String> = Vec::new();
+    let empty: Vec<u32> = Vec::new();
     assert_eq!(empty, Vec::new());
 }
 
