@@ -22,7 +22,13 @@ use criterion::{BenchmarkId, Criterion};
 use error_tracker::{Grouped, Occurrence, RequestContext, SqliteStore, StackFrame, Store, Timestamp, Variable};
 use error_tracker_ui::{AllowAll, ErrorTrackerUi, UiRequest};
 use rusqlite::Connection;
-use serde_json::json;
+
+/// serde_json's `json!`, as the tracker's own [`error_tracker::Value`].
+macro_rules! json {
+    ($($t:tt)+) => {
+        serde_json::from_value::<error_tracker::Value>(serde_json::json!($($t)+)).expect("a JSON value")
+    };
+}
 
 const GROUPS: u64 = 100_000;
 const PER_GROUP: u64 = 10;

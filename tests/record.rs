@@ -82,13 +82,13 @@ fn an_occurrence_round_trips_through_the_store() {
         "{:#?}",
         o.backtrace
     );
-    let extra: BTreeMap<&str, &serde_json::Value> = o.extra.iter().map(|v| (v.name.as_str(), &v.value)).collect();
+    let extra: BTreeMap<&str, &error_tracker::Value> = o.extra.iter().map(|v| (v.name.as_str(), &v.value)).collect();
     assert_eq!(
-        extra["login"],
-        &serde_json::json!({"user": "bob", "password": "**************", "nested": {"session_key": "**************"}})
+        serde_json::to_value(extra["login"]).unwrap(),
+        serde_json::json!({"user": "bob", "password": "**************", "nested": {"session_key": "**************"}})
     );
-    assert_eq!(extra["token"], &serde_json::json!("**************"));
-    assert_eq!(extra["attempt"], &serde_json::json!(3));
+    assert_eq!(extra["token"].as_str(), Some("**************"));
+    assert_eq!(extra["attempt"].as_u64(), Some(3));
     let group = store.group(&group.hash).unwrap().unwrap();
     assert!(group.traceback.contains("Caused by: file is missing"), "{}", group.traceback);
 }
@@ -184,7 +184,7 @@ fn hostile_values_are_cut_or_replaced_and_the_app_goes_on() {
     let store = open(&path);
     let g = find(&store, "::Hostile");
     let o = &store.occurrences(&g.hash, PageRequest::first(1)).unwrap().items[0];
-    let extra: BTreeMap<&str, &serde_json::Value> = o.extra.iter().map(|v| (v.name.as_str(), &v.value)).collect();
+    let extra: BTreeMap<&str, &error_tracker::Value> = o.extra.iter().map(|v| (v.name.as_str(), &v.value)).collect();
     assert_eq!(extra["panicky"], "<error while rendering>");
     let huge = extra["huge"].as_str().unwrap();
     assert!(huge.len() < 11_000 && huge.ends_with("chars in all]"), "{}", huge.len());

@@ -12,7 +12,13 @@ use error_tracker::{
     FrameSnapshot, Grouped, Occurrence, RequestContext, SqliteStore, StackFrame, Store, Timestamp, Variable,
 };
 use error_tracker_ui::{ErrorTrackerUi, LocalhostOnly};
-use serde_json::json;
+
+/// serde_json's `json!`, as the tracker's own [`error_tracker::Value`].
+macro_rules! json {
+    ($($t:tt)+) => {
+        serde_json::from_value::<error_tracker::Value>(serde_json::json!($($t)+)).expect("a JSON value")
+    };
+}
 
 fn occurrence(i: u64, kind: &str, message: String, secs_ago: u64) -> Occurrence {
     let frame = |f: &str, in_app| StackFrame {

@@ -2,9 +2,8 @@
 //! string here still goes through the templates' HTML escaping.
 
 use serde::Serialize;
-use serde_json::Value;
 
-use error_tracker::{GroupSummary, Occurrence, Timestamp, Variable};
+use error_tracker::{GroupSummary, Occurrence, Timestamp, Value, Variable};
 
 use crate::charts::Sparkline;
 use crate::request::percent_encode;

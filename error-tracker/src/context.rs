@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::capture::guarded;
 use crate::mask::{Masking, mask_json_keys, truncate_string};
@@ -263,7 +263,7 @@ fn body_value(m: &dyn Masking, request: &RequestView<'_>) -> Option<Value> {
         RequestBody::Captured([]) => None,
         RequestBody::Captured(bytes) => {
             let mut value = match body_kind(request.header("content-type")) {
-                Some(BodyKind::Json) => serde_json::from_slice::<Value>(bytes).unwrap_or_else(|_| {
+                Some(BodyKind::Json) => Value::from_slice(bytes).unwrap_or_else(|_| {
                     // Not valid JSON: keep the text, with `"password": …` pairs masked.
                     Value::String(m.mask_text(&truncate_string(&String::from_utf8_lossy(bytes))).into_owned())
                 }),
@@ -555,6 +555,7 @@ impl<F: Future> Future for CatchPanic<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::json;
     use crate::mask::DefaultMasking;
 
     fn build(view: RequestView<'_>) -> RequestContext {
@@ -578,7 +579,7 @@ mod tests {
         let values: Vec<&str> = c.headers.iter().map(|(_, v)| v.as_str()).collect();
         assert_eq!(values, [mask, mask, mask, "r-7", mask]);
         assert_eq!(c.custom[0].name, "cookies");
-        assert_eq!(c.custom[0].value, serde_json::json!({"sessionid": mask, "theme": "dark"}));
+        assert_eq!(c.custom[0].value, json!({"sessionid": mask, "theme": "dark"}));
     }
 
     #[test]
@@ -589,7 +590,7 @@ mod tests {
         assert_eq!(c.headers[0].1, "XX");
         assert_eq!(c.headers[1].1, "XX");
         // Key rules are off: the cookie itself is kept in the cookie list.
-        assert_eq!(c.custom[0].value, serde_json::json!({"sid": "1"}));
+        assert_eq!(c.custom[0].value, json!({"sid": "1"}));
     }
 
     #[test]
@@ -597,12 +598,12 @@ mod tests {
         let json: [(&str, &[u8]); 1] = [("content-type", b"application/json; charset=utf-8")];
         let body = br#"{"a":{"b":{"password":"p1","x":1}}}"#;
         let c = build(RequestView::new("POST", "http://h/").headers(&json).body(RequestBody::Captured(body)));
-        assert_eq!(c.body, Some(serde_json::json!({"a":{"b":{"password":"**************","x":1}}})));
+        assert_eq!(c.body, Some(json!({"a":{"b":{"password":"**************","x":1}}})));
 
         let form: [(&str, &[u8]); 1] = [("content-type", b"application/x-www-form-urlencoded")];
         let body = b"user=bob&pwd=p2&tag=a&tag=b";
         let c = build(RequestView::new("POST", "http://h/").headers(&form).body(RequestBody::Captured(body)));
-        assert_eq!(c.body, Some(serde_json::json!({"user":"bob","pwd":"**************","tag":["a","b"]})));
+        assert_eq!(c.body, Some(json!({"user":"bob","pwd":"**************","tag":["a","b"]})));
 
         let c = build(RequestView::new("POST", "http://h/").headers(&json).body(RequestBody::TooLarge { limit: 10 }));
         assert_eq!(c.body, Some(Value::String("<body over 10 bytes, not captured>".into())));
@@ -618,7 +619,7 @@ mod tests {
             ..Default::default()
         };
         enforce_masking(&DefaultMasking::default(), &mut c);
-        let text = serde_json::to_string(&c).unwrap();
+        let text = crate::json::to_string(&c).unwrap();
         assert!(!text.contains(":p@") && !text.contains("a=b") && !text.contains("\"k\"") && !text.contains("\"t\""));
     }
 

@@ -42,7 +42,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::__private::Wrap;
 use crate::capture::EventId;

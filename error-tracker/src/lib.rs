@@ -39,6 +39,7 @@ mod fingerprint;
 mod frames;
 #[cfg(any(feature = "axum", feature = "actix"))]
 pub mod integrations;
+pub mod json;
 mod mask;
 pub mod notify;
 mod occurrence;
@@ -55,6 +56,7 @@ pub use context::{ContextBuilder, DefaultContextBuilder, RequestBody, RequestVie
 pub use error_tracker_macros::{auto_track_exception, track_exception};
 pub use fingerprint::default_fingerprint;
 pub use frames::Plain;
+pub use json::Value;
 pub use mask::{DefaultMasking, Masking, mask_debug_text};
 pub use notify::{Notifier, Ticketing};
 pub use occurrence::{FrameSnapshot, Occurrence, PanicInfo, RequestContext, StackFrame, Variable};
@@ -195,10 +197,10 @@ macro_rules! record_exception {
 /// calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    use crate::Value;
     pub use crate::frames::__private::*;
     pub use crate::tracker::Tracker;
     use crate::{EventId, Masking, Variable};
-    use serde_json::Value;
     use std::error::Error;
     use std::fmt::Debug;
 

@@ -3,8 +3,8 @@
 //! Every string and value in an [`Occurrence`] has already been masked by the
 //! configured [`Masking`](crate::Masking) when it reaches a [`Store`](crate::Store).
 
+use crate::json::Value;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::timestamp::Timestamp;
 

@@ -16,7 +16,13 @@ use error_tracker::{
     ChangeKind, FrameSnapshot, GroupQuery, Grouped, MemoryStore, Occurrence, PageRequest, PanicInfo, RequestContext,
     SqliteStore, StackFrame, Status, Store, Timestamp, Variable,
 };
-use serde_json::json;
+
+/// serde_json's `json!`, as the tracker's own [`error_tracker::Value`].
+macro_rules! json {
+    ($($t:tt)+) => {
+        serde_json::from_value::<error_tracker::Value>(serde_json::json!($($t)+)).expect("a JSON value")
+    };
+}
 
 mod pg_schema;
 

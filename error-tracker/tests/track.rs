@@ -12,10 +12,17 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use error_tracker::{
-    Config, FrameSnapshot, Guard, Occurrence, PageRequest, SqliteStore, Store, auto_track_exception, track_exception,
+    Config, FrameSnapshot, Guard, Occurrence, PageRequest, SqliteStore, Store, Value, auto_track_exception,
+    track_exception,
 };
 use serde::Serialize;
-use serde_json::{Value, json};
+
+/// serde_json's `json!`, as the tracker's own [`error_tracker::Value`].
+macro_rules! json {
+    ($($t:tt)+) => {
+        serde_json::from_value::<error_tracker::Value>(serde_json::json!($($t)+)).expect("a JSON value")
+    };
+}
 
 fn db() -> PathBuf {
     static INIT: OnceLock<(tempfile::TempDir, PathBuf, Guard)> = OnceLock::new();

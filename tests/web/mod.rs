@@ -9,9 +9,16 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
+use error_tracker::Value;
 use error_tracker::{GroupQuery, Occurrence, PageRequest, Store};
 use error_tracker_suite as support;
-use serde_json::{Value, json};
+
+/// serde_json's `json!`, as the tracker's own [`error_tracker::Value`].
+macro_rules! json {
+    ($($t:tt)+) => {
+        serde_json::from_value::<error_tracker::Value>(serde_json::json!($($t)+)).expect("a JSON value")
+    };
+}
 
 /// Set in the child process that runs with track-all on.
 pub const TRACK_ALL_CHILD: &str = "ERROR_TRACKER_WEB_TRACK_ALL_CHILD";

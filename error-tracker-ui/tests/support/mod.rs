@@ -12,11 +12,17 @@ use error_tracker::{
     FrameSnapshot, Grouped, Occurrence, PanicInfo, RequestContext, SqliteStore, StackFrame, Store, Timestamp, Variable,
 };
 use error_tracker_ui::ErrorTrackerUi;
-use serde_json::json;
+
+/// serde_json's `json!`, as the tracker's own [`error_tracker::Value`].
+macro_rules! json {
+    ($($t:tt)+) => {
+        serde_json::from_value::<error_tracker::Value>(serde_json::json!($($t)+)).expect("a JSON value")
+    };
+}
 
 /// An occurrence with every field filled, `secs_ago` seconds old.
 pub fn occurrence(name: &str, message: &str, secs_ago: u64) -> Occurrence {
-    let var = |n: &str, v: serde_json::Value| Variable { name: n.to_owned(), value: v };
+    let var = |n: &str, v: error_tracker::Value| Variable { name: n.to_owned(), value: v };
     Occurrence {
         id: format!("00000000-0000-4000-8000-{:012}", secs_ago),
         exception_name: name.to_owned(),

@@ -12,8 +12,8 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+use crate::json::Value;
 use regex::{Captures, Regex};
-use serde_json::Value;
 
 use crate::occurrence::{Occurrence, Variable};
 

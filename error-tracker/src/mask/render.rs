@@ -6,8 +6,8 @@
 
 use std::fmt::{self, Debug, Write as _};
 
+use crate::json::{Map, Number, Value};
 use serde::ser::{self, Serialize};
-use serde_json::{Map, Number, Value};
 
 use super::{MAX_DEPTH, MAX_ITEMS, MAX_STRING_CHARS, Masking, RENDER_ERROR, mask_debug_text};
 
@@ -258,7 +258,7 @@ impl<'a> ser::Serializer for MaskingSerializer<'a> {
 struct Compound<'a> {
     s: MaskingSerializer<'a>,
     items: Vec<Value>,
-    map: Map<String, Value>,
+    map: Map,
     extra: usize,
     key: Option<String>,
     tag: Option<&'static str>,
@@ -423,6 +423,7 @@ impl ser::SerializeStructVariant for Compound<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::json;
     use crate::mask::DefaultMasking;
     use serde::Serialize;
     use std::collections::BTreeMap;
@@ -453,13 +454,13 @@ mod tests {
         );
         assert_eq!(
             v,
-            serde_json::json!({"user":"bob","password":"**************","inner":{"api_key":"**************","tags":[1]}})
+            json!({"user":"bob","password":"**************","inner":{"api_key":"**************","tags":[1]}})
         );
         let map = BTreeMap::from([("Session-Id", "abc"), ("name", "x")]);
-        assert_eq!(render_serialize(&m, &map), serde_json::json!({"Session-Id":"**************","name":"x"}));
-        assert_eq!(render_serialize(&m, &Cred::Secret("s".into())), serde_json::json!({"Secret":"**************"}));
+        assert_eq!(render_serialize(&m, &map), json!({"Session-Id":"**************","name":"x"}));
+        assert_eq!(render_serialize(&m, &Cred::Secret("s".into())), json!({"Secret":"**************"}));
         let pair = Cred::Pair { user: "u".into(), pwd: "p".into() };
-        assert_eq!(render_serialize(&m, &pair), serde_json::json!({"Pair":{"user":"u","pwd":"**************"}}));
+        assert_eq!(render_serialize(&m, &pair), json!({"Pair":{"user":"u","pwd":"**************"}}));
     }
 
     #[test]
@@ -473,9 +474,9 @@ mod tests {
         let s = render_serialize(&m, &long);
         assert!(s.as_str().unwrap().starts_with(&"x".repeat(MAX_STRING_CHARS)));
         assert!(s.as_str().unwrap().ends_with("20000 chars in all]"));
-        let mut deep = serde_json::json!(1);
+        let mut deep = json!(1);
         for _ in 0..100 {
-            deep = serde_json::json!([deep]);
+            deep = json!([deep]);
         }
         assert!(render_serialize(&m, &deep).to_string().contains(DEPTH_MARKER));
         let d = render_debug(&m, &long);

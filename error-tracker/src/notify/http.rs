@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde::Serialize;
+
+use crate::json::Value;
 
 use super::{NotifyError, peer_of};
 
@@ -46,7 +48,7 @@ impl Client {
         method: Method,
         url: &str,
         headers: &[(&str, &str)],
-        body: &Value,
+        body: &(impl Serialize + ?Sized),
     ) -> Result<Value, NotifyError> {
         let peer = peer_of(url);
         let transport = |e: ureq::Error| NotifyError::Transport { peer: peer.clone(), reason: e.to_string() };
@@ -58,7 +60,7 @@ impl Client {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let bytes = crate::json::to_string(body).map(String::into_bytes).unwrap_or_default();
         let mut resp = req.send(&bytes[..]).map_err(transport)?;
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
@@ -66,7 +68,7 @@ impl Client {
             let body: String = text.chars().take(MAX_ERROR_BODY).collect();
             return Err(NotifyError::Status { peer, status, body });
         }
-        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+        Ok(text.parse().unwrap_or(Value::Null))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::http::{Client, Method};
 use super::{Notification, Notifier, NotifyError};
@@ -52,27 +52,42 @@ impl WebhookNotifier {
         self.client = Client::new(timeout);
         self
     }
+}
 
-    fn payload(&self, n: &Notification) -> Value {
-        if self.slack {
-            json!({ "text": slack_text(n) })
-        } else {
-            json!({
-                "reason": n.reason,
-                "subject": n.subject,
-                "text": n.body,
-                "url": n.url,
-                "group": n.group,
-                "occurrence": n.occurrence,
-            })
-        }
-    }
+/// The default payload.
+#[derive(Serialize)]
+struct Payload<'a> {
+    reason: &'a super::Reason,
+    subject: &'a str,
+    text: &'a str,
+    url: &'a str,
+    group: &'a crate::GroupSummary,
+    occurrence: &'a crate::Occurrence,
+}
+
+/// Slack's payload.
+#[derive(Serialize)]
+struct SlackPayload {
+    text: String,
 }
 
 impl Notifier for WebhookNotifier {
     fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let headers: Vec<(&str, &str)> = self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        self.client.send_json(Method::Post, &self.url, &headers, &self.payload(n)).map(|_| ())
+        let sent = if self.slack {
+            self.client.send_json(Method::Post, &self.url, &headers, &SlackPayload { text: slack_text(n) })
+        } else {
+            let payload = Payload {
+                reason: &n.reason,
+                subject: &n.subject,
+                text: &n.body,
+                url: &n.url,
+                group: &n.group,
+                occurrence: &n.occurrence,
+            };
+            self.client.send_json(Method::Post, &self.url, &headers, &payload)
+        };
+        sent.map(|_| ())
     }
 }
 

@@ -190,5 +190,5 @@ pub(crate) fn summary_of(hash: &str, o: &Occurrence, count: u64) -> GroupSummary
 
 /// The `request_data` column: the request context as JSON text.
 pub(crate) fn request_data(o: &Occurrence) -> Option<String> {
-    o.request.as_ref().and_then(|r| serde_json::to_string(r).ok())
+    o.request.as_ref().and_then(|r| crate::json::to_string(r).ok())
 }

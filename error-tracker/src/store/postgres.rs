@@ -153,7 +153,7 @@ fn pg_err(e: &::postgres::Error) -> StoreError {
     if busy { StoreError::Busy(describe(e)) } else { StoreError::Database(describe(e)) }
 }
 
-fn json_err(e: serde_json::Error) -> StoreError {
+fn json_err(e: crate::json::Error) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
@@ -409,7 +409,7 @@ impl Plan {
         for &&(hash, key, frames) in &distinct {
             p.b_hash.push(text(hash));
             p.b_key.push(key);
-            p.b_backtrace.push(text(&serde_json::to_string(frames).map_err(json_err)?));
+            p.b_backtrace.push(text(&crate::json::to_string(frames).map_err(json_err)?));
             p.b_fresh.insert((text(hash), key));
         }
 
@@ -421,16 +421,16 @@ impl Plan {
             p.o_times.push(g.times as i64);
             p.o_exception_name.push(text(&o.exception_name));
             p.o_message.push(text(&o.message));
-            p.o_sources.push(serde_json::to_string(&o.sources).map_err(json_err)?);
+            p.o_sources.push(crate::json::to_string(&o.sources).map_err(json_err)?);
             p.o_host.push(text(&o.host));
             p.o_pid.push(i64::from(o.pid));
             p.o_thread.push(opt_text(o.thread.as_deref()));
             p.o_release.push(opt_text(o.release.as_deref()));
-            p.o_panic.push(o.panic.as_ref().map(serde_json::to_string).transpose().map_err(json_err)?);
+            p.o_panic.push(o.panic.as_ref().map(crate::json::to_string).transpose().map_err(json_err)?);
             p.o_request_data.push(request_data(o));
-            p.o_frames.push(serde_json::to_string(&o.frames).map_err(json_err)?);
+            p.o_frames.push(crate::json::to_string(&o.frames).map_err(json_err)?);
             p.o_backtrace_key.push(key);
-            p.o_extra.push(serde_json::to_string(&o.extra).map_err(json_err)?);
+            p.o_extra.push(crate::json::to_string(&o.extra).map_err(json_err)?);
         }
 
         let mut hours: Vec<((&str, i64), u64)> = folded.hours.into_iter().collect();
@@ -725,17 +725,17 @@ fn occurrence_from_row(r: &Row) -> Result<Occurrence, StoreError> {
         id,
         exception_name: r.try_get(1).map_err(corrupt)?,
         message: r.try_get(2).map_err(corrupt)?,
-        sources: serde_json::from_str(&json(3)?).map_err(json_err)?,
-        backtrace: serde_json::from_str(&backtrace).map_err(json_err)?,
+        sources: crate::json::from_str(&json(3)?).map_err(json_err)?,
+        backtrace: crate::json::from_str(&backtrace).map_err(json_err)?,
         thread: r.try_get(5).map_err(corrupt)?,
         timestamp: timestamp_at(r, 6)?,
         host: r.try_get(7).map_err(corrupt)?,
         pid: u32::try_from(r.try_get::<_, i64>(8).map_err(corrupt)?).unwrap_or(0),
         release: r.try_get(9).map_err(corrupt)?,
-        panic: opt_json(10)?.map(|p| serde_json::from_str(&p)).transpose().map_err(json_err)?,
-        frames: serde_json::from_str(&json(11)?).map_err(json_err)?,
-        request: opt_json(12)?.map(|p| serde_json::from_str(&p)).transpose().map_err(json_err)?,
-        extra: serde_json::from_str(&json(13)?).map_err(json_err)?,
+        panic: opt_json(10)?.map(|p| crate::json::from_str(&p)).transpose().map_err(json_err)?,
+        frames: crate::json::from_str(&json(11)?).map_err(json_err)?,
+        request: opt_json(12)?.map(|p| crate::json::from_str(&p)).transpose().map_err(json_err)?,
+        extra: crate::json::from_str(&json(13)?).map_err(json_err)?,
     })
 }
 

@@ -68,7 +68,7 @@ fn db_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn json_err(e: serde_json::Error) -> StoreError {
+fn json_err(e: crate::json::Error) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
@@ -250,7 +250,7 @@ impl Store for SqliteStore {
             let mut insert_backtrace = tx.prepare_cached(INSERT_BACKTRACE).map_err(db_err)?;
             for &(hash, key, frames) in &backtraces.distinct {
                 if !has_backtrace.exists(params![hash, key]).map_err(db_err)? {
-                    let json = serde_json::to_string(frames).map_err(json_err)?;
+                    let json = crate::json::to_string(frames).map_err(json_err)?;
                     insert_backtrace.execute(params![hash, key, json]).map_err(db_err)?;
                 }
             }
@@ -266,16 +266,16 @@ impl Store for SqliteStore {
                         g.times as i64,
                         o.exception_name,
                         o.message,
-                        serde_json::to_string(&o.sources).map_err(json_err)?,
+                        crate::json::to_string(&o.sources).map_err(json_err)?,
                         o.host,
                         o.pid,
                         o.thread,
                         o.release,
-                        o.panic.as_ref().map(serde_json::to_string).transpose().map_err(json_err)?,
+                        o.panic.as_ref().map(crate::json::to_string).transpose().map_err(json_err)?,
                         request_data(o),
-                        serde_json::to_string(&o.frames).map_err(json_err)?,
+                        crate::json::to_string(&o.frames).map_err(json_err)?,
                         key,
-                        serde_json::to_string(&o.extra).map_err(json_err)?,
+                        crate::json::to_string(&o.extra).map_err(json_err)?,
                     ])
                     .map_err(db_err)?;
             }
@@ -701,22 +701,22 @@ fn occurrence_from_columns(c: OccurrenceColumns) -> Result<Occurrence, StoreErro
         request,
         extra,
     ) = c;
-    let backtrace = serde_json::from_str(&backtrace.ok_or_else(|| missing_backtrace(&id))?).map_err(json_err)?;
+    let backtrace = crate::json::from_str(&backtrace.ok_or_else(|| missing_backtrace(&id))?).map_err(json_err)?;
     Ok(Occurrence {
         id,
         exception_name,
         message,
-        sources: serde_json::from_str(&sources).map_err(json_err)?,
+        sources: crate::json::from_str(&sources).map_err(json_err)?,
         backtrace,
         thread,
         timestamp,
         host,
         pid,
         release,
-        panic: panic.map(|p| serde_json::from_str(&p)).transpose().map_err(json_err)?,
-        frames: serde_json::from_str(&frames).map_err(json_err)?,
-        request: request.map(|p| serde_json::from_str(&p)).transpose().map_err(json_err)?,
-        extra: serde_json::from_str(&extra).map_err(json_err)?,
+        panic: panic.map(|p| crate::json::from_str(&p)).transpose().map_err(json_err)?,
+        frames: crate::json::from_str(&frames).map_err(json_err)?,
+        request: request.map(|p| crate::json::from_str(&p)).transpose().map_err(json_err)?,
+        extra: crate::json::from_str(&extra).map_err(json_err)?,
     })
 }
 

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+
+use crate::json::Value;
 
 use super::{comment_text, ticket_id};
 use crate::notify::http::{Client, Method};
@@ -61,7 +63,7 @@ impl GithubIssues {
         self
     }
 
-    fn call(&self, method: Method, path: &str, body: &Value) -> Result<Value, NotifyError> {
+    fn call(&self, method: Method, path: &str, body: &impl Serialize) -> Result<Value, NotifyError> {
         let auth = format!("Bearer {}", self.token);
         let headers = [
             ("Authorization", auth.as_str()),
@@ -72,13 +74,30 @@ impl GithubIssues {
     }
 }
 
+#[derive(Serialize)]
+struct NewIssue<'a> {
+    title: &'a str,
+    body: &'a str,
+    labels: &'a [String],
+}
+
+#[derive(Serialize)]
+struct State {
+    state: &'static str,
+}
+
+#[derive(Serialize)]
+struct Comment {
+    body: String,
+}
+
 impl Ticketing for GithubIssues {
     fn raise_ticket(&self, n: &Notification) -> Result<String, NotifyError> {
         // A fence longer than any backtick run in the text cannot be closed by it.
         let fence = "`".repeat(longest_backtick_run(&n.body).max(2) + 1);
         let body = format!("{}\n\n{fence}text\n{}\n{fence}\n", n.url, n.body);
         let answer =
-            self.call(Method::Post, "/issues", &json!({ "title": n.subject, "body": body, "labels": self.labels }))?;
+            self.call(Method::Post, "/issues", &NewIssue { title: &n.subject, body: &body, labels: &self.labels })?;
         match (&answer["html_url"], &answer["number"]) {
             (Value::String(url), _) => Ok(url.clone()),
             (_, Value::Number(num)) => Ok(format!("{}#{num}", self.repo)),
@@ -92,9 +111,9 @@ impl Ticketing for GithubIssues {
     fn update_ticket(&self, reference: &str, n: &Notification) -> Result<(), NotifyError> {
         let id = ticket_id(reference);
         if n.reason == Reason::Regressed {
-            self.call(Method::Patch, &format!("/issues/{id}"), &json!({ "state": "open" }))?;
+            self.call(Method::Patch, &format!("/issues/{id}"), &State { state: "open" })?;
         }
-        self.call(Method::Post, &format!("/issues/{id}/comments"), &json!({ "body": comment_text(n) }))?;
+        self.call(Method::Post, &format!("/issues/{id}/comments"), &Comment { body: comment_text(n) })?;
         Ok(())
     }
 }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+
+use crate::json::Value;
 
 use super::{comment_text, ticket_id};
 use crate::notify::http::{Client, Method, base64};
@@ -55,22 +57,50 @@ impl Jira {
         self
     }
 
-    fn post(&self, path: &str, body: &Value) -> Result<Value, NotifyError> {
+    fn post(&self, path: &str, body: &impl Serialize) -> Result<Value, NotifyError> {
         let headers = [("Authorization", self.auth.as_str())];
         self.client.send_json(Method::Post, &format!("{}/rest/api/2{path}", self.base), &headers, body)
     }
 }
 
+#[derive(Serialize)]
+struct NewIssue<'a> {
+    fields: Fields<'a>,
+}
+
+#[derive(Serialize)]
+struct Fields<'a> {
+    project: Key<'a>,
+    summary: &'a str,
+    description: &'a str,
+    issuetype: Name<'a>,
+}
+
+#[derive(Serialize)]
+struct Key<'a> {
+    key: &'a str,
+}
+
+#[derive(Serialize)]
+struct Name<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Comment {
+    body: String,
+}
+
 impl Ticketing for Jira {
     fn raise_ticket(&self, n: &Notification) -> Result<String, NotifyError> {
         let description = format!("{}\n\n{{noformat}}\n{}\n{{noformat}}", n.url, n.body.replace("{noformat}", ""));
-        let fields = json!({
-            "project": { "key": self.project },
-            "summary": n.subject,
-            "description": description,
-            "issuetype": { "name": self.issue_type },
-        });
-        let answer = self.post("/issue", &json!({ "fields": fields }))?;
+        let fields = Fields {
+            project: Key { key: &self.project },
+            summary: &n.subject,
+            description: &description,
+            issuetype: Name { name: &self.issue_type },
+        };
+        let answer = self.post("/issue", &NewIssue { fields })?;
         match answer["key"].as_str() {
             Some(key) => Ok(format!("{}/browse/{key}", self.base)),
             None => Err(NotifyError::BadResponse {
@@ -81,7 +111,7 @@ impl Ticketing for Jira {
     }
 
     fn update_ticket(&self, reference: &str, n: &Notification) -> Result<(), NotifyError> {
-        self.post(&format!("/issue/{}/comment", ticket_id(reference)), &json!({ "body": comment_text(n) }))?;
+        self.post(&format!("/issue/{}/comment", ticket_id(reference)), &Comment { body: comment_text(n) })?;
         Ok(())
     }
 }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+
+use crate::json::Value;
 
 use crate::notify::http::{Client, Method};
 use crate::notify::{Notification, NotifyError, Ticketing, peer_of};
@@ -46,19 +48,32 @@ impl WebhookTicketing {
     }
 
     fn post(&self, action: &str, ticket: Option<&str>, n: &Notification) -> Result<Value, NotifyError> {
-        let body = json!({
-            "action": action,
-            "ticket": ticket,
-            "reason": n.reason,
-            "subject": n.subject,
-            "text": n.body,
-            "url": n.url,
-            "group": n.group,
-            "occurrence": n.occurrence,
-        });
+        let body = Payload {
+            action,
+            ticket,
+            reason: &n.reason,
+            subject: &n.subject,
+            text: &n.body,
+            url: &n.url,
+            group: &n.group,
+            occurrence: &n.occurrence,
+        };
         let headers: Vec<(&str, &str)> = self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         self.client.send_json(Method::Post, &self.url, &headers, &body)
     }
+}
+
+/// What the ticketing webhook receives.
+#[derive(Serialize)]
+struct Payload<'a> {
+    action: &'a str,
+    ticket: Option<&'a str>,
+    reason: &'a super::super::Reason,
+    subject: &'a str,
+    text: &'a str,
+    url: &'a str,
+    group: &'a crate::GroupSummary,
+    occurrence: &'a crate::Occurrence,
 }
 
 impl Ticketing for WebhookTicketing {
