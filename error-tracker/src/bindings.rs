@@ -44,7 +44,7 @@ use std::mem::{MaybeUninit, align_of, size_of};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::__private::Wrap;
 use crate::frames::{Plain, Site, Unlocked};
