@@ -128,6 +128,9 @@ enum Kind {
 struct Stashed {
     id: EventId,
     kind: Kind,
+    /// A panic's location (file, line), for the innermost tracked frame
+    /// it unwinds through: the frame's failing line when in its file.
+    location: Option<(String, u32)>,
 }
 
 struct PendingSlot(RefCell<Option<Stashed>>);
@@ -474,7 +477,7 @@ fn exit_err(
             pending.open = depth > 1;
             let id = t.submit_pending(pending);
             if depth > 1 {
-                stash(Stashed { id, kind: Kind::Error }, depth);
+                stash(Stashed { id, kind: Kind::Error, location: None }, depth);
             }
         }
     });
@@ -491,7 +494,7 @@ fn exit_panic(depth: u32, snapshot: impl FnOnce(&Tracker) -> Snapshot) {
         // recording, before `init`, or by `resume_unwind`. Leave it alone.
         return;
     }
-    let Some(s) = take_pending() else { return };
+    let Some(mut s) = take_pending() else { return };
     let t = match crate::tracker::get() {
         Some(t) if s.kind == Kind::Panic => t,
         _ => {
@@ -500,7 +503,12 @@ fn exit_panic(depth: u32, snapshot: impl FnOnce(&Tracker) -> Snapshot) {
         }
     };
     capture::with_state(State::Recording, || {
-        let snap = snapshot(t);
+        let mut snap = snapshot(t);
+        if let Some((file, line)) = s.location.take()
+            && snap.frame.file.as_deref() == Some(file.as_str())
+        {
+            snap.frame.line = Some(line);
+        }
         t.amend(s.id, Some(snap.frame), snap.extra, depth <= 1);
         if depth > 1 {
             stash(s, depth);
@@ -523,11 +531,12 @@ pub(crate) fn on_panic(mut pending: Pending) -> Pending {
     pending
 }
 
-/// The panic hook submitted `id`, open: tracked frames up to `depth` add to it.
-pub(crate) fn panic_submitted(id: EventId, open: bool) {
+/// The panic hook submitted `id`, open: tracked frames up to `depth` add to
+/// it. `location` is where the panic was raised.
+pub(crate) fn panic_submitted(id: EventId, open: bool, location: Option<(String, u32)>) {
     if open {
         let depth = DEPTHS.try_with(|c| (c.get() & LOW) as u32).unwrap_or(0);
-        stash(Stashed { id, kind: Kind::Panic }, depth + 1);
+        stash(Stashed { id, kind: Kind::Panic, location }, depth + 1);
     }
 }
 

@@ -29,8 +29,9 @@ fn record(info: &panic::PanicHookInfo<'_>) {
     capture::with_state(State::Recording, || {
         let pending = crate::frames::on_panic(capture::panic_occurrence(info));
         let open = pending.open;
+        let location = info.location().map(|l| (l.file().to_owned(), l.line()));
         let id = t.submit_pending(pending);
-        crate::frames::panic_submitted(id, open);
+        crate::frames::panic_submitted(id, open, location);
         if cfg!(panic = "abort") {
             // The process ends when this hook returns: write before it does.
             t.flush(ABORT_FLUSH_TIMEOUT);

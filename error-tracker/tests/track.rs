@@ -235,6 +235,10 @@ fn panic_inside_tracked_inside_tracked() {
     assert_eq!(o.exception_name, "panic");
     let fns: Vec<_> = o.frames.iter().map(frame_fn).collect();
     assert_eq!(fns, ["inner_panics", "outer_calls"]);
+    // The innermost frame's line is the panic's.
+    let location = o.panic.as_ref().and_then(|p| p.location.clone()).expect("a location");
+    let line: u32 = location.rsplit(':').nth(1).and_then(|l| l.parse().ok()).expect("file:line:column");
+    assert_eq!(o.frames[0].line, Some(line), "{location}");
     assert_eq!(value(&o.frames[0].locals, "index"), &json!(9));
     assert_eq!(value(&o.frames[0].locals, "items"), &json!([1, 2, 3]));
     assert_eq!(value(&o.frames[1].args, "password"), &json!(error_tracker::DEFAULT_MASK_WITH));
