@@ -1,15 +1,19 @@
 //! Code generation: a tracked function becomes its own body run inside a
 //! frame, with `quote!`.
 //!
-//! For a sync fn, the body moves into a closure run by
-//! `__private::catch` (an `FnOnce`, so returned borrows of `&mut self` keep
-//! their lifetime): `return` and `?` keep their meaning, the return type
-//! annotates the closure so `?` conversions through `From` are unchanged,
-//! and a panic is caught so that this frame can add its snapshot once the
-//! thread is no longer panicking, then resumed. An `async fn` runs its body
-//! as an `async move` block inside `__private::Instrumented`, which enters
-//! the frame on each poll. All generated names start with `__error_tracker_`
-//! and use mixed-site hygiene; all paths are fully qualified.
+//! The frame is an array of slots (one per owned argument and `let`
+//! binding; see `locals.rs` and the runtime's `bindings`) and a
+//! `__private::Frame` over them. For a sync fn, the body moves into a
+//! closure run by `__private::catch` (an `FnOnce`, so returned borrows of
+//! `&mut self` keep their lifetime): `return` and `?` keep their meaning,
+//! the return type annotates the closure so `?` conversions through `From`
+//! are unchanged, and a panic is caught, the frame's snapshot added, then
+//! resumed. An `async fn` runs its body as an `async move` block inside
+//! `__private::Instrumented`, which enters the frame on each poll. A sync fn
+//! returning `impl Trait` or marked `#[track_caller]` keeps its body inline
+//! under a `__private::FrameGuard`. All generated names start with
+//! `__error_tracker_` and use mixed-site hygiene; all paths are fully
+//! qualified.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -25,9 +29,9 @@ enum Keep {
     /// A shared reference (`&T`, `&self`): its referent outlives the call, so
     /// it is kept as is and rendered only on failure.
     Ref,
-    /// Anything else: snapshotted on entry (plain data bit-copied, other
-    /// values rendered), because the body may move, drop or mutate it.
-    Snap,
+    /// Anything else: given a slot, read at the failure if the body has
+    /// not moved or changed it since (see `locals.rs`).
+    Slot,
 }
 
 struct Arg {
@@ -217,20 +221,20 @@ fn collect_args(sig: &Signature, opts: &Options) -> syn::Result<Vec<Arg>> {
                 let keep = match &r.kind {
                     ReceiverKind::Reference(_, _, None) => Keep::Ref,
                     ReceiverKind::Typed(_, ty) if is_shared_ref(ty) => Keep::Ref,
-                    _ => Keep::Snap,
+                    _ => Keep::Slot,
                 };
                 let ident = Ident::new("self", r.self_token.span());
                 all.push(Arg { ident, keep });
             }
             FnArg::Typed(pt) => match &*pt.pat {
                 Pat::Ident(p) if p.subpat.is_none() && p.by_ref.is_none() => {
-                    let keep = if is_shared_ref(&pt.ty) { Keep::Ref } else { Keep::Snap };
+                    let keep = if is_shared_ref(&pt.ty) { Keep::Ref } else { Keep::Slot };
                     all.push(Arg { ident: p.ident.clone(), keep });
                 }
                 pat => {
                     let mut names = Vec::new();
                     locals::bindings(pat, &mut names);
-                    all.extend(names.into_iter().map(|ident| Arg { ident, keep: Keep::Snap }));
+                    all.extend(names.into_iter().map(|ident| Arg { ident, keep: Keep::Slot }));
                 }
             },
         }
@@ -392,9 +396,9 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
     let slotted: Vec<(String, Option<usize>)> = args
         .iter()
         .enumerate()
-        .map(|(i, a)| (a.ident.to_string(), matches!(a.keep, Keep::Snap).then_some(i)))
+        .map(|(i, a)| (a.ident.to_string(), matches!(a.keep, Keep::Slot).then_some(i)))
         .collect();
-    let owned: Vec<&Ident> = args.iter().filter(|a| matches!(a.keep, Keep::Snap)).map(|a| &a.ident).collect();
+    let owned: Vec<&Ident> = args.iter().filter(|a| matches!(a.keep, Keep::Slot)).map(|a| &a.ident).collect();
     let mut body = block.clone();
     let ret = if inline { None } else { checked_return(&sig.output) };
     let mut rewriter = Rewriter::new(slotted, first_local, opts.locals() && !inline, ret, f.clone(), krate.clone());
@@ -417,7 +421,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
                     (&&&&#krate::__private::Wrap(#ident)).__error_tracker_render(#m)
                 });
             }),
-            Keep::Snap => {
+            Keep::Slot => {
                 let k = next_owned;
                 next_owned += 1;
                 render.push(quote_spanned! {ms=>

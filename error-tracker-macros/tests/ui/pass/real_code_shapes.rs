@@ -142,6 +142,21 @@ pub fn check_elided(s: &str) -> Result<usize, Full<&str>> {
     Ok(s.len())
 }
 
+// bytes' `abort`: a diverging fn whose only other block is under `#[cfg]`.
+#[allow(dead_code)]
+#[track_exception]
+fn abort_like() -> ! {
+    #[cfg(all())]
+    {
+        std::process::abort();
+    }
+    #[cfg(any())]
+    {
+        let _a = 1;
+        panic!("abort");
+    }
+}
+
 // 4. The attribute applied twice (as rstest_reuse's `#[apply]` does when it
 //    copies a template's attributes): it tracks once.
 #[track_exception]
