@@ -200,13 +200,13 @@ static VALUE_RULES: LazyLock<Regex> = LazyLock::new(|| {
             // the card is looked for inside the run (see `mask_card_run`), so
             // that digits after it (`4111 1111 1111 1111 12/30`) or letters and
             // `_` around it (`ref_4111111111111111_x`) do not hide it.
-            r"|(?P<card>\d(?:[ -]?\d){12,})",
+            r"|(?P<card>[0-9](?:[ -]?[0-9]){12,})",
             "|(?P<token>",
             token_rules::TOKENS,
             ")",
-            // 40 characters of base64 without the padding: an AWS secret access
-            // key when bounded and mixed (see `token_rules::is_aws_secret`).
-            r"|(?P<aws_secret>[A-Za-z0-9/+]{40})",
+            // AWS secret access keys are found by `token_rules::mask_aws_secrets`,
+            // a byte loop: as a counted class here, they made the regex four
+            // times slower (measured with benches/ingest.rs).
         ]
         .concat(),
     )
@@ -215,6 +215,14 @@ static VALUE_RULES: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Applies the value rules that do not depend on configuration.
 fn mask_value_rules<'a>(text: &'a str, mask: &str) -> Cow<'a, str> {
+    let out = mask_regex_rules(text, mask);
+    match token_rules::mask_aws_secrets(&out, mask) {
+        Some(masked) => Cow::Owned(masked),
+        None => out,
+    }
+}
+
+fn mask_regex_rules<'a>(text: &'a str, mask: &str) -> Cow<'a, str> {
     if !VALUE_RULES.is_match(text) {
         return Cow::Borrowed(text);
     }
@@ -249,13 +257,7 @@ fn mask_value_rules<'a>(text: &'a str, mask: &str) -> Cow<'a, str> {
             changed = true;
             return mask.to_owned();
         }
-        match c.name("aws_secret") {
-            Some(m) if token_rules::is_aws_secret(text, m.start(), m.end()) => {
-                changed = true;
-                mask.to_owned()
-            }
-            _ => whole.to_owned(),
-        }
+        whole.to_owned()
     });
     if changed { Cow::Owned(out.into_owned()) } else { Cow::Borrowed(text) }
 }

@@ -33,7 +33,7 @@ pub(super) fn name_pattern(folded: &[Vec<u8>]) -> Option<Regex> {
                 .join("[-_. ]?")
         })
         .collect();
-    let pattern = format!(r#"(?i)(?:{})[\w.-]*(?:\\?["'])?[ \t]*[=:][ \t]*"#, alts.join("|"));
+    let pattern = format!(r#"(?i)(?:{})[A-Za-z0-9_.-]*(?:\\?["'])?[ \t]*[=:][ \t]*"#, alts.join("|"));
     Some(Regex::new(&pattern).expect("masked key pattern is valid"))
 }
 

@@ -1,12 +1,13 @@
 //! Value rules for well-known token formats, after gitleaks' rule set
 //! (github.com/gitleaks/gitleaks, `config/gitleaks.toml`): each is a prefix
 //! that only that issuer uses, followed by the token's alphabet. They run
-//! on the writer thread, inside the one value-rules regex.
+//! on the writer thread, inside the one value-rules regex (AWS secret keys
+//! in a byte loop of their own).
 //!
 //! | issuer | form |
 //! |---|---|
 //! | AWS access key id | `AKIA`, `ASIA`, `ABIA`, `ACCA`, `A3T?` + 16 of `A-Z2-7` |
-//! | AWS secret access key | 40 of base64 without `=`, mixed case and digits, bounded (see [`is_aws_secret`]) |
+//! | AWS secret access key | 40 of base64 without `=`, mixed case and digits, bounded (see [`mask_aws_secrets`]) |
 //! | JWT (and any base64url JSON) | `eyJ` + 10 or more of base64url, up to two `.` parts |
 //! | GitHub | `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` + 20 or more; `github_pat_` + 20 or more |
 //! | GitLab | `glpat-` + 20 or more |
@@ -31,19 +32,42 @@ fn is_base64_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'/' || b == b'+'
 }
 
-/// Whether `text[start..end]` (40 characters of base64 without padding) is
-/// an AWS secret access key: not part of a longer base64 run, and holding
-/// upper case, lower case and digits. A git SHA (hex, one case), a UUID
-/// (dashes) or a word are not.
-pub(super) fn is_aws_secret(text: &str, start: usize, end: usize) -> bool {
+/// Masks AWS secret access keys: runs of exactly 40 characters of base64
+/// (not followed by `=` padding) holding upper case, lower case and digits.
+/// A git SHA (hex, one case), a UUID (dashes), a word, or a slice of a
+/// longer base64 run are not. `None` when nothing changed.
+pub(super) fn mask_aws_secrets(text: &str, mask: &str) -> Option<String> {
     let b = text.as_bytes();
-    let bounded =
-        (start == 0 || !is_base64_char(b[start - 1])) && b.get(end).is_none_or(|&c| !is_base64_char(c) && c != b'=');
-    let s = &b[start..end];
-    bounded
-        && s.iter().any(u8::is_ascii_uppercase)
-        && s.iter().any(u8::is_ascii_lowercase)
-        && s.iter().any(u8::is_ascii_digit)
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if !is_base64_char(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && is_base64_char(b[i]) {
+            i += 1;
+        }
+        let run = &b[start..i];
+        if run.len() == 40
+            && b.get(i) != Some(&b'=')
+            && run.iter().any(u8::is_ascii_uppercase)
+            && run.iter().any(u8::is_ascii_lowercase)
+            && run.iter().any(u8::is_ascii_digit)
+        {
+            // The run is ASCII, so its ends are char boundaries.
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(&text[copied..start]);
+            o.push_str(mask);
+            copied = i;
+        }
+    }
+    out.map(|mut o| {
+        o.push_str(&text[copied..]);
+        o
+    })
 }
 
 /// Whether the "password" of a `scheme://name:…@` match is a port and a
