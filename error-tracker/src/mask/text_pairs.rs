@@ -39,6 +39,11 @@ pub(super) fn name_pattern(folded: &[Vec<u8>]) -> Option<Regex> {
 
 /// Masks the values of the secret pairs in `text`; `None` when none changed.
 pub(super) fn mask_pairs(re: &Regex, text: &str, mask: &str) -> Option<String> {
+    // Every pair has a `:` or `=`: most strings (paths, user agents, plain
+    // values) have neither and skip the regex.
+    if !text.bytes().any(|b| b == b':' || b == b'=') {
+        return None;
+    }
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut pos = 0;
