@@ -13,13 +13,19 @@
 //! ```
 //!
 //! Besides criterion's figures it prints a summary in occurrences/s.
+//! `ingest_sqlite/default_masking_writer_rules` times the writer's masking
+//! of the same batches (value rules on every stored string), which runs
+//! before `Store::write` and is not part of the store's figure.
 
 use std::cell::RefCell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use error_tracker::{Grouped, Occurrence, RequestContext, SqliteStore, StackFrame, Store, Timestamp, Value, Variable};
+use error_tracker::{
+    DefaultMasking, Grouped, Masking, Occurrence, RequestContext, SqliteStore, StackFrame, Store, Timestamp, Value,
+    Variable,
+};
 
 /// A JSON object, built as an application builds one.
 fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
@@ -234,6 +240,52 @@ fn sqlite(c: &mut Criterion) {
     g.finish();
 }
 
+/// Every string of a JSON value through the value rules, as the writer does.
+fn mask_json(m: &DefaultMasking, v: &Value) -> usize {
+    match v {
+        Value::String(s) => m.mask_text(s).len(),
+        Value::Array(items) => items.iter().map(|i| mask_json(m, i)).sum(),
+        Value::Object(map) => {
+            map.iter().map(|(k, i)| usize::from(m.is_secret_key(k)) + mask_json(m, i)).sum()
+        }
+        _ => 0,
+    }
+}
+
+/// The writer's masking of one batch (the value rules on every string it
+/// stores, the key rules on every name), which runs before `Store::write`:
+/// the writer-side cost of the masking rules, next to the store's.
+fn masking(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ingest_sqlite");
+    g.throughput(Throughput::Elements(BATCH as u64)).sample_size(10).measurement_time(Duration::from_secs(10));
+    let m = DefaultMasking::default();
+    g.bench_function("default_masking_writer_rules", |bench| {
+        bench.iter_custom(|iters| {
+            timed_batches("DefaultMasking (writer)", iters, |b| {
+                let mut n = 0;
+                for g in b {
+                    let o = &g.occurrence;
+                    n += m.mask_text(&o.message).len();
+                    n += o.sources.iter().map(|s| m.mask_text(s).len()).sum::<usize>();
+                    for v in o.extra.iter().chain(o.frames.iter().flat_map(|f| f.args.iter().chain(&f.locals))) {
+                        n += usize::from(m.is_secret_key(&v.name)) + mask_json(&m, &v.value);
+                    }
+                    if let Some(r) = &o.request {
+                        n += m.mask_text(&r.url).len() + m.mask_text(&r.path).len();
+                        for (k, v) in r.headers.iter().chain(&r.query) {
+                            n += usize::from(m.is_secret_key(k)) + m.mask_text(v).len();
+                        }
+                        n += r.body.as_ref().map_or(0, |b| mask_json(&m, b));
+                        n += r.custom.iter().map(|v| mask_json(&m, &v.value)).sum::<usize>();
+                    }
+                }
+                black_box(n);
+            })
+        })
+    });
+    g.finish();
+}
+
 #[cfg(feature = "postgres")]
 fn postgres(c: &mut Criterion) {
     let Ok(server) = std::env::var("ERROR_TRACKER_TEST_PG") else {
@@ -346,5 +398,5 @@ fn summary(_: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, sqlite, postgres, summary);
+criterion_group!(benches, sqlite, masking, postgres, summary);
 criterion_main!(benches);

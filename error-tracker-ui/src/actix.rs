@@ -27,9 +27,13 @@ pub fn scope(ui: ErrorTrackerUi) -> Scope {
     web::scope(&prefix).app_data(web::Data::new(ui)).default_service(web::to(handle))
 }
 
-/// The request in, the UI's response out.
-async fn handle(req: HttpRequest, body: web::Bytes, ui: web::Data<ErrorTrackerUi>) -> HttpResponse {
-    let mut request = UiRequest::new(req.method().as_str(), &req.uri().to_string()).with_body(body.to_vec());
+/// Action bodies (small forms) are refused beyond this, as in the tower adapter.
+const MAX_BODY: usize = 64 * 1024;
+
+/// The request in, the UI's response out. The client is admitted (host,
+/// credentials, origin) before its body is read.
+async fn handle(req: HttpRequest, payload: web::Payload, ui: web::Data<ErrorTrackerUi>) -> HttpResponse {
+    let mut request = UiRequest::new(req.method().as_str(), &req.uri().to_string());
     for (name, value) in req.headers() {
         request = request.with_header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
     }
@@ -37,9 +41,27 @@ async fn handle(req: HttpRequest, body: web::Bytes, ui: web::Data<ErrorTrackerUi
         request = request.with_peer(peer);
     }
     let ui = ui.into_inner();
-    let Ok(response) = web::block(move || ui.handle(&request)).await else {
-        return HttpResponse::InternalServerError().finish();
+    if let Err(refusal) = ui.admit(&request) {
+        return into_actix(ui.finish(refusal));
+    }
+    if request.method.eq_ignore_ascii_case("POST") {
+        request.body = match payload.to_bytes_limited(MAX_BODY).await {
+            Ok(Ok(body)) => body.to_vec(),
+            Ok(Err(_)) => {
+                return into_actix(ui.refuse(&request.path, 400, "400 Bad Request: the body could not be read"));
+            }
+            Err(_) => return into_actix(ui.refuse(&request.path, 413, "413 Payload Too Large")),
+        };
+    }
+    let (ui2, path) = (ui.clone(), request.path.clone());
+    let response = match web::block(move || ui2.respond(&request)).await {
+        Ok(r) => r,
+        Err(_) => ui.refuse(&path, 500, "500 Internal error: the handler failed"),
     };
+    into_actix(response)
+}
+
+fn into_actix(response: crate::UiResponse) -> HttpResponse {
     let mut out = HttpResponse::build(StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK));
     for (name, value) in response.headers {
         out.insert_header((name, value));

@@ -11,7 +11,11 @@
 //! [`serve`] runs it on a listener (that is what the bundled
 //! `error-tracker-ui` binary does).
 //!
-//! Access is denied until a [`ViewPermission`] allows it.
+//! Access is denied until a [`ViewPermission`] allows it. Before that, the
+//! `Host` is checked (421 for a host the UI does not answer for, see
+//! [`ErrorTrackerUi::allowed_host`]); after it, a `POST` whose `Origin`
+//! names another host is refused (403). Every answer, refusals included,
+//! carries the security headers, and every answer under `…/api/` is JSON.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -43,6 +47,7 @@ use error_tracker::{Config, Store};
 #[cfg(feature = "actix")]
 pub mod actix;
 mod charts;
+mod host;
 mod permission;
 mod request;
 mod routes;
@@ -56,14 +61,17 @@ pub use service::{PeerAddr, UiService, serve};
 
 /// The UI: a store to read, the URL prefix it is mounted at, and who may see it.
 ///
-/// Cloning is cheap: clones share the store, the templates and the CSRF token.
+/// Cloning is cheap: clones share the store, the templates and the CSRF key.
 #[derive(Clone)]
 pub struct ErrorTrackerUi {
     store: Arc<dyn Store>,
     permission: Arc<dyn ViewPermission>,
     prefix: Arc<str>,
     page_size: u32,
-    csrf_token: Arc<str>,
+    allowed_hosts: Arc<[String]>,
+    /// The per-process key of the CSRF tokens, which are HMACs of the
+    /// client's credentials under it (see `routes::csrf_token`).
+    csrf_key: Arc<[u8; 32]>,
     templates: Arc<minijinja::Environment<'static>>,
 }
 
@@ -85,7 +93,8 @@ impl ErrorTrackerUi {
             permission: Arc::new(DenyAll),
             prefix: Arc::from(DEFAULT_PREFIX),
             page_size: 10,
-            csrf_token: Arc::from(random_token()),
+            allowed_hosts: Arc::from([]),
+            csrf_key: Arc::new(random_key()),
             templates: Arc::new(templates::environment()),
         }
     }
@@ -126,27 +135,99 @@ impl ErrorTrackerUi {
         self
     }
 
+    /// Adds a host name (`errors.example.com`, or with a port,
+    /// `errors.example.com:8080`) that requests may name in their `Host`
+    /// header, as the binary's `--allowed-host`. Without any, a UI whose
+    /// permission trusts the client's address ([`LocalhostOnly`]) answers
+    /// loopback hosts only (`localhost`, `127.0.0.0/8`, `[::1]`, any port);
+    /// with some, every request must name a loopback host or one of them,
+    /// whatever the permission. Others get 421 Misdirected Request.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use error_tracker::MemoryStore;
+    /// use error_tracker_ui::{ErrorTrackerUi, LocalhostOnly, UiRequest};
+    ///
+    /// let ui = ErrorTrackerUi::new(Arc::new(MemoryStore::default())).permission(LocalhostOnly);
+    /// let local = UiRequest::new("GET", "/dev/error/").with_peer("127.0.0.1:5000".parse().unwrap());
+    /// assert_eq!(ui.handle(&local.clone().with_header("host", "localhost:8080")).status, 200);
+    /// // A rebound name: the client is local, the page is not.
+    /// assert_eq!(ui.handle(&local.clone().with_header("host", "attacker.example")).status, 421);
+    /// let ui = ui.allowed_host("errors.internal");
+    /// assert_eq!(ui.handle(&local.with_header("host", "errors.internal:8080")).status, 200);
+    /// ```
+    pub fn allowed_host(mut self, host: &str) -> Self {
+        let host = host.trim().to_ascii_lowercase();
+        if !host.is_empty() {
+            let mut all = self.allowed_hosts.to_vec();
+            all.push(host);
+            self.allowed_hosts = Arc::from(all);
+        }
+        self
+    }
+
+    /// The hosts added with [`allowed_host`](Self::allowed_host), in lower case.
+    pub fn allowed_hosts(&self) -> &[String] {
+        &self.allowed_hosts
+    }
+
     /// The prefix in use.
     pub fn url_prefix(&self) -> &str {
         &self.prefix
     }
 
-    /// Answers one request: checks the permission, routes, renders, and
-    /// adds the security headers. Store calls block: call it off the async
-    /// executor (the tower service does).
+    /// Answers one request: checks the host, the permission and the origin,
+    /// routes, renders, and adds the security headers. Store calls block:
+    /// call it off the async executor (the tower service does).
     pub fn handle(&self, request: &UiRequest) -> UiResponse {
-        let mut response = match self.permission.check(request) {
-            Access::Granted => self.route(request),
+        match self.admit(request) {
+            Ok(()) => self.respond(request),
+            Err(refusal) => self.finish(refusal),
+        }
+    }
+
+    /// The checks that need no body: the `Host`, the permission, and the
+    /// `Origin` of a `POST`. Adapters call it before reading the body, so
+    /// that an unauthenticated client cannot make the server read one.
+    pub(crate) fn admit(&self, request: &UiRequest) -> Result<(), UiResponse> {
+        let api = self.is_api(&request.path);
+        let host = request.header("host");
+        if !host::allowed(host, &self.allowed_hosts, self.permission.trusts_client_address()) {
+            return Err(refusal(api, 421, "421 Misdirected Request: this server does not answer for this host name."));
+        }
+        match self.permission.check(request) {
+            Access::Granted => {}
             Access::Unauthorized { challenge } => {
-                let mut r =
-                    UiResponse::text(401, "401 Unauthorized: credentials are required to see the error tracker.\n");
+                let mut r = refusal(api, 401, "401 Unauthorized: credentials are required to see the error tracker.");
                 r.headers.push(("www-authenticate", challenge));
-                r
+                return Err(r);
             }
-            Access::Forbidden => UiResponse::text(403, "403 Forbidden: this client may not see the error tracker.\n"),
-        };
+            Access::Forbidden => {
+                return Err(refusal(api, 403, "403 Forbidden: this client may not see the error tracker."));
+            }
+        }
+        let foreign = request.header("origin").is_some_and(|origin| !host::origin_matches(origin, host));
+        if request.method.eq_ignore_ascii_case("POST") && foreign {
+            return Err(refusal(api, 403, "403 Forbidden: the request comes from another site."));
+        }
+        Ok(())
+    }
+
+    /// Routes an admitted request and adds the security headers.
+    pub(crate) fn respond(&self, request: &UiRequest) -> UiResponse {
+        self.finish(self.route(request))
+    }
+
+    /// Adds the security headers: every answer the UI writes goes through here.
+    pub(crate) fn finish(&self, mut response: UiResponse) -> UiResponse {
         add_security_headers(&mut response);
         response
+    }
+
+    /// A refusal written by an adapter (a body too large, a head too large):
+    /// JSON under `…/api/`, text elsewhere, with the security headers.
+    pub(crate) fn refuse(&self, path: &str, status: u16, text: &str) -> UiResponse {
+        self.finish(refusal(self.is_api(path), status, text))
     }
 
     /// The UI as a tower `Service`, for axum's `Router::nest_service` or hyper.
@@ -155,24 +236,40 @@ impl ErrorTrackerUi {
     }
 }
 
+/// A refusal: `{"error": text}` for the JSON API, the text otherwise.
+fn refusal(api: bool, status: u16, text: &str) -> UiResponse {
+    if api {
+        #[derive(serde::Serialize)]
+        struct ApiError<'a> {
+            error: &'a str,
+        }
+        UiResponse::json(status, &ApiError { error: text })
+    } else {
+        UiResponse::text(status, &format!("{text}\n"))
+    }
+}
+
 /// The content security policy: no script at all, styles and images from
 /// the UI itself only (and `data:` for the empty favicon).
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-fn add_security_headers(r: &mut UiResponse) {
+pub(crate) fn add_security_headers(r: &mut UiResponse) {
     r.headers.push(("content-security-policy", CONTENT_SECURITY_POLICY.to_owned()));
     r.headers.push(("x-frame-options", "DENY".to_owned()));
     r.headers.push(("x-content-type-options", "nosniff".to_owned()));
-    r.headers.push(("referrer-policy", "no-referrer".to_owned()));
+    // Not `no-referrer`: under it browsers send `Origin: null` on the UI's
+    // own form posts, which the Origin check must refuse. `same-origin`
+    // still sends nothing to other sites.
+    r.headers.push(("referrer-policy", "same-origin".to_owned()));
     if r.header("cache-control").is_none() {
         // Pages hold production data: keep them out of shared and browser caches.
         r.headers.push(("cache-control", "no-store".to_owned()));
     }
 }
 
-/// 32 random bytes in hex, from the OS generator.
-fn random_token() -> String {
+/// 32 random bytes from the OS generator.
+fn random_key() -> [u8; 32] {
     let mut bytes = [0u8; 32];
     if getrandom::fill(&mut bytes).is_err() {
         // No OS generator answered: fall back on std's per-process random
@@ -185,5 +282,5 @@ fn random_token() -> String {
             chunk.copy_from_slice(&h.finish().to_le_bytes());
         }
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes
 }

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! error-tracker-ui --db errors.sqlite [--listen 127.0.0.1:8080] [--prefix /dev/error]
+//!                  [--allowed-host errors.internal]... [--user U --password P] [--token-can-change]
 //! ```
 
 use std::net::SocketAddr;
@@ -19,8 +20,10 @@ const TOKEN_VAR: &str = "ERROR_TRACKER_UI_TOKEN";
 /// Serves the error-tracker web UI for a database.
 ///
 /// Without credentials it only listens on a loopback address and only
-/// answers local clients. With --user/--password (HTTP Basic) or a token in
-/// ERROR_TRACKER_UI_TOKEN (Authorization: Bearer), every request must carry them.
+/// answers local clients naming a loopback host (localhost, 127.0.0.1,
+/// [::1]) or an --allowed-host. With --user/--password (HTTP Basic) or a
+/// token in ERROR_TRACKER_UI_TOKEN (Authorization: Bearer), every request
+/// must carry them; the token only reads unless --token-can-change is given.
 #[derive(Debug, Parser)]
 #[command(name = "error-tracker-ui", version, about, long_about)]
 struct Args {
@@ -47,6 +50,15 @@ struct Args {
     /// Password for HTTP Basic authentication (better given as ERROR_TRACKER_UI_PASSWORD).
     #[arg(long, env = "ERROR_TRACKER_UI_PASSWORD", hide_env_values = true, requires = "user")]
     password: Option<String>,
+
+    /// A host name requests may name besides the loopback ones (e.g. the
+    /// name a local reverse proxy passes on); repeat for more.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
+
+    /// Let the bearer token resolve, ignore, reopen and delete, not only read.
+    #[arg(long)]
+    token_can_change: bool,
 }
 
 fn open_store(db: &str) -> Result<Arc<dyn Store>, String> {
@@ -81,6 +93,14 @@ fn open_postgres(url: &str) -> Result<Arc<dyn Store>, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.user.as_deref().is_some_and(|u| u.trim().is_empty()) || args.password.as_deref().is_some_and(str::is_empty)
+    {
+        eprintln!(
+            "error-tracker-ui: refusing an empty user name or password: anyone could log in with it. \
+             Give a non-empty --user and --password (or ERROR_TRACKER_UI_USER and ERROR_TRACKER_UI_PASSWORD)."
+        );
+        return ExitCode::from(2);
+    }
     let token = std::env::var(TOKEN_VAR).ok().filter(|t| !t.trim().is_empty());
     let has_credentials = args.user.is_some() || token.is_some();
     if !args.listen.ip().is_loopback() && !has_credentials {
@@ -99,13 +119,16 @@ fn main() -> ExitCode {
         }
     };
     let mut ui = ErrorTrackerUi::new(store).prefix(&args.prefix).page_size(args.page_size);
+    for host in &args.allowed_hosts {
+        ui = ui.allowed_host(host);
+    }
     ui = if has_credentials {
         let mut any = AnyOf::new();
         if let (Some(user), Some(password)) = (args.user, args.password) {
             any = any.or(BasicAuth::new(user, password));
         }
         if let Some(token) = token {
-            any = any.or(BearerToken::new(token.trim()));
+            any = any.or(BearerToken::new(token.trim()).allow_changes(args.token_can_change));
         }
         ui.permission(any)
     } else {

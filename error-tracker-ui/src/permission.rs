@@ -42,6 +42,24 @@ pub enum Access {
 pub trait ViewPermission: Send + Sync + 'static {
     /// Whether `request` may be served.
     fn check(&self, request: &UiRequest) -> Access;
+
+    /// Whether a request that [`check`](Self::check) granted may also change
+    /// state (resolve, ignore, reopen, delete). Yes by default;
+    /// [`BearerToken`] says no unless [`BearerToken::allow_changes`] was set.
+    fn may_change(&self, request: &UiRequest) -> bool {
+        let _ = request;
+        true
+    }
+
+    /// Whether access is granted on where the client connects from rather
+    /// than on credentials it carries ([`LocalhostOnly`]). The UI then also
+    /// requires a loopback `Host` (or one set with
+    /// [`ErrorTrackerUi::allowed_host`](crate::ErrorTrackerUi::allowed_host)):
+    /// otherwise a page of another site whose name is rebound to 127.0.0.1
+    /// would be served as a local client. No by default.
+    fn trusts_client_address(&self) -> bool {
+        false
+    }
 }
 
 /// Denies everything with a 403: the default, until a permission is configured.
@@ -66,6 +84,11 @@ impl ViewPermission for AllowAll {
 
 /// Allows clients connecting from a loopback address (127.0.0.0/8, ::1).
 /// A request whose peer address is unknown is denied.
+///
+/// The UI also requires such a request to name a loopback `Host`
+/// (`localhost`, `127.0.0.0/8`, `[::1]`, with or without a port) or a host
+/// set with [`ErrorTrackerUi::allowed_host`](crate::ErrorTrackerUi::allowed_host),
+/// and answers others with 421: see [`ViewPermission::trusts_client_address`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalhostOnly;
 
@@ -75,6 +98,10 @@ impl ViewPermission for LocalhostOnly {
             Some(peer) if is_loopback(peer.ip()) => Access::Granted,
             _ => Access::Forbidden,
         }
+    }
+
+    fn trusts_client_address(&self) -> bool {
+        true
     }
 }
 
@@ -86,6 +113,8 @@ fn is_loopback(ip: std::net::IpAddr) -> bool {
 }
 
 /// HTTP Basic authentication with one user name and password.
+///
+/// An empty user name or password grants nothing: every request gets 401.
 ///
 /// ```
 /// use error_tracker_ui::{Access, BasicAuth, UiRequest, ViewPermission};
@@ -121,12 +150,14 @@ impl ViewPermission for BasicAuth {
             .and_then(|h| strip_scheme(h, "basic"))
             .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
             .and_then(|raw| String::from_utf8(raw).ok());
-        let ok = given.as_deref().and_then(|s| s.split_once(':')).is_some_and(|(u, p)| {
-            // Compare both, always, so that the time taken says nothing about which was wrong.
-            let user_ok = constant_time_eq(u.as_bytes(), self.user.as_bytes());
-            let pass_ok = constant_time_eq(p.as_bytes(), self.password.as_bytes());
-            user_ok & pass_ok
-        });
+        let configured = !self.user.is_empty() && !self.password.is_empty();
+        let ok = configured
+            && given.as_deref().and_then(|s| s.split_once(':')).is_some_and(|(u, p)| {
+                // Compare both, always, so that the time taken says nothing about which was wrong.
+                let user_ok = constant_time_eq(u.as_bytes(), self.user.as_bytes());
+                let pass_ok = constant_time_eq(p.as_bytes(), self.password.as_bytes());
+                user_ok & pass_ok
+            });
         if ok {
             Access::Granted
         } else {
@@ -138,15 +169,21 @@ impl ViewPermission for BasicAuth {
 /// A bearer token in the `Authorization` header (`Authorization: Bearer <token>`),
 /// for scripts and the JSON API.
 ///
+/// The token reads; it changes state (resolve, ignore, reopen, delete) only
+/// after [`allow_changes`](Self::allow_changes). An empty token grants nothing.
+///
 /// ```
 /// use error_tracker_ui::{Access, BearerToken, UiRequest, ViewPermission};
 /// let auth = BearerToken::new("t0ken");
 /// let req = UiRequest::new("GET", "/api/groups").with_header("authorization", "Bearer t0ken");
 /// assert_eq!(auth.check(&req), Access::Granted);
+/// assert!(!auth.may_change(&req));
+/// assert!(auth.allow_changes(true).may_change(&req));
 /// ```
 #[derive(Clone)]
 pub struct BearerToken {
     token: String,
+    changes: bool,
 }
 
 impl std::fmt::Debug for BearerToken {
@@ -156,19 +193,33 @@ impl std::fmt::Debug for BearerToken {
 }
 
 impl BearerToken {
-    /// Accepts exactly this token.
+    /// Accepts exactly this token, for reading.
     pub fn new(token: impl Into<String>) -> Self {
-        Self { token: token.into() }
+        Self { token: token.into(), changes: false }
+    }
+
+    /// Whether the token may also change state (no by default): a token
+    /// given to a monitoring script should not be able to delete groups.
+    pub fn allow_changes(mut self, yes: bool) -> Self {
+        self.changes = yes;
+        self
+    }
+
+    fn matches(&self, request: &UiRequest) -> bool {
+        request
+            .header("authorization")
+            .and_then(|h| strip_scheme(h, "bearer"))
+            .is_some_and(|t| !self.token.is_empty() && constant_time_eq(t.trim().as_bytes(), self.token.as_bytes()))
     }
 }
 
 impl ViewPermission for BearerToken {
+    fn may_change(&self, request: &UiRequest) -> bool {
+        self.changes && self.matches(request)
+    }
+
     fn check(&self, request: &UiRequest) -> Access {
-        let ok = request
-            .header("authorization")
-            .and_then(|h| strip_scheme(h, "bearer"))
-            .is_some_and(|t| !self.token.is_empty() && constant_time_eq(t.trim().as_bytes(), self.token.as_bytes()));
-        if ok {
+        if self.matches(request) {
             Access::Granted
         } else {
             Access::Unauthorized { challenge: "Bearer realm=\"error-tracker\"".to_owned() }
@@ -218,6 +269,15 @@ impl ViewPermission for AnyOf {
             }
         }
         answer
+    }
+
+    /// A change is allowed when a permission that grants the request allows it.
+    fn may_change(&self, request: &UiRequest) -> bool {
+        self.all.iter().any(|p| p.check(request) == Access::Granted && p.may_change(request))
+    }
+
+    fn trusts_client_address(&self) -> bool {
+        self.all.iter().any(|p| p.trusts_client_address())
     }
 }
 

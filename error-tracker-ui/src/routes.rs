@@ -73,19 +73,48 @@ fn search_text(req: &UiRequest) -> Option<String> {
     req.query_param("q").map(|q| q.trim().to_owned()).filter(|q| !q.is_empty())
 }
 
+/// A search holding a NUL or another control character is refused (400):
+/// no stored text holds one that a user could type, and a NUL ends the
+/// text early at the SQLite C boundary, so `q=%00` would be an empty
+/// search that matches everything.
+fn search_is_valid(req: &UiRequest) -> bool {
+    req.query_param("q").is_none_or(|q| !q.chars().any(char::is_control))
+}
+
 impl ErrorTrackerUi {
-    pub(crate) fn route(&self, req: &UiRequest) -> UiResponse {
-        // Adapters that strip the prefix (axum's nest_service) pass the rest.
-        let rel = match req.path.strip_prefix(&*self.prefix) {
+    /// The path under the prefix. Adapters that strip the prefix (axum's
+    /// nest_service) pass the rest.
+    fn relative<'a>(&self, path: &'a str) -> &'a str {
+        match path.strip_prefix(&*self.prefix) {
             Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
-            _ => req.path.as_str(),
-        };
+            _ => path,
+        }
+    }
+
+    /// Whether `path` is under `…/api/`: its answers are JSON, refusals included.
+    pub(crate) fn is_api(&self, path: &str) -> bool {
+        self.relative(path)
+            .split('/')
+            .find(|s| !s.is_empty())
+            .is_some_and(|s| percent_decode(s.as_bytes(), false) == "api")
+    }
+
+    pub(crate) fn route(&self, req: &UiRequest) -> UiResponse {
+        let rel = self.relative(&req.path);
         let segments: Vec<String> =
             rel.split('/').filter(|s| !s.is_empty()).map(|s| percent_decode(s.as_bytes(), false)).collect();
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
         let method = req.method.to_ascii_uppercase();
         let read = method == "GET" || method == "HEAD";
         let is_api = segs.first() == Some(&"api");
+        if !search_is_valid(req) {
+            return if is_api {
+                UiResponse::json(400, &ApiError { error: "the search may not hold control characters" })
+            } else {
+                self.message_page(400, "Bad search", "The search may not hold control characters.")
+                    .unwrap_or_else(|_| UiResponse::text(400, "400 Bad Request\n"))
+            };
+        }
         let result = match (segs.as_slice(), read, method.as_str()) {
             ([], true, _) => self.list_page(req),
             (["static", "style.css"], true, _) => {
@@ -213,7 +242,7 @@ impl ErrorTrackerUi {
             "detail.html",
             minijinja::context! {
                 prefix => &*self.prefix,
-                csrf_token => &*self.csrf_token,
+                csrf_token => self.csrf_token(req),
                 statuses => STATUS_NAMES,
                 current_status => "",
                 hash => &s.hash,
@@ -247,6 +276,13 @@ impl ErrorTrackerUi {
             "delete" => None,
             _ => return self.message_page(404, "Not found", "There is no such action."),
         };
+        if !self.permission.may_change(req) {
+            return self.message_page(
+                403,
+                "Request refused",
+                "These credentials may read the error tracker but not change it.",
+            );
+        }
         if !self.csrf_ok(req) {
             return self.message_page(
                 403,
@@ -267,16 +303,36 @@ impl ErrorTrackerUi {
         })
     }
 
-    /// A change needs the token that the UI's own forms carry, and must not
-    /// come from another site.
+    /// The CSRF token of the client's identity: an HMAC, under the
+    /// per-process key, of the credentials it authenticated with (its
+    /// `Authorization` header). Another user's token, or one read with other
+    /// credentials, does not fit. Without credentials (a loopback UI) every
+    /// client has the same identity, and the Host and Origin checks keep
+    /// other sites out.
+    fn csrf_token(&self, req: &UiRequest) -> String {
+        use hmac::{KeyInit, Mac};
+        let mut mac = match hmac::Hmac::<sha2::Sha256>::new_from_slice(&*self.csrf_key) {
+            Ok(m) => m,
+            // HMAC takes keys of any length: unreachable, but no reason to panic.
+            Err(_) => return String::new(),
+        };
+        mac.update(b"error-tracker-ui csrf v1\0");
+        mac.update(req.header("authorization").unwrap_or("").trim().as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A change needs the token that the UI's own forms carry for this
+    /// client, and must not come from another site.
     fn csrf_ok(&self, req: &UiRequest) -> bool {
         if req.header("sec-fetch-site").is_some_and(|s| s.eq_ignore_ascii_case("cross-site")) {
             return false;
         }
-        form_pairs(&req.body)
-            .iter()
-            .find(|(k, _)| k == "csrf_token")
-            .is_some_and(|(_, v)| constant_time_eq(v.as_bytes(), self.csrf_token.as_bytes()))
+        let expected = self.csrf_token(req);
+        !expected.is_empty()
+            && form_pairs(&req.body)
+                .iter()
+                .find(|(k, _)| k == "csrf_token")
+                .is_some_and(|(_, v)| constant_time_eq(v.as_bytes(), expected.as_bytes()))
     }
 
     fn api_groups(&self, req: &UiRequest) -> Handled {

@@ -16,8 +16,18 @@ use tokio::sync::Semaphore;
 use crate::ErrorTrackerUi;
 use crate::request::{UiRequest, UiResponse};
 
-/// Request bodies (only the action forms have one) are cut off beyond this.
+/// Request bodies (only the action forms have one) are refused beyond this.
 const MAX_BODY: usize = 64 * 1024;
+/// Request heads (the headers' names and values) are refused beyond this,
+/// with a 431 of our own that carries the security headers.
+const MAX_HEAD: usize = 16 * 1024;
+/// Past these, hyper itself answers 431, without our headers: we cannot
+/// reach that answer. They are well above [`MAX_HEAD`], so only a client
+/// sending a head several times too large sees it (and it holds no data).
+const HYPER_MAX_HEAD: usize = 64 * 1024;
+const HYPER_MAX_HEADERS: usize = 200;
+/// More headers than this get our own 431 (hyper's default limit is 100).
+const MAX_HEADERS: usize = 100;
 
 /// The client's address, as a request extension. [`serve`] inserts it; in
 /// your own server, insert it (or a plain `SocketAddr`) for
@@ -76,27 +86,42 @@ where
         let running = self.running.clone();
         Box::pin(async move {
             let (parts, body) = req.into_parts();
-            let body = match Limited::new(body, MAX_BODY).collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(_) => return Ok(into_http(UiResponse::text(413, "413 Payload Too Large\n"))),
-            };
-            let request = ui_request(&parts, body);
+            let head: usize = parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+            if head > MAX_HEAD || parts.headers.len() > MAX_HEADERS {
+                return Ok(into_http(ui.refuse(parts.uri.path(), 431, "431 Request Header Fields Too Large")));
+            }
+            let mut request = ui_request(&parts);
+            // Who is asking comes first: an unauthenticated client gets its
+            // 401 without the server reading (or limiting) its body.
+            if let Err(refusal) = ui.admit(&request) {
+                return Ok(into_http(ui.finish(refusal)));
+            }
+            // Only the action forms (POST) have a body worth reading.
+            if request.method.eq_ignore_ascii_case("POST") {
+                request.body = match Limited::new(body, MAX_BODY).collect().await {
+                    Ok(b) => b.to_bytes().to_vec(),
+                    Err(_) => return Ok(into_http(ui.refuse(&request.path, 413, "413 Payload Too Large"))),
+                };
+            }
             let response = match tokio::runtime::Handle::try_current() {
                 // SQLite reads block: keep them off the executor's threads.
                 Ok(rt) => {
                     let _turn = running.acquire_owned().await;
-                    rt.spawn_blocking(move || ui.handle(&request))
+                    let ui2 = ui.clone();
+                    let path = request.path.clone();
+                    rt.spawn_blocking(move || ui2.respond(&request))
                         .await
-                        .unwrap_or_else(|_| UiResponse::text(500, "500 Internal error: the handler panicked\n"))
+                        .unwrap_or_else(|_| ui.refuse(&path, 500, "500 Internal error: the handler panicked"))
                 }
-                Err(_) => ui.handle(&request),
+                Err(_) => ui.respond(&request),
             };
             Ok(into_http(response))
         })
     }
 }
 
-fn ui_request(parts: &http::request::Parts, body: Bytes) -> UiRequest {
+/// The request without its body: the body is read once the client is admitted.
+fn ui_request(parts: &http::request::Parts) -> UiRequest {
     let peer =
         parts.extensions.get::<PeerAddr>().map(|p| p.0).or_else(|| parts.extensions.get::<SocketAddr>().copied());
     UiRequest {
@@ -108,7 +133,7 @@ fn ui_request(parts: &http::request::Parts, body: Bytes) -> UiRequest {
             .iter()
             .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect(),
-        body: body.to_vec(),
+        body: Vec::new(),
         peer,
     }
 }
@@ -119,9 +144,17 @@ fn into_http(r: UiResponse) -> http::Response<Full<Bytes>> {
         builder = builder.header(*name, value.as_str());
     }
     builder.body(Full::new(Bytes::from(r.body))).unwrap_or_else(|_| {
-        // Only a header value with a control character gets here; say so rather than panic.
+        // Only a header value with a control character gets here; say so
+        // rather than panic, with the security headers all the same.
         let mut res = http::Response::new(Full::new(Bytes::from_static(b"500 Internal error: bad header\n")));
         *res.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+        let mut fallback = UiResponse { status: 500, headers: Vec::new(), body: Vec::new() };
+        crate::add_security_headers(&mut fallback);
+        for (name, value) in fallback.headers {
+            if let Ok(v) = http::HeaderValue::from_str(&value) {
+                res.headers_mut().insert(name, v);
+            }
+        }
         res
     })
 }
@@ -162,6 +195,8 @@ pub async fn serve(listener: tokio::net::TcpListener, ui: ErrorTrackerUi) -> std
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(30))
+                .max_header_size(HYPER_MAX_HEAD)
+                .max_headers(HYPER_MAX_HEADERS)
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
         });

@@ -75,14 +75,104 @@ async fn assert_clean_page(c: &Client, what: &str) {
     assert_eq!(ready, json!("complete"), "{what}");
 }
 
+/// A WebDriver session in headless Chromium, with `extra` flags.
+async fn session(port: u16, extra: &[&str]) -> Client {
+    let mut args = vec![
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1024",
+    ];
+    args.extend_from_slice(extra);
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        "goog:loggingPrefs": {"browser": "ALL"},
+    });
+    let Value::Object(caps) = caps else { unreachable!() };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session")
+}
+
+/// Whether the browser test can run; under `CI=true` a missing browser fails.
+fn browser_present() -> bool {
+    let present = Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists();
+    if !present {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{CHROMEDRIVER} or {CHROMIUM} is missing under CI");
+        println!("skipped: {CHROMEDRIVER} or {CHROMIUM} is missing (apt-get install chromium chromium-driver)");
+    }
+    present
+}
+
+/// DNS rebinding, as a browser does it: `attacker.example` resolves to
+/// 127.0.0.1 (Chromium's resolver rules stand in for the attacker's DNS),
+/// so its pages talk to the UI as a local client. The UI answers 421 to
+/// every page, API call and form post naming that host, while the same
+/// browser at `localhost` is served.
+#[test]
+fn a_rebound_host_name_is_refused_in_headless_chromium() {
+    if !browser_present() {
+        return;
+    }
+    let store = TestStore::new();
+    store.write(&[grouped("target", occurrence("shop::TargetError", "the group an attacker wants", 0))]);
+    let server = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(LocalhostOnly));
+    let (_driver, port) = start_driver();
+    let ui_port = server.addr.port();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let c = session(port, &["--host-resolver-rules=MAP attacker.example 127.0.0.1"]).await;
+        let attacker = |path: &str| format!("http://attacker.example:{ui_port}{path}");
+
+        // The legitimate page, through a loopback name, with its token.
+        c.goto(&format!("http://localhost:{ui_port}/dev/error/group/target")).await.unwrap();
+        assert!(heading(&c).await.contains("shop::TargetError"));
+        let token = c
+            .find(Locator::Css("input[name=csrf_token]"))
+            .await
+            .unwrap()
+            .attr("value")
+            .await
+            .unwrap()
+            .expect("a token");
+
+        for path in ["/dev/error/", "/dev/error/group/target", "/dev/error/api/groups"] {
+            c.goto(&attacker(path)).await.unwrap();
+            let source = c.source().await.unwrap();
+            assert!(source.contains("421 Misdirected Request"), "{path}: {source}");
+            assert!(!source.contains("shop::TargetError"), "{path}: the group is shown to the rebound page");
+        }
+        // Even holding a valid token, a form on the rebound origin cannot delete.
+        c.goto(&attacker("/dev/error/")).await.unwrap();
+        c.execute(
+            "const f = document.createElement('form');
+             f.method = 'POST'; f.action = arguments[0];
+             const i = document.createElement('input');
+             i.name = 'csrf_token'; i.value = arguments[1]; f.appendChild(i);
+             document.body.appendChild(f); f.submit();",
+            vec![json!("/dev/error/group/target/delete"), json!(token)],
+        )
+        .await
+        .unwrap();
+        c.wait().for_url(&url::Url::parse(&attacker("/dev/error/group/target/delete")).unwrap()).await.unwrap();
+        assert!(c.source().await.unwrap().contains("421 Misdirected Request"));
+        assert!(store.store.group("target").unwrap().is_some(), "the rebound page deleted the group");
+        c.close().await.unwrap();
+    });
+}
+
 async fn heading(c: &Client) -> String {
     c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap()
 }
 
 #[test]
 fn list_open_resolve_delete_in_headless_chromium() {
-    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
-        println!("skipped: {CHROMEDRIVER} or {CHROMIUM} is missing (apt-get install chromium chromium-driver)");
+    if !browser_present() {
         return;
     }
     let store = TestStore::new();
@@ -94,21 +184,7 @@ fn list_open_resolve_delete_in_headless_chromium() {
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let caps = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                         "--disable-dev-shm-usage", "--window-size=1280,1024"],
-            },
-            "goog:loggingPrefs": {"browser": "ALL"},
-        });
-        let Value::Object(caps) = caps else { unreachable!() };
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a WebDriver session");
+        let c = session(port, &[]).await;
 
         // The list, with every hostile group on it.
         c.goto(&server.url("/dev/error/")).await.unwrap();

@@ -170,7 +170,7 @@ fn security_headers_on_every_response() {
         );
         assert_eq!(res.header("x-frame-options"), Some("DENY"), "{path}");
         assert_eq!(res.header("x-content-type-options"), Some("nosniff"), "{path}");
-        assert_eq!(res.header("referrer-policy"), Some("no-referrer"), "{path}");
+        assert_eq!(res.header("referrer-policy"), Some("same-origin"), "{path}");
     }
     let css = server.get("/dev/error/static/style.css");
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));

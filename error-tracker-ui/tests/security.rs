@@ -233,3 +233,211 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// The security headers that every answer carries, refusals included.
+fn assert_security_headers(what: &str, res: &support::Response) {
+    assert_eq!(res.header("x-frame-options"), Some("DENY"), "{what}");
+    assert_eq!(res.header("x-content-type-options"), Some("nosniff"), "{what}");
+    assert!(res.header("content-security-policy").is_some_and(|c| c.contains("default-src 'none'")), "{what}");
+    assert_eq!(res.header("cache-control"), Some("no-store"), "{what}");
+}
+
+#[test]
+fn a_loopback_ui_answers_loopback_host_names_only() {
+    let store = one_group();
+    let server = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(LocalhostOnly));
+    let port = server.addr.port().to_string();
+    for host in ["localhost".to_owned(), format!("localhost:{port}"), format!("127.0.0.1:{port}"), "[::1]:1".into()] {
+        let res = server.get_with("/dev/error/", &[("host", &host)]);
+        assert_eq!(res.status, 200, "{host}");
+    }
+    // A page on attacker.example whose name now resolves to 127.0.0.1: the
+    // client is local, the host is not. Nothing is shown, nothing changes.
+    let rebound = [("host", "attacker.example"), ("origin", "http://attacker.example")];
+    let page = server.get_with("/dev/error/group/g1", &rebound);
+    assert_eq!(page.status, 421);
+    assert!(!page.body.contains("insert failed") && !page.body.contains("csrf_token"));
+    assert_security_headers("421 page", &page);
+    let api = server.get_with("/dev/error/api/groups", &rebound);
+    assert_eq!(api.status, 421);
+    assert_eq!(api.header("content-type"), Some("application/json"));
+    assert!(api.json()["error"].as_str().unwrap().contains("Misdirected"));
+    let token = csrf_token(&server.get("/dev/error/group/g1").body);
+    let mut headers = rebound.to_vec();
+    headers.push(("content-type", "application/x-www-form-urlencoded"));
+    let form = format!("csrf_token={token}");
+    let post = support::request(server.addr, "POST", "/dev/error/group/g1/delete", &headers, form.as_bytes());
+    assert_eq!(post.status, 421);
+    assert!(store.store.group("g1").unwrap().is_some(), "not deleted");
+    for host in ["127.0.0.1.nip.io", "localhost.attacker.example", "10.0.0.1"] {
+        assert_eq!(server.get_with("/dev/error/", &[("host", host)]).status, 421, "{host}");
+    }
+
+    // A configured host is answered too; others still are not.
+    let server = Server::start(
+        ErrorTrackerUi::new(store.store.clone()).permission(LocalhostOnly).allowed_host("errors.internal"),
+    );
+    assert_eq!(server.get_with("/dev/error/", &[("host", "errors.internal:8080")]).status, 200);
+    assert_eq!(server.get_with("/dev/error/", &[("host", "localhost")]).status, 200);
+    assert_eq!(server.get_with("/dev/error/", &[("host", "attacker.example")]).status, 421);
+}
+
+#[test]
+fn a_post_from_another_origin_is_refused() {
+    let store = one_group();
+    let server = allow_all(&store);
+    let token = csrf_token(&server.get("/dev/error/group/g1").body);
+    let form = format!("csrf_token={token}");
+    let own = format!("http://{}", server.addr);
+    let post = |origin: &str| {
+        support::request(
+            server.addr,
+            "POST",
+            "/dev/error/group/g1/resolve",
+            &[("content-type", "application/x-www-form-urlencoded"), ("origin", origin)],
+            form.as_bytes(),
+        )
+    };
+    for origin in ["http://attacker.example", "null", "http://127.0.0.1:1"] {
+        let res = post(origin);
+        assert_eq!(res.status, 403, "{origin}");
+        assert_security_headers(origin, &res);
+    }
+    assert_eq!(store.store.group("g1").unwrap().unwrap().summary.status, Status::Unresolved);
+    assert_eq!(post(&own).status, 303);
+    assert_eq!(store.store.group("g1").unwrap().unwrap().summary.status, Status::Resolved);
+}
+
+#[test]
+fn credentials_are_checked_before_the_body_and_every_refusal_has_the_headers() {
+    let store = one_group();
+    let server = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(BasicAuth::new("admin", "s3cret")));
+    let big = vec![b'a'; 70 * 1024];
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let anonymous = support::request(server.addr, "POST", "/dev/error/group/g1/delete", &form, &big);
+    assert_eq!(anonymous.status, 401, "authentication comes before the body");
+    assert_security_headers("401", &anonymous);
+    let authed = [form[0], ("authorization", "Basic YWRtaW46czNjcmV0")];
+    let too_big = support::request(server.addr, "POST", "/dev/error/group/g1/delete", &authed, &big);
+    assert_eq!(too_big.status, 413);
+    assert_security_headers("413", &too_big);
+    let api_too_big = support::request(server.addr, "POST", "/dev/error/api/groups", &authed, &big);
+    assert_eq!(api_too_big.status, 413);
+    assert_eq!(api_too_big.json()["error"], "413 Payload Too Large");
+    let long = "x".repeat(20 * 1024);
+    let head = server.get_with("/dev/error/", &[("x-long", &long)]);
+    assert_eq!(head.status, 431);
+    assert_security_headers("431", &head);
+    assert!(store.store.group("g1").unwrap().is_some());
+}
+
+#[test]
+fn every_api_answer_is_json() {
+    let store = one_group();
+    let basic = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(BasicAuth::new("admin", "s3cret")));
+    let denied = Server::start(ErrorTrackerUi::new(store.store.clone()));
+    let local = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(LocalhostOnly));
+    for (what, res, status) in [
+        ("401", basic.get("/dev/error/api/groups"), 401),
+        ("403", denied.get("/dev/error/api/groups/g1"), 403),
+        ("421", local.get_with("/dev/error/api/groups", &[("host", "attacker.example")]), 421),
+        ("404", local.get("/dev/error/api/nothing"), 404),
+        ("405", support::request(local.addr, "POST", "/dev/error/api/groups", &[], b""), 405),
+        ("400", local.get("/dev/error/api/groups?q=%00"), 400),
+    ] {
+        assert_eq!(res.status, status, "{what}");
+        assert_eq!(res.header("content-type"), Some("application/json"), "{what}");
+        assert!(res.json()["error"].is_string(), "{what}");
+        assert_security_headers(what, &res);
+    }
+    assert!(basic.get("/dev/error/api/groups").header("www-authenticate").is_some());
+}
+
+#[test]
+fn a_search_with_control_characters_is_refused_not_widened() {
+    let store = TestStore::new();
+    store.write(&[
+        grouped("g1", occurrence("shop::DbError", "insert failed", 5)),
+        grouped("g2", occurrence("shop::Timeout", "upstream slow", 6)),
+    ]);
+    let server = allow_all(&store);
+    for q in ["%00", "a%00", "%01", "%1F", "%7F", "%0A"] {
+        let page = server.get(&format!("/dev/error/?q={q}"));
+        assert_eq!(page.status, 400, "{q}");
+        assert!(!page.body.contains("shop::DbError"), "{q}");
+        assert!(page.text().contains("control characters"), "{q}");
+        assert_eq!(server.get(&format!("/dev/error/api/groups?q={q}")).status, 400, "{q}");
+    }
+    assert_eq!(server.get("/dev/error/api/groups?q=insert").json()["total"], 1);
+}
+
+#[test]
+fn the_csrf_token_is_bound_to_the_credentials() {
+    use error_tracker_ui::AnyOf;
+    let store = one_group();
+    let ui = ErrorTrackerUi::new(store.store.clone()).permission(
+        AnyOf::new()
+            .or(BasicAuth::new("admin", "s3cret"))
+            .or(BearerToken::new("reader"))
+            .or(BearerToken::new("writer").allow_changes(true)),
+    );
+    let server = Server::start(ui);
+    let admin = ("authorization", "Basic YWRtaW46czNjcmV0");
+    let reader = ("authorization", "Bearer reader");
+    let writer = ("authorization", "Bearer writer");
+    let token_of = |who: (&str, &str)| csrf_token(&server.get_with("/dev/error/group/g1", &[who]).body);
+    let (admin_token, reader_token, writer_token) = (token_of(admin), token_of(reader), token_of(writer));
+    assert_eq!(admin_token.len(), 64);
+    assert_ne!(admin_token, reader_token);
+    assert_ne!(admin_token, writer_token);
+    assert_eq!(admin_token, token_of(admin), "stable for one identity");
+    let post = |who: (&str, &str), token: &str, action: &str| {
+        support::request(
+            server.addr,
+            "POST",
+            &format!("/dev/error/group/g1/{action}"),
+            &[("content-type", "application/x-www-form-urlencoded"), who],
+            format!("csrf_token={token}").as_bytes(),
+        )
+    };
+    // Someone else's token does not fit.
+    assert_eq!(post(admin, &writer_token, "delete").status, 403);
+    assert_eq!(post(writer, &admin_token, "delete").status, 403);
+    // A read-only token reads (its own CSRF token included) but changes nothing.
+    let refused = post(reader, &reader_token, "delete");
+    assert_eq!(refused.status, 403);
+    assert!(refused.text().contains("may read the error tracker but not change it"));
+    assert!(store.store.group("g1").unwrap().is_some());
+    assert_eq!(post(writer, &writer_token, "resolve").status, 303);
+    assert_eq!(post(admin, &admin_token, "delete").status, 303);
+    assert!(store.store.group("g1").unwrap().is_none());
+}
+
+#[test]
+fn empty_credentials_grant_nothing() {
+    let store = one_group();
+    let server = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(BasicAuth::new("admin", "")));
+    // "admin:" and ":" in base64
+    assert_eq!(server.get_with("/dev/error/", &[("authorization", "Basic YWRtaW46")]).status, 401);
+    let server = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(BasicAuth::new("", "")));
+    assert_eq!(server.get_with("/dev/error/", &[("authorization", "Basic Og==")]).status, 401);
+}
+
+#[test]
+fn the_binary_refuses_empty_credentials() {
+    let bin = env!("CARGO_BIN_EXE_error-tracker-ui");
+    let store = one_group();
+    let db = store.store.path().to_str().unwrap().to_owned();
+    for (listen, user, password) in
+        [("0.0.0.0:0", "admin", ""), ("127.0.0.1:0", "admin", ""), ("0.0.0.0:0", "", "pw"), ("127.0.0.1:0", " ", "pw")]
+    {
+        let out = std::process::Command::new(bin)
+            .args(["--db", &db, "--listen", listen, "--user", user, "--password", password])
+            .env_remove("ERROR_TRACKER_UI_TOKEN")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{listen} {user:?} {password:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("refusing an empty user name or password"), "{err}");
+    }
+}

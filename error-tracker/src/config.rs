@@ -268,7 +268,9 @@ impl Config {
         Ok(c)
     }
 
-    /// Names whose lower-case form contains any of these substrings are masked.
+    /// Names that contain any of these are masked, compared folded: lower
+    /// case, separators dropped, so `privateKey`, `Private-Key` and
+    /// `PRIVATE_KEY` all contain `private_key`.
     /// Replaces the default list; an empty list turns key masking off.
     pub fn masked_keys<I, S>(mut self, keys: I) -> Self
     where

@@ -189,7 +189,11 @@ impl<'a> ser::Serializer for MaskingSerializer<'a> {
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<Value, RenderError> {
         Ok(Value::String(variant.to_owned()))
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> Result<Value, RenderError> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, v: &T) -> Result<Value, RenderError> {
+        // `ApiToken(String)`: a newtype named like a secret is one.
+        if self.m.is_secret_key(name) {
+            return Ok(self.masked());
+        }
         v.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -461,6 +465,26 @@ mod tests {
         assert_eq!(render_serialize(&m, &Cred::Secret("s".into())), json!({"Secret":"**************"}));
         let pair = Cred::Pair { user: "u".into(), pwd: "p".into() };
         assert_eq!(render_serialize(&m, &pair), json!({"Pair":{"user":"u","pwd":"**************"}}));
+    }
+
+    #[derive(Serialize)]
+    struct ApiToken(String);
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Renamed {
+        private_key: &'static str,
+        token: ApiToken,
+        user_name: &'static str,
+    }
+
+    #[test]
+    fn secret_newtypes_and_camel_case_renames() {
+        let m = DefaultMasking::default();
+        assert_eq!(render_serialize(&m, &ApiToken("t".into())), serde_json::json!("**************"));
+        let v = render_serialize(&m, &Renamed { private_key: "k", token: ApiToken("t".into()), user_name: "bob" });
+        assert_eq!(v, serde_json::json!({"privateKey":"**************","token":"**************","userName":"bob"}));
+        let v = render_serialize(&m, &vec![ApiToken("t".into())]);
+        assert_eq!(v, serde_json::json!(["**************"]));
     }
 
     #[test]
