@@ -36,9 +36,10 @@ pub(crate) struct Pending {
     /// stores this occurrence.
     pub(crate) request: Option<Arc<RequestScope>>,
     /// Outer tracked frames may still add their snapshots ([`Queued::Amend`]):
-    /// the writer holds it until they are done, `flush` asks, or a short
-    /// while passes.
+    /// the writer holds it until they are done or a short while passes.
     pub(crate) open: bool,
+    /// Its place among the occurrences accepted (see [`Progress::held_from`]).
+    pub(crate) seq: u64,
 }
 
 /// What goes through the queue to the writer, in order.
@@ -57,7 +58,7 @@ pub(crate) enum Queued {
 impl Pending {
     /// One new occurrence, with a new id.
     pub(crate) fn new(occurrence: Occurrence, ips: Vec<usize>, request: Option<Arc<RequestScope>>) -> Self {
-        Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request, open: false }
+        Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request, open: false, seq: 0 }
     }
 
     /// What identifies "the same error" before it is symbolized: its
@@ -81,15 +82,12 @@ pub struct Tracker {
     pub(crate) release: Option<String>,
     pub(crate) config: Config,
     queue: Sender<Queued>,
-    /// Set by [`flush`](Tracker::flush): the writer stores what it holds open.
-    pub(crate) flush_requested: std::sync::atomic::AtomicBool,
     pub(crate) wake: Sender<()>,
     pub(crate) overflow: Mutex<HashMap<u64, Pending>>,
     pub(crate) progress: Progress,
 }
 
 /// Counts that let [`flush`](crate::flush) wait for what was accepted before it.
-#[derive(Default)]
 pub(crate) struct Progress {
     /// Occurrences accepted (queued or folded).
     accepted: AtomicU64,
@@ -100,9 +98,35 @@ pub(crate) struct Progress {
     pub(crate) lost: AtomicU64,
     /// Write attempts that failed.
     pub(crate) write_failures: AtomicU64,
+    /// The lowest `seq` of the occurrences the writer holds open (`u64::MAX`:
+    /// none): they are done out of order, so `flush` waits for them too.
+    held_from: AtomicU64,
+    /// Set by `flush`: the writer releases what it has held long enough.
+    pub(crate) flush_requested: std::sync::atomic::AtomicBool,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            accepted: AtomicU64::new(0),
+            done: Mutex::new(0),
+            done_changed: Condvar::new(),
+            lost: AtomicU64::new(0),
+            write_failures: AtomicU64::new(0),
+            held_from: AtomicU64::new(u64::MAX),
+            flush_requested: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
 }
 
 impl Progress {
+    /// The writer holds open occurrences from `seq` on (`u64::MAX`: none).
+    pub(crate) fn set_held_from(&self, seq: u64) {
+        let _done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        self.held_from.store(seq, Ordering::SeqCst);
+        self.done_changed.notify_all();
+    }
+
     pub(crate) fn finish(&self, n: u64) {
         let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
         *done += n;
@@ -112,7 +136,7 @@ impl Progress {
     fn wait_for(&self, target: u64, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        while *done < target {
+        while *done < target || self.held_from.load(Ordering::SeqCst) < target {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
@@ -157,7 +181,6 @@ impl Tracker {
             release: config.release.clone(),
             config,
             queue,
-            flush_requested: std::sync::atomic::AtomicBool::new(false),
             wake,
             overflow: Mutex::new(HashMap::new()),
             progress: Progress::default(),
@@ -172,8 +195,8 @@ impl Tracker {
         id
     }
 
-    fn submit_queued(&self, p: Pending) {
-        self.progress.accepted.fetch_add(p.times, Ordering::SeqCst);
+    fn submit_queued(&self, mut p: Pending) {
+        p.seq = self.progress.accepted.fetch_add(p.times, Ordering::SeqCst);
         match self.queue.try_send(Queued::Occurrence(p)) {
             Ok(()) => {}
             Err(TrySendError::Full(Queued::Occurrence(p))) => self.fold(p),
@@ -221,7 +244,7 @@ impl Tracker {
     /// Waits until everything accepted so far is stored, or `timeout` passes.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
         let target = self.progress.accepted.load(Ordering::SeqCst);
-        self.flush_requested.store(true, Ordering::SeqCst);
+        self.progress.flush_requested.store(true, Ordering::SeqCst);
         let _ = self.wake.try_send(());
         self.progress.wait_for(target, timeout)
     }

@@ -36,9 +36,13 @@ const STORM_WRITE_INTERVAL: Duration = Duration::from_millis(100);
 /// How often the writer drains the queue while it gathers a storm's batch.
 const STORM_POLL: Duration = Duration::from_millis(5);
 /// How long an occurrence is held for the snapshots of the outer tracked
-/// frames it goes through (usually microseconds away): past that, or on
-/// `flush`, it is stored with the frames it has.
+/// frames it goes through (usually microseconds away): past that it is
+/// stored with the frames it has.
 const HOLD: Duration = Duration::from_millis(200);
+/// How long an open occurrence is held at least when `flush` asks.
+const FLUSH_HOLD: Duration = Duration::from_millis(50);
+/// How often the writer looks at what it holds.
+const HOLD_POLL: Duration = Duration::from_millis(10);
 
 pub(crate) fn spawn(
     t: &'static Tracker,
@@ -101,7 +105,7 @@ impl Writer {
                     Err(_) => return,
                 },
                 recv(wake) -> _ => {},
-                default(IDLE_WAKE) => {},
+                default(if self.held.is_empty() { IDLE_WAKE } else { HOLD_POLL }) => {},
             }
             // Folded repeats do not grow the batch: bound the pulls too, so
             // that a storm that never empties the queue still gets written.
@@ -161,6 +165,7 @@ impl Writer {
         match q {
             Queued::Occurrence(p) if p.open => {
                 self.held.insert(p.id, (p, Instant::now()));
+                self.publish_held();
             }
             Queued::Occurrence(p) => self.take_guarded(p),
             Queued::Amend { id, frame, extra, close } => {
@@ -170,26 +175,31 @@ impl Writer {
                 p.occurrence.frames.extend(frame);
                 p.occurrence.extra.extend(extra);
                 if close && let Some((p, _)) = self.held.remove(&id) {
+                    self.publish_held();
                     self.take_guarded(p);
                 }
             }
         }
     }
 
-    /// Stores the open occurrences held past [`HOLD`], or all of them when
-    /// `flush` asked.
+    /// Stores the open occurrences held past [`HOLD`], or past
+    /// [`FLUSH_HOLD`] when `flush` asked (a chain still open then is stored
+    /// with the frames it has).
     fn release_held(&mut self) {
-        // Consumed on every pass, so that a flush asks only about what it
-        // can wait for, not about chains that open after it.
-        let all = self.t.flush_requested.swap(false, std::sync::atomic::Ordering::SeqCst);
         if self.held.is_empty() {
             return;
         }
+        // A flush waits for what it can (see `Progress::held_from`) and
+        // releases the chains that have had time to close.
+        let flushing = self.t.progress.flush_requested.swap(false, std::sync::atomic::Ordering::SeqCst);
         let now = Instant::now();
         let due: Vec<EventId> = self
             .held
             .iter()
-            .filter(|(_, (_, since))| all || now.duration_since(*since) >= HOLD)
+            .filter(|(_, (_, since))| {
+                let age = now.duration_since(*since);
+                age >= HOLD || (flushing && age >= FLUSH_HOLD)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in due {
@@ -197,6 +207,14 @@ impl Writer {
                 self.take_guarded(p);
             }
         }
+        self.publish_held();
+    }
+
+    /// Tells `flush` from which place on occurrences are held open. A
+    /// released one is in the batch, which `flush` waits for by count.
+    fn publish_held(&self) {
+        let from = self.held.values().map(|(p, _)| p.seq).min().unwrap_or(u64::MAX);
+        self.t.progress.set_held_from(from);
     }
 
     fn take_guarded(&mut self, p: Pending) {
@@ -204,6 +222,7 @@ impl Writer {
         if catch_unwind(AssertUnwindSafe(|| self.take(p))).is_err() {
             self.t.progress.lost.fetch_add(times, std::sync::atomic::Ordering::Relaxed);
             self.t.progress.finish(times);
+            self.log_failure(&"an occurrence could not be prepared for storing and was dropped (counted as lost)");
         }
     }
 
@@ -227,7 +246,7 @@ impl Writer {
             latest.occurrence.timestamp = latest.occurrence.timestamp.max(p.occurrence.timestamp);
             return;
         }
-        let Pending { id, mut occurrence, ips, times, request, open: _ } = p;
+        let Pending { id, mut occurrence, ips, times, request, open: _, seq: _ } = p;
         occurrence.id = id.to_string();
         occurrence.host.clone_from(&self.t.host);
         occurrence.pid = self.t.pid;
