@@ -517,12 +517,15 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
             quote!(false),
         )
     } else {
+        // The body's statements go straight into the closure's block: a
+        // block nested as its only tail would be `unused_braces` to rustc.
+        let body_stmts = &body.stmts;
         (
             // Passed straight to `catch`, whose `FnOnce` bound makes it an
             // `FnOnce`: a returned borrow of `&mut self` keeps its lifetime.
             quote_spanned! {ms=>
                 let #depth = #krate::__private::enter();
-                let #result = #krate::__private::catch(move || -> #ret { #(#bind_args)* #body });
+                let #result = #krate::__private::catch(move || -> #ret { #(#bind_args)* #(#body_stmts)* });
             },
             quote_spanned!(ms=> #krate::__private::leave_ok(#depth, #value)),
             quote!(true),

@@ -455,7 +455,10 @@ impl VisitMut for Rewriter {
                         let value = std::mem::replace(e, Expr::Verbatim(TokenStream::new()));
                         *e = self.check(quote!(#value), span, Some(&ret));
                         if let Expr::Block(b) = e {
+                            // A tail that diverges (`loop { … }`) leaves the check
+                            // after it unreachable: not the user's warning.
                             b.attrs = attrs;
+                            b.attrs.push(syn::parse_quote!(#[allow(unreachable_code)]));
                         }
                     }
                     block.stmts.push(stmt);

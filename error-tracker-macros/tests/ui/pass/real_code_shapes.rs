@@ -157,6 +157,19 @@ fn abort_like() -> ! {
     }
 }
 
+// semver's `identifier`: a tail that diverges (a `loop` left by `return`).
+#[track_exception]
+fn first_dash(s: &str) -> Result<usize, String> {
+    let mut i = 0;
+    loop {
+        match s.as_bytes().get(i) {
+            Some(b'-') => return Ok(i),
+            Some(_) => i += 1,
+            None => return Err(format!("no dash in {s}")),
+        }
+    }
+}
+
 // 4. The attribute applied twice (as rstest_reuse's `#[apply]` does when it
 //    copies a template's attributes): it tracks once.
 #[track_exception]
@@ -213,6 +226,8 @@ fn main() {
     assert!(try_push(&mut v, 3).is_err());
     assert!(check_str("").is_err());
     assert_eq!(check_elided("ab").ok(), Some(2));
+    assert_eq!(first_dash("ab-c"), Ok(2));
+    assert!(first_dash("abc").is_err());
     assert_eq!(cfg_block(), 0);
     assert_eq!(cfg_let(1), 2);
     assert_eq!(cfg_arm(0), 0);
