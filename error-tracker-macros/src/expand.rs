@@ -318,6 +318,12 @@ fn err_may_borrow(sig: &Signature) -> bool {
             self.found = true;
         }
         fn visit_type_path(&mut self, p: &'a syn::TypePath) {
+            // `Self`, `Self::Item`, `<T as Tr>::Error`: another type in
+            // disguise, which may borrow (arrayvec's `Self::Error` is
+            // `CapacityError<&'a str>`).
+            if p.qself.is_some() || p.path.segments.first().is_some_and(|s| s.ident == "Self") {
+                self.found = true;
+            }
             if let Some(i) = p.path.get_ident() {
                 let name = i.to_string();
                 if self.params.contains(&name) || (name.len() == 1 && name.chars().all(|c| c.is_ascii_uppercase())) {

@@ -461,10 +461,18 @@ impl VisitMut for Rewriter {
                             b.attrs.push(syn::parse_quote!(#[allow(unreachable_code)]));
                         }
                     }
-                    block.stmts.push(stmt);
                     if let Some((x, k)) = rebound {
+                        // `x = …` as a block's tail (no `;`, of type `()`):
+                        // it gets one, so that the statements after it are
+                        // not read as a call on it.
+                        if let Stmt::Expr(_, semi @ None) = &mut stmt {
+                            *semi = Some(syn::Token![;](Span::mixed_site()));
+                        }
+                        block.stmts.push(stmt);
                         let typed = self.known.contains(&x.to_string());
                         block.stmts.extend(self.bind_stmts(&x, k, false, typed));
+                    } else {
+                        block.stmts.push(stmt);
                     }
                 }
                 Stmt::Macro(_) => block.stmts.push(stmt),

@@ -170,6 +170,42 @@ fn first_dash(s: &str) -> Result<usize, String> {
     }
 }
 
+// itertools' `rfold`: an assignment as a block's tail.
+#[track_exception]
+fn tail_assignment(mut init: u32, more: bool) -> u32 {
+    if more {
+        init = init.wrapping_add(1)
+    }
+    init
+}
+
+// arrayvec: an error type behind an associated type, which borrows.
+pub trait Pushes {
+    type Item;
+    type Error;
+    fn try_push(&mut self, item: Self::Item) -> Result<(), Full<Self::Item>>;
+    fn check(&self) -> Result<(), Self::Error>;
+}
+impl<'a> Pushes for Vec<&'a str> {
+    type Item = &'a str;
+    type Error = Full<&'a str>;
+    #[track_exception]
+    fn try_push(&mut self, item: &'a str) -> Result<(), Full<Self::Item>> {
+        if self.len() > 1 {
+            return Err(Full(item));
+        }
+        self.push(item);
+        Ok(())
+    }
+    #[track_exception]
+    fn check(&self) -> Result<(), Self::Error> {
+        match self.first() {
+            Some(s) if s.is_empty() => Err(Full(s)),
+            _ => Ok(()),
+        }
+    }
+}
+
 // 4. The attribute applied twice (as rstest_reuse's `#[apply]` does when it
 //    copies a template's attributes): it tracks once.
 #[track_exception]
@@ -228,6 +264,11 @@ fn main() {
     assert_eq!(check_elided("ab").ok(), Some(2));
     assert_eq!(first_dash("ab-c"), Ok(2));
     assert!(first_dash("abc").is_err());
+    assert_eq!(tail_assignment(1, true), 2);
+    let mut words = vec!["a"];
+    assert!(words.try_push("b").is_ok());
+    assert!(words.try_push("c").is_err());
+    assert!(words.check().is_ok());
     assert_eq!(cfg_block(), 0);
     assert_eq!(cfg_let(1), 2);
     assert_eq!(cfg_arm(0), 0);
