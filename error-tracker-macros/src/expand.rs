@@ -66,9 +66,9 @@ fn track_body(opts: &Options, attrs: &[syn::Attribute], sig: &Signature, block: 
 }
 
 /// The `async move { … }` block and the output type of a method as
-/// `#[async_trait]` expands it: it returns `Pin<Box<dyn Future<Output = R>
-/// + …>>` and its body ends with `Box::pin(async move { … })` (the shape
-/// tracing-attributes recognizes too).
+/// `#[async_trait]` expands it: it returns a pinned boxed `dyn Future` whose
+/// `Output` is the method's, and its body ends with
+/// `Box::pin(async move { … })` (the shape tracing-attributes recognizes too).
 fn async_trait_body<'b>(sig: &Signature, block: &'b mut Block) -> Option<(&'b mut syn::ExprAsync, Type)> {
     fn last_generic(ty: &Type, name: &str) -> Option<Type> {
         let Type::Path(p) = ty else { return None };

@@ -9,9 +9,9 @@
 //! - **Errors.** The innermost tracked frame that returns `Err` captures the
 //!   error, with its own snapshot, and submits it at once, *open* when
 //!   tracked frames are still running above it: the writer holds an open
-//!   occurrence until its chain closes, `flush` asks, or a short while
-//!   passes, so a handled error is stored even while the frame that handled
-//!   it runs on (a worker loop). A marker of it (its id) stays on the
+//!   occurrence until its chain closes or a short while (200 ms) passes, so
+//!   a handled error is stored, and seen by `flush`, even while the frame
+//!   that handled it runs on (a worker loop). A marker of it (its id) stays on the
 //!   thread. Each enclosing tracked frame that returns `Err` too sends its
 //!   snapshot for that id ([`Tracker::amend`]); the outermost closes it. A
 //!   tracked frame that returns `Ok` while its callee's occurrence is open

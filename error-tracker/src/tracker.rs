@@ -43,6 +43,9 @@ pub(crate) struct Pending {
 }
 
 /// What goes through the queue to the writer, in order.
+// Not boxed: the queue carries occurrences almost always, and a box would
+// be one more allocation per capture on the failing thread.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Queued {
     Occurrence(Pending),
     /// The snapshot of an outer tracked frame that the occurrence `id` went

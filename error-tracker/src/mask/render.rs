@@ -480,11 +480,11 @@ mod tests {
     #[test]
     fn secret_newtypes_and_camel_case_renames() {
         let m = DefaultMasking::default();
-        assert_eq!(render_serialize(&m, &ApiToken("t".into())), serde_json::json!("**************"));
+        assert_eq!(render_serialize(&m, &ApiToken("t".into())), json!("**************"));
         let v = render_serialize(&m, &Renamed { private_key: "k", token: ApiToken("t".into()), user_name: "bob" });
-        assert_eq!(v, serde_json::json!({"privateKey":"**************","token":"**************","userName":"bob"}));
+        assert_eq!(v, json!({"privateKey":"**************","token":"**************","userName":"bob"}));
         let v = render_serialize(&m, &vec![ApiToken("t".into())]);
-        assert_eq!(v, serde_json::json!(["**************"]));
+        assert_eq!(v, json!(["**************"]));
     }
 
     #[test]
