@@ -245,9 +245,7 @@ fn mask_json(m: &DefaultMasking, v: &Value) -> usize {
     match v {
         Value::String(s) => m.mask_text(s).len(),
         Value::Array(items) => items.iter().map(|i| mask_json(m, i)).sum(),
-        Value::Object(map) => {
-            map.iter().map(|(k, i)| usize::from(m.is_secret_key(k)) + mask_json(m, i)).sum()
-        }
+        Value::Object(map) => map.iter().map(|(k, i)| usize::from(m.is_secret_key(k)) + mask_json(m, i)).sum(),
         _ => 0,
     }
 }
