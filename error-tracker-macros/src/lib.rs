@@ -105,9 +105,11 @@ mod locals;
 /// frame is two thread-local accesses, and each tracked binding costs a few
 /// stores where it is bound (its address, the function that renders its
 /// type, and for a plain value a copy of its bytes), the same whatever the
-/// value's size; a statement that uses a binding adds one store. In a loop,
-/// that is per iteration. `skip(..)`, `skip_all` and `locals = false` turn
-/// it off where it matters.
+/// value's size; a statement that uses a binding, and the end of a
+/// binding's scope, add a pass over the frame's slots (today some tens of
+/// nanoseconds for a small fn; see BENCHMARKS.md). In a loop, that is per
+/// iteration. `skip(..)`, `skip_all` and `locals = false` turn it off where
+/// it matters.
 ///
 /// # Options
 /// - `skip(a, b)`: do not keep or render these arguments;
