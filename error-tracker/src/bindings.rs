@@ -19,10 +19,15 @@
 //! (used by value) or written (a method's receiver, `&mut`, an assignment,
 //! a closure or macro that names it); after `x = …;` it is bound again; at
 //! the end of its scope it is ended. A binding marked so also taints every
-//! readable binding bound after it, since those may borrow from it
-//! (`let s = owned.as_str(); drop(owned);`), except when it was only read
-//! and is plain: a copy leaves it in place. Plain values ([`Plain`]) keep a
-//! copy of their bytes, so they are always shown.
+//! readable binding bound after it and before the mark, since those may
+//! borrow from it (`let s = owned.as_str(); drop(owned);`), except when it
+//! was only read and is plain: a copy leaves it in place. Plain values
+//! ([`Plain`]) keep a copy of their bytes, so they are always shown.
+//!
+//! The happy path pays for this with a few plain writes per binding: a mark
+//! writes the frame's clock (the number of bindings made so far) into the
+//! slot, and which bindings a mark taints is worked out from those clocks
+//! only where the frame fails.
 //!
 //! The slots hold no type: their pointers and render functions are erased,
 //! so a binding that borrows another (`let view = owned.as_str();`) is
@@ -38,11 +43,9 @@
 //!
 //! [`Plain`]: crate::Plain
 
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::fmt::Debug;
 use std::mem::{MaybeUninit, align_of, size_of};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::json::Value;
 
@@ -68,24 +71,38 @@ type RenderFn = unsafe fn(&Slot, &dyn Masking, bool) -> Result<Value, &'static s
 
 /// One binding of a tracked frame: where it is, how to render it, and
 /// whether it can still be read.
+///
+/// Plain cells, not atomics: only the frame's own code touches its slots
+/// (see `Sync` below), and a `let` then costs one write of a few words that
+/// the compiler merges, or drops when nothing can read them.
 pub struct Slot {
-    ptr: AtomicPtr<()>,
-    render: AtomicPtr<()>,
-    /// The binding's index in the site's names.
-    name: AtomicUsize,
-    born: AtomicU32,
-    state: AtomicU8,
-    /// Bit 0: the type is `Plain`; bit 1: it is a shared reference.
-    kind: AtomicU8,
-    /// How statements used it since it was bound (`READ | RECEIVER | WRITE`).
-    used: AtomicU8,
-    /// The bindings whose by-value use tainted this one (bit k: binding k).
-    tainted_by_read: AtomicU64,
-    /// The bindings whose use as a method's receiver tainted this one.
-    tainted_by_receiver: AtomicU64,
-    /// Whether a binding written or ended (or past 63) tainted it.
-    tainted_by_write: AtomicU8,
+    state: UnsafeCell<Binding>,
     bits: UnsafeCell<MaybeUninit<[u64; BITS / 8]>>,
+}
+
+#[derive(Clone, Copy)]
+struct Binding {
+    ptr: *const (),
+    /// `None`: never bound.
+    render: Option<RenderFn>,
+    /// The binding's index in the site's names.
+    name: usize,
+    /// The frame's clock when it was bound.
+    born: u32,
+    state: u8,
+    /// Bit 0: the type is `Plain`; bit 1: it is a shared reference.
+    kind: u8,
+    /// Whether a binding written or ended (or past 63) tainted it.
+    tainted_by_write: bool,
+    /// The frame's clock at its latest use of each kind since it was bound
+    /// (read, receiver, written; 0: none). A binding bound at or before
+    /// that clock, and after this one, may borrow from it.
+    last_use: [u32; 3],
+    /// Taints carried over from an earlier binding of another slot (see
+    /// [`Frame::carry_taints`]): bit k, binding k was used by value...
+    tainted_by_read: u64,
+    /// ... or as a method's receiver.
+    tainted_by_receiver: u64,
 }
 
 const PLAIN: u8 = 1;
@@ -93,6 +110,8 @@ const SHARED_REF: u8 = 2;
 const READ: u8 = 1;
 const RECEIVER: u8 = 2;
 const WRITE: u8 = 4;
+/// The uses, in the order of `Binding::last_use`.
+const USES: [u8; 3] = [READ, RECEIVER, WRITE];
 
 // SAFETY: a frame's slots are written and read only by the code of that
 // frame: the thread running a sync fn, or the thread polling an async fn's
@@ -102,31 +121,55 @@ const WRITE: u8 = 4;
 // by the function chosen for its type, which for a non-`Plain` type reads it
 // only while its frame runs on the thread that owns it.
 unsafe impl Sync for Slot {}
+// SAFETY: as for `Slot`: the pointer is only read by the frame's own code.
+unsafe impl Send for Slot {}
 
 impl Slot {
     /// A slot not bound yet.
     #[allow(clippy::declare_interior_mutable_const)] // a fresh slot per array element is the point
     pub const NEW: Slot = Slot {
-        ptr: AtomicPtr::new(std::ptr::null_mut()),
-        render: AtomicPtr::new(std::ptr::null_mut()),
-        name: AtomicUsize::new(0),
-        born: AtomicU32::new(0),
-        state: AtomicU8::new(UNSET),
-        kind: AtomicU8::new(0),
-        used: AtomicU8::new(0),
-        tainted_by_read: AtomicU64::new(0),
-        tainted_by_receiver: AtomicU64::new(0),
-        tainted_by_write: AtomicU8::new(0),
+        state: UnsafeCell::new(Binding {
+            ptr: std::ptr::null(),
+            render: None,
+            name: 0,
+            born: 0,
+            state: UNSET,
+            kind: 0,
+            tainted_by_write: false,
+            last_use: [0; 3],
+            tainted_by_read: 0,
+            tainted_by_receiver: 0,
+        }),
         bits: UnsafeCell::new(MaybeUninit::uninit()),
     };
+
+    /// The binding's state, copied.
+    #[inline(always)]
+    fn get(&self) -> Binding {
+        // SAFETY: only the frame's own code touches the cell (see `Sync`),
+        // and no reference into it outlives these accessors.
+        unsafe { *self.state.get() }
+    }
+
+    /// Changes the binding's state.
+    #[inline(always)]
+    fn change(&self, f: impl FnOnce(&mut Binding)) {
+        // SAFETY: as in `get`: no other reference into the cell exists now.
+        f(unsafe { &mut *self.state.get() })
+    }
+
+    /// The uses since it was bound, as `READ | RECEIVER | WRITE` bits.
+    fn used(b: &Binding) -> u8 {
+        b.last_use.iter().zip(USES).filter(|(last, _)| **last != 0).fold(0, |used, (_, how)| used | how)
+    }
 
     /// The value, for a render function chosen for its type `T`.
     ///
     /// # Safety
     /// The slot was bound to a `T` and is readable.
-    unsafe fn get<T>(&self) -> &T {
+    unsafe fn value<T>(&self) -> &T {
         // SAFETY: by the caller's contract.
-        unsafe { &*self.ptr.load(Ordering::Relaxed).cast::<T>() }
+        unsafe { &*self.get().ptr.cast::<T>() }
     }
 
     /// The copy of a plain value's bytes.
@@ -143,7 +186,7 @@ impl Slot {
 
 unsafe fn render_plain<T: Plain>(slot: &Slot, m: &dyn Masking, readable: bool) -> Result<Value, &'static str> {
     // SAFETY: bound by `bind_plain::<T>`; read live only when readable.
-    let v: T = if readable { unsafe { *slot.get::<T>() } } else { unsafe { slot.copy::<T>() } };
+    let v: T = if readable { unsafe { *slot.value::<T>() } } else { unsafe { slot.copy::<T>() } };
     Ok(v.__error_tracker_render_plain(m))
 }
 unsafe fn render_unlocked<T: Unlocked>(slot: &Slot, m: &dyn Masking, readable: bool) -> Result<Value, &'static str> {
@@ -151,14 +194,14 @@ unsafe fn render_unlocked<T: Unlocked>(slot: &Slot, m: &dyn Masking, readable: b
         return Err(std::any::type_name::<T>());
     }
     // SAFETY: bound to a `T` by `bind_via`, and readable.
-    Ok(crate::mask::render_serialize(m, unsafe { slot.get::<T>() }))
+    Ok(crate::mask::render_serialize(m, unsafe { slot.value::<T>() }))
 }
 unsafe fn render_debug<T: Debug>(slot: &Slot, m: &dyn Masking, readable: bool) -> Result<Value, &'static str> {
     if !readable {
         return Err(std::any::type_name::<T>());
     }
     // SAFETY: as above.
-    Ok(crate::mask::render_debug(m, unsafe { slot.get::<T>() }))
+    Ok(crate::mask::render_debug(m, unsafe { slot.value::<T>() }))
 }
 unsafe fn render_serialize<T: serde::Serialize>(
     slot: &Slot,
@@ -169,7 +212,7 @@ unsafe fn render_serialize<T: serde::Serialize>(
         return Err(std::any::type_name::<T>());
     }
     // SAFETY: as above.
-    Ok(crate::mask::render_serialize(m, unsafe { slot.get::<T>() }))
+    Ok(crate::mask::render_serialize(m, unsafe { slot.value::<T>() }))
 }
 unsafe fn render_name<T>(_: &Slot, _: &dyn Masking, readable: bool) -> Result<Value, &'static str> {
     let name = std::any::type_name::<T>();
@@ -181,35 +224,75 @@ unsafe fn render_name<T>(_: &Slot, _: &dyn Masking, readable: bool) -> Result<Va
 pub struct Frame<'a> {
     site: &'a Site,
     slots: &'a [Slot],
-    clock: AtomicU32,
+    /// Counts the bindings made: a binding's birth, and the time of a use.
+    clock: Cell<u32>,
     /// The line of the `?`, `return` or tail where the frame failed (0: none).
-    line: AtomicU32,
-    taken: Mutex<Option<Vec<Option<Variable>>>>,
+    line: Cell<u32>,
+    taken: Cell<Option<Vec<Option<Variable>>>>,
 }
+
+// SAFETY: as for `Slot`: a frame is used by its own code only, on one
+// thread at a time.
+unsafe impl Sync for Frame<'_> {}
 
 impl<'a> Frame<'a> {
     /// The frame of the tracked function at `site`, whose bindings are `slots`.
     #[inline(always)]
     pub fn new(site: &'a Site, slots: &'a [Slot]) -> Self {
-        Frame { site, slots, clock: AtomicU32::new(0), line: AtomicU32::new(0), taken: Mutex::new(None) }
+        Frame { site, slots, clock: Cell::new(0), line: Cell::new(0), taken: Cell::new(None) }
     }
 
     /// Binds slot `k`, the name at `name`, to `value`, rendered by `render`.
     #[inline(always)]
     fn bind<T>(&self, k: usize, name: usize, value: &T, render: RenderFn, kind: u8) {
         let Some(s) = self.slots.get(k) else { return };
-        let now = self.clock.load(Ordering::Relaxed) + 1;
-        self.clock.store(now, Ordering::Relaxed);
-        s.ptr.store((value as *const T).cast_mut().cast(), Ordering::Relaxed);
-        s.render.store(render as *mut (), Ordering::Relaxed);
-        s.name.store(name, Ordering::Relaxed);
-        s.born.store(now, Ordering::Relaxed);
-        s.state.store(LIVE, Ordering::Relaxed);
-        s.kind.store(kind, Ordering::Relaxed);
-        s.used.store(0, Ordering::Relaxed);
-        s.tainted_by_read.store(0, Ordering::Relaxed);
-        s.tainted_by_receiver.store(0, Ordering::Relaxed);
-        s.tainted_by_write.store(0, Ordering::Relaxed);
+        let now = self.clock.get() + 1;
+        self.clock.set(now);
+        let old = s.get();
+        if old.state == LIVE && old.last_use.iter().any(|&last| last > old.born) {
+            self.carry_taints(k);
+        }
+        s.change(|b| {
+            *b = Binding {
+                ptr: (value as *const T).cast(),
+                render: Some(render),
+                name,
+                born: now,
+                state: LIVE,
+                kind,
+                tainted_by_write: false,
+                last_use: [0; 3],
+                tainted_by_read: 0,
+                tainted_by_receiver: 0,
+            }
+        });
+    }
+
+    /// Binding `k` is bound again (`x = …`) after uses that taint bindings
+    /// made since: those taints are kept on them, as its uses are reset.
+    /// (A binding bound again after its scope ended needs none: whatever
+    /// was bound after it, in its scope, ended before it.)
+    #[cold]
+    #[inline(never)]
+    fn carry_taints(&self, k: usize) {
+        let s = self.slots[k].get();
+        let bit = 1u64 << k.min(63);
+        for (j, other) in self.slots.iter().enumerate() {
+            let o = other.get();
+            if j == k || o.state != LIVE || o.born <= s.born {
+                continue;
+            }
+            for (&last, how) in s.last_use.iter().zip(USES) {
+                if last < o.born {
+                    continue;
+                }
+                other.change(|o| match if k >= 63 { WRITE } else { how } {
+                    READ => o.tainted_by_read |= bit,
+                    RECEIVER => o.tainted_by_receiver |= bit,
+                    _ => o.tainted_by_write = true,
+                });
+            }
+        }
     }
 
     /// Binds slot `k` to a value whose type is not certain where it is
@@ -223,7 +306,7 @@ impl<'a> Frame<'a> {
     /// copied when it is `Copy`.
     #[inline(always)]
     pub fn read(&self, k: usize) {
-        self.retire(k, READ);
+        self.used(k, 0);
     }
 
     /// Binding `k` is the receiver of a method call in the next statement:
@@ -231,45 +314,37 @@ impl<'a> Frame<'a> {
     /// reference.
     #[inline(always)]
     pub fn receiver(&self, k: usize) {
-        self.retire(k, RECEIVER);
+        self.used(k, 1);
     }
 
     /// Binding `k` may be written or mutably borrowed by the next statement.
     #[inline(always)]
     pub fn written(&self, k: usize) {
-        self.retire(k, WRITE);
+        self.used(k, 2);
     }
 
     /// The scope of binding `k` ends.
     #[inline(always)]
     pub fn ended(&self, k: usize) {
-        if let Some(s) = self.slots.get(k)
-            && s.state.load(Ordering::Relaxed) != UNSET
-        {
-            self.retire(k, WRITE);
-            s.state.store(ENDED, Ordering::Relaxed);
+        let now = self.clock.get();
+        if let Some(s) = self.slots.get(k) {
+            s.change(|b| {
+                if b.state != UNSET {
+                    b.last_use[2] = now;
+                    b.state = ENDED;
+                }
+            });
         }
     }
 
-    #[inline]
-    fn retire(&self, k: usize, how: u8) {
-        let Some(s) = self.slots.get(k) else { return };
-        if s.state.load(Ordering::Relaxed) == UNSET {
-            return;
-        }
-        s.used.fetch_or(how, Ordering::Relaxed);
-        // Whatever was bound after it may borrow from it.
-        let born = s.born.load(Ordering::Relaxed);
-        let bit = 1u64 << k.min(63);
-        let how = if k >= 63 { WRITE } else { how };
-        for other in self.slots {
-            if other.state.load(Ordering::Relaxed) == LIVE && other.born.load(Ordering::Relaxed) > born {
-                match how {
-                    READ => other.tainted_by_read.fetch_or(bit, Ordering::Relaxed),
-                    RECEIVER => other.tainted_by_receiver.fetch_or(bit, Ordering::Relaxed),
-                    _ => u64::from(other.tainted_by_write.swap(1, Ordering::Relaxed)),
-                };
-            }
+    /// Records a use of binding `k`, of kind `USES[how]`, at the clock's
+    /// time: one write. Which bindings it taints is decided where the frame
+    /// fails (`readable`).
+    #[inline(always)]
+    fn used(&self, k: usize, how: usize) {
+        let now = self.clock.get();
+        if let Some(s) = self.slots.get(k) {
+            s.change(|b| b.last_use[how] = now);
         }
     }
 
@@ -286,17 +361,15 @@ impl<'a> Frame<'a> {
         (used & READ == 0 || copy) && (used & RECEIVER == 0 || by_ref)
     }
 
-    /// Whether slot `s` can be read: bound, in scope, not used since other
+    /// Whether slot `k` can be read: bound, in scope, not used since other
     /// than harmlessly, and not bound after a binding used other than
-    /// harmlessly (it may borrow from it).
-    fn readable(&self, s: &Slot) -> bool {
-        if s.state.load(Ordering::Relaxed) != LIVE
-            || !Self::harmless(s.kind.load(Ordering::Relaxed), s.used.load(Ordering::Relaxed))
-            || s.tainted_by_write.load(Ordering::Relaxed) != 0
-        {
+    /// harmlessly since (it may borrow from it).
+    fn readable(&self, k: usize) -> bool {
+        let s = self.slots[k].get();
+        if s.state != LIVE || !Self::harmless(s.kind, Slot::used(&s)) || s.tainted_by_write {
             return false;
         }
-        let kind_of = |j: usize| self.slots.get(j).map_or(0, |o| o.kind.load(Ordering::Relaxed));
+        let kind_of = |j: usize| self.slots.get(j).map_or(0, |o| o.get().kind);
         let all = |mut by: u64, how: u8| {
             while by != 0 {
                 if !Self::harmless(kind_of(by.trailing_zeros() as usize), how) {
@@ -306,8 +379,17 @@ impl<'a> Frame<'a> {
             }
             true
         };
-        all(s.tainted_by_read.load(Ordering::Relaxed), READ)
-            && all(s.tainted_by_receiver.load(Ordering::Relaxed), RECEIVER)
+        if !all(s.tainted_by_read, READ) || !all(s.tainted_by_receiver, RECEIVER) {
+            return false;
+        }
+        // The bindings bound before it and used since it was bound.
+        self.slots.iter().enumerate().all(|(j, other)| {
+            let o = other.get();
+            j == k
+                || o.state == UNSET
+                || o.born >= s.born
+                || o.last_use.iter().zip(USES).all(|(&last, how)| last < s.born || Self::harmless(o.kind, how))
+        })
     }
 
     /// The frame fails here, at `line` (a `?`, `return` or tail with an
@@ -315,12 +397,10 @@ impl<'a> Frame<'a> {
     #[cold]
     #[inline(never)]
     pub fn fail(&self, line: u32) {
-        self.line.store(line, Ordering::Relaxed);
+        self.line.set(line);
         if let Some(t) = crate::tracker::get() {
             let rendered = crate::capture::with_state(crate::capture::State::Recording, || self.render(t));
-            if let Ok(mut taken) = self.taken.lock() {
-                *taken = Some(rendered);
-            }
+            self.taken.set(Some(rendered));
         }
     }
 
@@ -329,13 +409,13 @@ impl<'a> Frame<'a> {
     #[cold]
     #[inline(never)]
     pub fn unwinding(&self) {
-        let done = self.taken.lock().map_or(true, |t| t.is_some());
-        if !done && let Some(t) = crate::tracker::get() {
-            let rendered = crate::capture::with_state(crate::capture::State::Recording, || self.render(t));
-            if let Ok(mut taken) = self.taken.lock() {
-                *taken = Some(rendered);
-            }
-        }
+        let taken = self.taken.take();
+        let rendered = match (taken, crate::tracker::get()) {
+            (Some(done), _) => Some(done),
+            (None, Some(t)) => Some(crate::capture::with_state(crate::capture::State::Recording, || self.render(t))),
+            (None, None) => None,
+        };
+        self.taken.set(rendered);
     }
 
     /// Each slot's binding, rendered (masked by name), or marked as moved
@@ -343,24 +423,19 @@ impl<'a> Frame<'a> {
     /// scope (a plain value is shown even then).
     fn render(&self, t: &Tracker) -> Vec<Option<Variable>> {
         let m = &*t.masking;
-        self.slots
-            .iter()
-            .map(|s| {
-                let state = s.state.load(Ordering::Relaxed);
-                let render = s.render.load(Ordering::Relaxed);
-                if state == UNSET || render.is_null() {
+        (0..self.slots.len())
+            .map(|k| {
+                let s = &self.slots[k];
+                let b = s.get();
+                let render = b.render?;
+                if b.state == UNSET {
                     return None;
                 }
-                let name = s.name.load(Ordering::Relaxed);
-                let readable = self.readable(s);
-                let plain = s.kind.load(Ordering::Relaxed) & PLAIN != 0;
-                if !readable && !plain && state == ENDED {
+                let readable = self.readable(k);
+                if !readable && b.kind & PLAIN == 0 && b.state == ENDED {
                     return None;
                 }
-                Some(crate::frames::named(t, self.site, name, |_| {
-                    // SAFETY: `render` was stored by `bind` from a `RenderFn`
-                    // chosen for the type the slot was bound to.
-                    let render: RenderFn = unsafe { std::mem::transmute::<*mut (), RenderFn>(render) };
+                Some(crate::frames::named(t, self.site, b.name, |_| {
                     // SAFETY: the slot was bound to the render function's
                     // type, and `readable` is as the module docs require.
                     crate::capture::guarded(|| match unsafe { render(s, m, readable) } {
@@ -376,9 +451,8 @@ impl<'a> Frame<'a> {
     /// The bindings rendered where the frame failed, else rendered now, and
     /// the line where it failed.
     pub fn bindings(&self, t: &Tracker) -> (Vec<Option<Variable>>, Option<u32>) {
-        let taken = self.taken.lock().ok().and_then(|mut s| s.take());
-        let rendered = taken.unwrap_or_else(|| self.render(t));
-        let line = self.line.load(Ordering::Relaxed);
+        let rendered = self.taken.take().unwrap_or_else(|| self.render(t));
+        let line = self.line.get();
         (rendered, (line != 0).then_some(line))
     }
 }
@@ -488,5 +562,77 @@ impl<T: ?Sized> IsNotSharedRef for Wrap<'_, T> {
     #[inline(always)]
     fn __error_tracker_shared_ref(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static SITE: Site = Site::new("f.rs", 1, &["a", "b", "c"]);
+
+    fn frame(slots: &[Slot]) -> Frame<'_> {
+        Frame::new(&SITE, slots)
+    }
+
+    fn readable(f: &Frame<'_>) -> Vec<bool> {
+        (0..f.slots.len()).map(|k| f.readable(k)).collect()
+    }
+
+    #[test]
+    fn a_use_taints_the_bindings_made_after_it_was_bound_and_before_the_use() {
+        let slots = [Slot::NEW, Slot::NEW, Slot::NEW];
+        let f = frame(&slots);
+        let (a, b, c) = (String::from("a"), 1u8, 2u8);
+        f.bind_unknown(0, 0, &a);
+        f.bind_unknown(1, 1, &b);
+        assert_eq!(readable(&f), [true, true, false]);
+        f.receiver(0); // `a.push(..)`: b may borrow a
+        f.bind_unknown(2, 2, &c); // bound after the use: not tainted by it
+        assert_eq!(readable(&f), [false, false, true]);
+    }
+
+    #[test]
+    fn harmless_uses_taint_nothing() {
+        let slots = [Slot::NEW, Slot::NEW];
+        let f = frame(&slots);
+        let (a, b) = (&1u32, 2u32);
+        (&&&&&Wrap(&a)).__error_tracker_bind(&f, 0, 0, true); // a shared reference
+        (&&&&&Wrap(&b)).__error_tracker_bind(&f, 1, 1, false); // plain
+        f.read(0);
+        f.receiver(0);
+        f.read(1);
+        assert_eq!(readable(&f), [true, true]);
+        f.written(1);
+        assert_eq!(readable(&f), [true, false]);
+    }
+
+    #[test]
+    fn binding_again_keeps_the_taints_of_the_earlier_uses() {
+        let slots = [Slot::NEW, Slot::NEW];
+        let f = frame(&slots);
+        let (mut a, b) = (String::from("a"), String::from("b"));
+        f.bind_unknown(0, 0, &a);
+        f.bind_unknown(1, 1, &b);
+        f.written(0); // `a = …`: b may have borrowed the old a
+        a.push('!');
+        f.bind_unknown(0, 0, &a);
+        assert_eq!(readable(&f), [true, false]);
+    }
+
+    #[test]
+    fn an_ended_binding_is_not_read_and_a_loop_binds_it_afresh() {
+        let slots = [Slot::NEW, Slot::NEW];
+        let f = frame(&slots);
+        let a = String::from("a");
+        f.bind_unknown(0, 0, &a);
+        for i in 0..3u8 {
+            f.bind_unknown(1, 1, &i);
+            f.receiver(1);
+            assert_eq!(readable(&f), [true, false]);
+            f.ended(1);
+        }
+        assert_eq!(readable(&f), [true, false]);
+        assert!(f.slots[1].get().state == ENDED);
     }
 }
