@@ -35,6 +35,14 @@ pub struct TestRun {
     pub problems: Vec<String>,
 }
 
+/// What building a crate copy's library costs: the best of a few builds of
+/// the crate alone (its dependencies already built), and the rlib's size.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LibCost {
+    pub seconds: f64,
+    pub rlib_bytes: u64,
+}
+
 /// How to run cargo for the crate copies.
 pub struct Runner {
     /// The target directory shared by every crate copy, so that common
@@ -118,6 +126,55 @@ impl Runner {
         Ok(run)
     }
 
+    /// Builds the library of the crate in `dir` (`release` or dev profile)
+    /// `rounds` times, each after marking its root file changed so that only
+    /// it is compiled again; `None` when it does not build.
+    pub fn lib_cost(
+        &self,
+        dir: &Path,
+        features: &[&str],
+        release: bool,
+        log_prefix: &Path,
+    ) -> std::io::Result<Option<LibCost>> {
+        const ROUNDS: usize = 3;
+        let root = dir.join("src").join("lib.rs");
+        let manifest = dir.join("Cargo.toml");
+        let mut best: Option<LibCost> = None;
+        let out = log_prefix.with_extension("cost.json");
+        let err = log_prefix.with_extension("cost.log");
+        for round in 0..=ROUNDS {
+            // Round 0 builds the dependencies for this profile; it is not timed.
+            std::fs::File::options().append(true).open(&root)?.set_modified(std::time::SystemTime::now())?;
+            let mut build = self.cargo(dir);
+            build.args([
+                "build",
+                "--lib",
+                "--message-format=json",
+                "--config",
+                r#"profile.dev.package."*".debug=false"#,
+            ]);
+            if release {
+                build.arg("--release");
+            }
+            if !features.is_empty() {
+                build.args(["--features", &features.join(",")]);
+            }
+            let started = Instant::now();
+            let status = self.run_logged(build, &out, &err)?;
+            let seconds = started.elapsed().as_secs_f64();
+            if !status.is_some_and(|s| s.success()) {
+                return Ok(None);
+            }
+            let rlib_bytes = rlib_of(&std::fs::read_to_string(&out)?, &manifest)
+                .and_then(|rlib| std::fs::metadata(rlib).ok())
+                .map_or(0, |m| m.len());
+            if round > 0 && best.is_none_or(|b| seconds < b.seconds) {
+                best = Some(LibCost { seconds, rlib_bytes });
+            }
+        }
+        Ok(best)
+    }
+
     /// Runs `command` with its output in two files; `None` when it was
     /// stopped at the time limit.
     pub fn run_logged(
@@ -180,6 +237,18 @@ fn read_diagnostics(json_lines: &str, dir: &Path, run: &mut TestRun) {
         }
     }
     run.warnings.sort();
+}
+
+/// The rlib that cargo reports it built for the package of `manifest`.
+fn rlib_of(json_lines: &str, manifest: &Path) -> Option<PathBuf> {
+    json_lines.lines().find_map(|line| {
+        let message = serde_json::from_str::<serde_json::Value>(line).ok()?;
+        if message["reason"] != "compiler-artifact" || message["manifest_path"].as_str() != manifest.to_str() {
+            return None;
+        }
+        let files = message["filenames"].as_array()?;
+        files.iter().filter_map(|f| f.as_str()).find(|f| f.ends_with(".rlib")).map(PathBuf::from)
+    })
 }
 
 /// Adds up libtest's `test result:` lines and collects the failed tests.

@@ -11,6 +11,9 @@
 //! - `--ci`: the quick subset that `.ci/run` runs;
 //! - `--timeout SECS`: the longest one cargo command may take (default 1200),
 //!   so a test that hangs under the attribute fails the crate instead of the run;
+//! - `--build-cost`: also builds each crate's library alone, untracked and
+//!   tracked, in the dev and release profiles (best of 3, its dependencies
+//!   built), and adds the times and rlib sizes to the report;
 //! - `--list`: prints the crates and exits.
 //!
 //! For each crate, cargo fetches the package (a throw-away manifest that
@@ -36,12 +39,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use std::{fs, io};
 
-use cargo::{Runner, TestRun};
+use cargo::{LibCost, Runner, TestRun};
 use crates::{CRATES, Crate};
 
 /// What the command line asked for.
 struct Options {
     ci: bool,
+    build_cost: bool,
     list: bool,
     timeout: Duration,
     names: Vec<String>,
@@ -52,7 +56,7 @@ fn main() -> ExitCode {
         Ok(options) => options,
         Err(message) => {
             eprintln!("error-tracker-compat: {message}");
-            eprintln!("usage: error-tracker-compat [--ci] [--list] [--timeout SECS] [CRATE...]");
+            eprintln!("usage: error-tracker-compat [--ci] [--build-cost] [--list] [--timeout SECS] [CRATE...]");
             return ExitCode::from(2);
         }
     };
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         runtime: repo.join("error-tracker"),
         lock: repo.join("Cargo.lock"),
         runner: Runner { target_dir: target.join("compat").join("target"), timeout: options.timeout },
+        build_cost: options.build_cost,
     };
 
     let started = Instant::now();
@@ -107,10 +112,12 @@ fn main() -> ExitCode {
 }
 
 fn parse_options(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
-    let mut options = Options { ci: false, list: false, timeout: Duration::from_secs(1200), names: Vec::new() };
+    let mut options =
+        Options { ci: false, build_cost: false, list: false, timeout: Duration::from_secs(1200), names: Vec::new() };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--ci" => options.ci = true,
+            "--build-cost" => options.build_cost = true,
             "--list" => options.list = true,
             "--timeout" => {
                 let secs = args.next().ok_or("--timeout needs a number of seconds")?;
@@ -133,6 +140,8 @@ struct Suite {
     /// This repository's `Cargo.lock`, the copies' first lock file.
     lock: PathBuf,
     runner: Runner,
+    /// Whether to measure the libraries' build time and size too.
+    build_cost: bool,
 }
 
 /// The result of one crate.
@@ -144,6 +153,8 @@ struct Outcome {
     unparsed: Vec<String>,
     untracked: TestRun,
     tracked: TestRun,
+    /// The library's build cost, untracked then tracked: dev, release.
+    cost: Option<[[Option<LibCost>; 2]; 2]>,
     /// The crate could not be fetched or copied.
     setup_error: Option<String>,
     seconds: f64,
@@ -194,6 +205,7 @@ impl Suite {
             unparsed: Vec::new(),
             untracked: TestRun::default(),
             tracked: TestRun::default(),
+            cost: None,
             setup_error: None,
             seconds: 0.0,
         };
@@ -239,6 +251,18 @@ impl Suite {
         }
         outcome.tracked =
             self.runner.test(&tracked, krate.features, &dir.join("tracked")).map_err(io_error("running cargo test"))?;
+        if self.build_cost && outcome.tracked.built {
+            let mut cost = [[None; 2]; 2];
+            for (copy, costs) in [&untracked, &tracked].into_iter().zip(&mut cost) {
+                for (release, cost) in [false, true].into_iter().zip(costs.iter_mut()) {
+                    *cost = self
+                        .runner
+                        .lib_cost(copy, krate.features, release, copy)
+                        .map_err(io_error("building the library"))?;
+                }
+            }
+            outcome.cost = Some(cost);
+        }
         Ok(())
     }
 
@@ -380,6 +404,39 @@ fn report(outcomes: &[Outcome], elapsed: Duration) -> String {
             o.seconds,
             o.status(),
         );
+    }
+    if outcomes.iter().any(|o| o.cost.is_some()) {
+        let _ = writeln!(
+            out,
+            "\n| crate | dev build (untracked → tracked) | release build | dev rlib | release rlib |\n|---|---|---|---|---|"
+        );
+        for o in outcomes {
+            let Some([untracked, tracked]) = o.cost else { continue };
+            let time = |u: Option<LibCost>, t: Option<LibCost>| match (u, t) {
+                (Some(u), Some(t)) => {
+                    format!("{:.2} s → {:.2} s ({:.1}×)", u.seconds, t.seconds, t.seconds / u.seconds)
+                }
+                _ => "–".to_owned(),
+            };
+            let size = |u: Option<LibCost>, t: Option<LibCost>| match (u, t) {
+                (Some(u), Some(t)) if u.rlib_bytes > 0 => format!(
+                    "{} KiB → {} KiB ({:.1}×)",
+                    u.rlib_bytes / 1024,
+                    t.rlib_bytes / 1024,
+                    t.rlib_bytes as f64 / u.rlib_bytes as f64
+                ),
+                _ => "–".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                o.krate.name,
+                time(untracked[0], tracked[0]),
+                time(untracked[1], tracked[1]),
+                size(untracked[0], tracked[0]),
+                size(untracked[1], tracked[1]),
+            );
+        }
     }
     let passed = outcomes.iter().filter(|o| o.status() == "ok").count();
     let _ = writeln!(out, "\n{passed} of {} crates ok, in {:.0} s.", outcomes.len(), elapsed.as_secs_f64());
