@@ -3,7 +3,6 @@
 //! queue is full.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -13,12 +12,21 @@ use crossbeam_channel::{Sender, TrySendError};
 use crate::capture::EventId;
 use crate::config::{Config, FingerprintFn};
 use crate::context::RequestScope;
+use crate::fingerprint::fold_key;
 use crate::mask::Masking;
 use crate::occurrence::{FrameSnapshot, Occurrence, Variable};
 use crate::store::Store;
 
-/// How many distinct overflow counters are kept while the queue is full.
+/// How many groups get an overflow counter of their own while the queue is full.
 const MAX_OVERFLOW_KEYS: usize = 10_000;
+/// Past that, how many exception names get a counter of their own.
+const MAX_OVERFLOW_NAMES: usize = 1_000;
+/// The message of the occurrence that stands for those counted past
+/// [`MAX_OVERFLOW_KEYS`] (no digits, so that it is one group per name).
+const UNGROUPED_MESSAGE: &str = "occurrences counted while the queue and the overflow counters were full; \
+     their own groups, messages and stacks were not kept";
+/// The exception name of the counter past [`MAX_OVERFLOW_NAMES`] too.
+const UNGROUPED_NAME: &str = "error_tracker::Overflow";
 
 /// An occurrence on its way to the writer, with its stack unresolved.
 ///
@@ -64,13 +72,76 @@ impl Pending {
         Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request, open: false, seq: 0 }
     }
 
-    /// What identifies "the same error" before it is symbolized: its
-    /// exception name and its raw stack. Used to fold repeats into counters.
-    pub(crate) fn fold_key(&self) -> u64 {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.occurrence.exception_name.hash(&mut h);
-        self.ips.hash(&mut h);
-        h.finish()
+    /// Counts `other` in this one.
+    fn absorb(&mut self, other: &Pending) {
+        self.times += other.times;
+        self.occurrence.timestamp = self.occurrence.timestamp.max(other.occurrence.timestamp);
+    }
+
+    /// An occurrence that only counts: `exception_name`, the time, how many
+    /// times, and a message saying why there is nothing else (see [`Overflow`]).
+    fn ungrouped(self, exception_name: &str) -> Pending {
+        let mut o = self.occurrence;
+        o.exception_name = exception_name.to_owned();
+        o.message = UNGROUPED_MESSAGE.to_owned();
+        o.sources = Vec::new();
+        o.thread = None;
+        o.panic = None;
+        o.frames = Vec::new();
+        o.request = None;
+        o.extra = Vec::new();
+        Pending {
+            id: self.id,
+            occurrence: o,
+            ips: Vec::new(),
+            times: self.times,
+            request: None,
+            open: false,
+            seq: self.seq,
+        }
+    }
+}
+
+/// The counters the queue overflows into, until the writer takes them.
+///
+/// Occurrences are counted per group, by the writer's own identity
+/// ([`fold_key`]), so the counts land where the writer would have put each
+/// occurrence. Memory stays bounded in a storm of distinct errors, and no
+/// occurrence goes uncounted: past [`MAX_OVERFLOW_KEYS`] groups they are
+/// counted per exception name, past [`MAX_OVERFLOW_NAMES`] names in one
+/// counter, each stored as an occurrence of its own group that says so.
+#[derive(Default)]
+pub(crate) struct Overflow {
+    groups: HashMap<u64, Pending>,
+    names: HashMap<String, Pending>,
+    rest: Option<Pending>,
+}
+
+impl Overflow {
+    fn add(&mut self, key: u64, p: Pending) {
+        if let Some(entry) = self.groups.get_mut(&key) {
+            entry.absorb(&p);
+        } else if self.groups.len() < MAX_OVERFLOW_KEYS {
+            self.groups.insert(key, p);
+        } else if let Some(entry) = self.names.get_mut(&p.occurrence.exception_name) {
+            entry.absorb(&p);
+        } else if self.names.len() < MAX_OVERFLOW_NAMES {
+            let name = p.occurrence.exception_name.clone();
+            let counter = p.ungrouped(&name);
+            self.names.insert(name, counter);
+        } else if let Some(entry) = &mut self.rest {
+            entry.absorb(&p);
+        } else {
+            self.rest = Some(p.ungrouped(UNGROUPED_NAME));
+        }
+    }
+
+    /// Everything counted so far, emptying the counters.
+    pub(crate) fn take(&mut self) -> Vec<Pending> {
+        let mut all: Vec<Pending> = self.groups.drain().map(|(_, p)| p).collect();
+        all.extend(self.names.drain().map(|(_, p)| p));
+        all.extend(self.rest.take());
+        all
     }
 }
 
@@ -86,7 +157,7 @@ pub struct Tracker {
     pub(crate) config: Config,
     queue: Sender<Queued>,
     pub(crate) wake: Sender<()>,
-    pub(crate) overflow: Mutex<HashMap<u64, Pending>>,
+    pub(crate) overflow: Mutex<Overflow>,
     pub(crate) progress: Progress,
 }
 
@@ -97,7 +168,10 @@ pub(crate) struct Progress {
     /// Occurrences the writer is done with (stored, or given up).
     done: Mutex<u64>,
     done_changed: Condvar,
-    /// Occurrences lost because even the overflow counters were full.
+    /// Occurrences dropped: queued after the writer thread ended (it ends
+    /// only by a panic of ours outside the guarded steps), or whose
+    /// preparation panicked (a bug of ours). A full queue never drops one:
+    /// see [`Overflow`].
     pub(crate) lost: AtomicU64,
     /// Write attempts that failed.
     pub(crate) write_failures: AtomicU64,
@@ -185,13 +259,13 @@ impl Tracker {
             config,
             queue,
             wake,
-            overflow: Mutex::new(HashMap::new()),
+            overflow: Mutex::new(Overflow::default()),
             progress: Progress::default(),
         }
     }
 
     /// Hands an occurrence to the writer without blocking, and returns its
-    /// id. When the queue is full, folds it into the counter of its stack.
+    /// id. When the queue is full, folds it into the counter of its group.
     pub(crate) fn submit_pending(&self, p: Pending) -> EventId {
         let id = p.id;
         self.submit_queued(p);
@@ -220,27 +294,10 @@ impl Tracker {
         }
     }
 
-    /// Adds an occurrence to the overflow counter of its exception name and stack.
+    /// Counts an occurrence in the overflow counters (see [`Overflow`]).
     fn fold(&self, p: Pending) {
-        let key = p.fold_key();
-        let mut map = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
-        let full = map.len() >= MAX_OVERFLOW_KEYS;
-        match map.get_mut(&key) {
-            Some(entry) => {
-                entry.times += p.times;
-                entry.occurrence.timestamp = entry.occurrence.timestamp.max(p.occurrence.timestamp);
-            }
-            None if !full => {
-                map.insert(key, p);
-            }
-            None => {
-                drop(map);
-                self.progress.lost.fetch_add(p.times, Ordering::Relaxed);
-                self.progress.finish(p.times);
-                return;
-            }
-        }
-        drop(map);
+        let key = fold_key(&p.occurrence.exception_name, &p.ips, Some(&p.occurrence.message));
+        self.overflow.lock().unwrap_or_else(|e| e.into_inner()).add(key, p);
         let _ = self.wake.try_send(());
     }
 

@@ -9,7 +9,7 @@ use crossbeam_channel::{Receiver, select};
 
 use crate::capture::EventId;
 use crate::capture::{self, State};
-use crate::fingerprint::default_fingerprint;
+use crate::fingerprint::{default_fingerprint, fold_key};
 use crate::mask::scrub_occurrence;
 use crate::notify::Dispatcher;
 use crate::store::{GroupChange, Grouped};
@@ -63,7 +63,8 @@ struct Writer {
     last_log: Option<Instant>,
     /// The notification policy and the queue to the notification worker.
     notify: Option<Dispatcher>,
-    /// Per fold key, what this batch already holds of it (see `take`).
+    /// Per exception name and raw stack, what this batch already holds of
+    /// it (see `take`).
     in_batch: HashMap<u64, InBatch>,
     /// When the last write ended.
     last_write: Option<Instant>,
@@ -118,10 +119,7 @@ impl Writer {
                 pulls += 1;
             }
             self.gather_storm(queue, wake, pulls);
-            let folded: Vec<Pending> = {
-                let mut map = self.t.overflow.lock().unwrap_or_else(|e| e.into_inner());
-                map.drain().map(|(_, p)| p).collect()
-            };
+            let folded = self.t.overflow.lock().unwrap_or_else(|e| e.into_inner()).take();
             for p in folded {
                 self.take_guarded(p);
             }
@@ -236,7 +234,8 @@ impl Writer {
     /// fingerprinted or given its request's context: the writer keeps up,
     /// and every occurrence is counted.
     fn take(&mut self, p: Pending) {
-        let key = p.fold_key();
+        // Only folded where the stack decides the group (`stack_decides`).
+        let key = fold_key(&p.occurrence.exception_name, &p.ips, None);
         if let Some(seen) = self.in_batch.get(&key)
             && seen.stack_decides
             && seen.stored >= self.t.config.occurrences_per_group
