@@ -46,8 +46,6 @@ pub(crate) struct Pending {
     /// Outer tracked frames may still add their snapshots ([`Queued::Amend`]):
     /// the writer holds it until they are done or a short while passes.
     pub(crate) open: bool,
-    /// Its place among the occurrences accepted (see [`Progress::held_from`]).
-    pub(crate) seq: u64,
 }
 
 /// What goes through the queue to the writer, in order.
@@ -64,12 +62,15 @@ pub(crate) enum Queued {
         extra: Vec<Variable>,
         close: bool,
     },
+    /// Sent by [`flush`](crate::flush) behind what it waits for: the writer
+    /// tells [`Progress`] when everything before this token is stored.
+    Flush(u64),
 }
 
 impl Pending {
     /// One new occurrence, with a new id.
     pub(crate) fn new(occurrence: Occurrence, ips: Vec<usize>, request: Option<Arc<RequestScope>>) -> Self {
-        Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request, open: false, seq: 0 }
+        Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request, open: false }
     }
 
     /// Counts `other` in this one.
@@ -90,15 +91,7 @@ impl Pending {
         o.frames = Vec::new();
         o.request = None;
         o.extra = Vec::new();
-        Pending {
-            id: self.id,
-            occurrence: o,
-            ips: Vec::new(),
-            times: self.times,
-            request: None,
-            open: false,
-            seq: self.seq,
-        }
+        Pending { id: self.id, occurrence: o, ips: Vec::new(), times: self.times, request: None, open: false }
     }
 }
 
@@ -161,13 +154,23 @@ pub struct Tracker {
     pub(crate) progress: Progress,
 }
 
-/// Counts that let [`flush`](crate::flush) wait for what was accepted before it.
+/// What lets [`flush`](crate::flush) wait for what was recorded before it.
+///
+/// A flush sends a [`Queued::Flush`] token behind everything queued before
+/// it, and waits for the writer to say that all it took before that token
+/// is stored, open occurrences it holds included. It waits for those
+/// occurrences themselves, not for a number of them: occurrences are stored
+/// out of order (held ones, folded ones), so a count reached by later ones
+/// says nothing of an earlier one.
 pub(crate) struct Progress {
-    /// Occurrences accepted (queued or folded).
+    /// Occurrences accepted (queued or folded); counted before they are sent.
     accepted: AtomicU64,
-    /// Occurrences the writer is done with (stored, or given up).
-    done: Mutex<u64>,
+    /// The occurrences the writer is done with (stored, or given up), and
+    /// the highest flush token it is done with.
+    done: Mutex<Done>,
     done_changed: Condvar,
+    /// The last flush token handed out.
+    tokens: AtomicU64,
     /// Occurrences dropped: queued after the writer thread ended (it ends
     /// only by a panic of ours outside the guarded steps), or whose
     /// preparation panicked (a bug of ours). A full queue never drops one:
@@ -175,50 +178,67 @@ pub(crate) struct Progress {
     pub(crate) lost: AtomicU64,
     /// Write attempts that failed.
     pub(crate) write_failures: AtomicU64,
-    /// The lowest `seq` of the occurrences the writer holds open (`u64::MAX`:
-    /// none): they are done out of order, so `flush` waits for them too.
-    held_from: AtomicU64,
-    /// Set by `flush`: the writer releases what it has held long enough.
-    pub(crate) flush_requested: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Default)]
+struct Done {
+    occurrences: u64,
+    flushed: u64,
 }
 
 impl Default for Progress {
     fn default() -> Self {
         Progress {
             accepted: AtomicU64::new(0),
-            done: Mutex::new(0),
+            done: Mutex::new(Done::default()),
             done_changed: Condvar::new(),
+            tokens: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             write_failures: AtomicU64::new(0),
-            held_from: AtomicU64::new(u64::MAX),
-            flush_requested: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
 
 impl Progress {
-    /// The writer holds open occurrences from `seq` on (`u64::MAX`: none).
-    pub(crate) fn set_held_from(&self, seq: u64) {
-        let _done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        self.held_from.store(seq, Ordering::SeqCst);
-        self.done_changed.notify_all();
+    fn lock(&self) -> std::sync::MutexGuard<'_, Done> {
+        self.done.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The writer is done with `n` more occurrences.
     pub(crate) fn finish(&self, n: u64) {
-        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        *done += n;
+        self.lock().occurrences += n;
+    }
+
+    /// Everything the writer took before the flush token `token` is stored.
+    pub(crate) fn flushed(&self, token: u64) {
+        let mut done = self.lock();
+        // Tokens may reach the queue out of order; a later one covers an
+        // earlier one, whose flush started before it (see `Tracker::flush`).
+        done.flushed = done.flushed.max(token);
         self.done_changed.notify_all();
     }
 
-    fn wait_for(&self, target: u64, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        while *done < target || self.held_from.load(Ordering::SeqCst) < target {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            done = self.done_changed.wait_timeout(done, left).unwrap_or_else(|p| p.into_inner()).0;
+    /// Whether every occurrence accepted so far is done with.
+    fn idle(&self) -> bool {
+        // `done` first: it never counts one not yet in `accepted`, so equal
+        // counts mean that every occurrence accepted is done with.
+        let done = self.lock().occurrences;
+        done == self.accepted.load(Ordering::SeqCst)
+    }
+
+    fn wait_for(&self, token: u64, deadline: Option<Instant>) -> bool {
+        let mut done = self.lock();
+        while done.flushed < token {
+            done = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    self.done_changed.wait_timeout(done, left).unwrap_or_else(|p| p.into_inner()).0
+                }
+                None => self.done_changed.wait(done).unwrap_or_else(|p| p.into_inner()),
+            };
         }
         true
     }
@@ -272,8 +292,9 @@ impl Tracker {
         id
     }
 
-    fn submit_queued(&self, mut p: Pending) {
-        p.seq = self.progress.accepted.fetch_add(p.times, Ordering::SeqCst);
+    fn submit_queued(&self, p: Pending) {
+        // Before it is sent: the writer may be done with it at once.
+        self.progress.accepted.fetch_add(p.times, Ordering::SeqCst);
         match self.queue.try_send(Queued::Occurrence(p)) {
             Ok(()) => {}
             Err(TrySendError::Full(Queued::Occurrence(p))) => self.fold(p),
@@ -301,11 +322,28 @@ impl Tracker {
         let _ = self.wake.try_send(());
     }
 
-    /// Waits until everything accepted so far is stored, or `timeout` passes.
+    /// Waits until everything recorded before the call is stored, or
+    /// `timeout` passes.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        let target = self.progress.accepted.load(Ordering::SeqCst);
-        self.progress.flush_requested.store(true, Ordering::SeqCst);
-        let _ = self.wake.try_send(());
-        self.progress.wait_for(target, timeout)
+        if self.progress.idle() {
+            return true;
+        }
+        // `None`: a timeout too long for an `Instant`, so none.
+        let deadline = Instant::now().checked_add(timeout);
+        // Everything recorded before this call is in the queue ahead of this
+        // token, or in the overflow counters, which the writer takes after
+        // it takes the token. A token taken later is sent behind all that
+        // too: whichever of the two the writer finishes first covers both.
+        let token = self.progress.tokens.fetch_add(1, Ordering::SeqCst) + 1;
+        // A full queue makes room as the writer drains it; a stalled writer
+        // (a locked database) lets the deadline pass.
+        let sent = match deadline {
+            Some(d) => self.queue.send_deadline(Queued::Flush(token), d).is_ok(),
+            None => self.queue.send(Queued::Flush(token)).is_ok(),
+        };
+        if !sent {
+            return false;
+        }
+        self.progress.wait_for(token, deadline)
     }
 }
