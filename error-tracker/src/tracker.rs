@@ -3,7 +3,6 @@
 //! queue is full.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -13,12 +12,21 @@ use crossbeam_channel::{Sender, TrySendError};
 use crate::capture::EventId;
 use crate::config::{Config, FingerprintFn};
 use crate::context::RequestScope;
+use crate::fingerprint::fold_key;
 use crate::mask::Masking;
 use crate::occurrence::{FrameSnapshot, Occurrence, Variable};
 use crate::store::Store;
 
-/// How many distinct overflow counters are kept while the queue is full.
+/// How many groups get an overflow counter of their own while the queue is full.
 const MAX_OVERFLOW_KEYS: usize = 10_000;
+/// Past that, how many exception names get a counter of their own.
+const MAX_OVERFLOW_NAMES: usize = 1_000;
+/// The message of the occurrence that stands for those counted past
+/// [`MAX_OVERFLOW_KEYS`] (no digits, so that it is one group per name).
+const UNGROUPED_MESSAGE: &str = "occurrences counted while the queue and the overflow counters were full; \
+     their own groups, messages and stacks were not kept";
+/// The exception name of the counter past [`MAX_OVERFLOW_NAMES`] too.
+const UNGROUPED_NAME: &str = "error_tracker::Overflow";
 
 /// An occurrence on its way to the writer, with its stack unresolved.
 ///
@@ -38,8 +46,6 @@ pub(crate) struct Pending {
     /// Outer tracked frames may still add their snapshots ([`Queued::Amend`]):
     /// the writer holds it until they are done or a short while passes.
     pub(crate) open: bool,
-    /// Its place among the occurrences accepted (see [`Progress::held_from`]).
-    pub(crate) seq: u64,
 }
 
 /// What goes through the queue to the writer, in order.
@@ -56,21 +62,79 @@ pub(crate) enum Queued {
         extra: Vec<Variable>,
         close: bool,
     },
+    /// Sent by [`flush`](crate::flush) behind what it waits for: the writer
+    /// tells [`Progress`] when everything before this token is stored.
+    Flush(u64),
 }
 
 impl Pending {
     /// One new occurrence, with a new id.
     pub(crate) fn new(occurrence: Occurrence, ips: Vec<usize>, request: Option<Arc<RequestScope>>) -> Self {
-        Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request, open: false, seq: 0 }
+        Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request, open: false }
     }
 
-    /// What identifies "the same error" before it is symbolized: its
-    /// exception name and its raw stack. Used to fold repeats into counters.
-    pub(crate) fn fold_key(&self) -> u64 {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.occurrence.exception_name.hash(&mut h);
-        self.ips.hash(&mut h);
-        h.finish()
+    /// Counts `other` in this one.
+    fn absorb(&mut self, other: &Pending) {
+        self.times += other.times;
+        self.occurrence.timestamp = self.occurrence.timestamp.max(other.occurrence.timestamp);
+    }
+
+    /// An occurrence that only counts: `exception_name`, the time, how many
+    /// times, and a message saying why there is nothing else (see [`Overflow`]).
+    fn ungrouped(self, exception_name: &str) -> Pending {
+        let mut o = self.occurrence;
+        o.exception_name = exception_name.to_owned();
+        o.message = UNGROUPED_MESSAGE.to_owned();
+        o.sources = Vec::new();
+        o.thread = None;
+        o.panic = None;
+        o.frames = Vec::new();
+        o.request = None;
+        o.extra = Vec::new();
+        Pending { id: self.id, occurrence: o, ips: Vec::new(), times: self.times, request: None, open: false }
+    }
+}
+
+/// The counters the queue overflows into, until the writer takes them.
+///
+/// Occurrences are counted per group, by the writer's own identity
+/// ([`fold_key`]), so the counts land where the writer would have put each
+/// occurrence. Memory stays bounded in a storm of distinct errors, and no
+/// occurrence goes uncounted: past [`MAX_OVERFLOW_KEYS`] groups they are
+/// counted per exception name, past [`MAX_OVERFLOW_NAMES`] names in one
+/// counter, each stored as an occurrence of its own group that says so.
+#[derive(Default)]
+pub(crate) struct Overflow {
+    groups: HashMap<u64, Pending>,
+    names: HashMap<String, Pending>,
+    rest: Option<Pending>,
+}
+
+impl Overflow {
+    fn add(&mut self, key: u64, p: Pending) {
+        if let Some(entry) = self.groups.get_mut(&key) {
+            entry.absorb(&p);
+        } else if self.groups.len() < MAX_OVERFLOW_KEYS {
+            self.groups.insert(key, p);
+        } else if let Some(entry) = self.names.get_mut(&p.occurrence.exception_name) {
+            entry.absorb(&p);
+        } else if self.names.len() < MAX_OVERFLOW_NAMES {
+            let name = p.occurrence.exception_name.clone();
+            let counter = p.ungrouped(&name);
+            self.names.insert(name, counter);
+        } else if let Some(entry) = &mut self.rest {
+            entry.absorb(&p);
+        } else {
+            self.rest = Some(p.ungrouped(UNGROUPED_NAME));
+        }
+    }
+
+    /// Everything counted so far, emptying the counters.
+    pub(crate) fn take(&mut self) -> Vec<Pending> {
+        let mut all: Vec<Pending> = self.groups.drain().map(|(_, p)| p).collect();
+        all.extend(self.names.drain().map(|(_, p)| p));
+        all.extend(self.rest.take());
+        all
     }
 }
 
@@ -86,65 +150,95 @@ pub struct Tracker {
     pub(crate) config: Config,
     queue: Sender<Queued>,
     pub(crate) wake: Sender<()>,
-    pub(crate) overflow: Mutex<HashMap<u64, Pending>>,
+    pub(crate) overflow: Mutex<Overflow>,
     pub(crate) progress: Progress,
 }
 
-/// Counts that let [`flush`](crate::flush) wait for what was accepted before it.
+/// What lets [`flush`](crate::flush) wait for what was recorded before it.
+///
+/// A flush sends a [`Queued::Flush`] token behind everything queued before
+/// it, and waits for the writer to say that all it took before that token
+/// is stored, open occurrences it holds included. It waits for those
+/// occurrences themselves, not for a number of them: occurrences are stored
+/// out of order (held ones, folded ones), so a count reached by later ones
+/// says nothing of an earlier one.
 pub(crate) struct Progress {
-    /// Occurrences accepted (queued or folded).
+    /// Occurrences accepted (queued or folded); counted before they are sent.
     accepted: AtomicU64,
-    /// Occurrences the writer is done with (stored, or given up).
-    done: Mutex<u64>,
+    /// The occurrences the writer is done with (stored, or given up), and
+    /// the highest flush token it is done with.
+    done: Mutex<Done>,
     done_changed: Condvar,
-    /// Occurrences lost because even the overflow counters were full.
+    /// The last flush token handed out.
+    tokens: AtomicU64,
+    /// Occurrences dropped: queued after the writer thread ended (it ends
+    /// only by a panic of ours outside the guarded steps), or whose
+    /// preparation panicked (a bug of ours). A full queue never drops one:
+    /// see [`Overflow`].
     pub(crate) lost: AtomicU64,
     /// Write attempts that failed.
     pub(crate) write_failures: AtomicU64,
-    /// The lowest `seq` of the occurrences the writer holds open (`u64::MAX`:
-    /// none): they are done out of order, so `flush` waits for them too.
-    held_from: AtomicU64,
-    /// Set by `flush`: the writer releases what it has held long enough.
-    pub(crate) flush_requested: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Default)]
+struct Done {
+    occurrences: u64,
+    flushed: u64,
 }
 
 impl Default for Progress {
     fn default() -> Self {
         Progress {
             accepted: AtomicU64::new(0),
-            done: Mutex::new(0),
+            done: Mutex::new(Done::default()),
             done_changed: Condvar::new(),
+            tokens: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             write_failures: AtomicU64::new(0),
-            held_from: AtomicU64::new(u64::MAX),
-            flush_requested: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
 
 impl Progress {
-    /// The writer holds open occurrences from `seq` on (`u64::MAX`: none).
-    pub(crate) fn set_held_from(&self, seq: u64) {
-        let _done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        self.held_from.store(seq, Ordering::SeqCst);
-        self.done_changed.notify_all();
+    fn lock(&self) -> std::sync::MutexGuard<'_, Done> {
+        self.done.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The writer is done with `n` more occurrences.
     pub(crate) fn finish(&self, n: u64) {
-        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        *done += n;
+        self.lock().occurrences += n;
+    }
+
+    /// Everything the writer took before the flush token `token` is stored.
+    pub(crate) fn flushed(&self, token: u64) {
+        let mut done = self.lock();
+        // Tokens may reach the queue out of order; a later one covers an
+        // earlier one, whose flush started before it (see `Tracker::flush`).
+        done.flushed = done.flushed.max(token);
         self.done_changed.notify_all();
     }
 
-    fn wait_for(&self, target: u64, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        while *done < target || self.held_from.load(Ordering::SeqCst) < target {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            done = self.done_changed.wait_timeout(done, left).unwrap_or_else(|p| p.into_inner()).0;
+    /// Whether every occurrence accepted so far is done with.
+    fn idle(&self) -> bool {
+        // `done` first: it never counts one not yet in `accepted`, so equal
+        // counts mean that every occurrence accepted is done with.
+        let done = self.lock().occurrences;
+        done == self.accepted.load(Ordering::SeqCst)
+    }
+
+    fn wait_for(&self, token: u64, deadline: Option<Instant>) -> bool {
+        let mut done = self.lock();
+        while done.flushed < token {
+            done = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    self.done_changed.wait_timeout(done, left).unwrap_or_else(|p| p.into_inner()).0
+                }
+                None => self.done_changed.wait(done).unwrap_or_else(|p| p.into_inner()),
+            };
         }
         true
     }
@@ -185,21 +279,22 @@ impl Tracker {
             config,
             queue,
             wake,
-            overflow: Mutex::new(HashMap::new()),
+            overflow: Mutex::new(Overflow::default()),
             progress: Progress::default(),
         }
     }
 
     /// Hands an occurrence to the writer without blocking, and returns its
-    /// id. When the queue is full, folds it into the counter of its stack.
+    /// id. When the queue is full, folds it into the counter of its group.
     pub(crate) fn submit_pending(&self, p: Pending) -> EventId {
         let id = p.id;
         self.submit_queued(p);
         id
     }
 
-    fn submit_queued(&self, mut p: Pending) {
-        p.seq = self.progress.accepted.fetch_add(p.times, Ordering::SeqCst);
+    fn submit_queued(&self, p: Pending) {
+        // Before it is sent: the writer may be done with it at once.
+        self.progress.accepted.fetch_add(p.times, Ordering::SeqCst);
         match self.queue.try_send(Queued::Occurrence(p)) {
             Ok(()) => {}
             Err(TrySendError::Full(Queued::Occurrence(p))) => self.fold(p),
@@ -220,35 +315,35 @@ impl Tracker {
         }
     }
 
-    /// Adds an occurrence to the overflow counter of its exception name and stack.
+    /// Counts an occurrence in the overflow counters (see [`Overflow`]).
     fn fold(&self, p: Pending) {
-        let key = p.fold_key();
-        let mut map = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
-        let full = map.len() >= MAX_OVERFLOW_KEYS;
-        match map.get_mut(&key) {
-            Some(entry) => {
-                entry.times += p.times;
-                entry.occurrence.timestamp = entry.occurrence.timestamp.max(p.occurrence.timestamp);
-            }
-            None if !full => {
-                map.insert(key, p);
-            }
-            None => {
-                drop(map);
-                self.progress.lost.fetch_add(p.times, Ordering::Relaxed);
-                self.progress.finish(p.times);
-                return;
-            }
-        }
-        drop(map);
+        let key = fold_key(&p.occurrence.exception_name, &p.ips, Some(&p.occurrence.message));
+        self.overflow.lock().unwrap_or_else(|e| e.into_inner()).add(key, p);
         let _ = self.wake.try_send(());
     }
 
-    /// Waits until everything accepted so far is stored, or `timeout` passes.
+    /// Waits until everything recorded before the call is stored, or
+    /// `timeout` passes.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        let target = self.progress.accepted.load(Ordering::SeqCst);
-        self.progress.flush_requested.store(true, Ordering::SeqCst);
-        let _ = self.wake.try_send(());
-        self.progress.wait_for(target, timeout)
+        if self.progress.idle() {
+            return true;
+        }
+        // `None`: a timeout too long for an `Instant`, so none.
+        let deadline = Instant::now().checked_add(timeout);
+        // Everything recorded before this call is in the queue ahead of this
+        // token, or in the overflow counters, which the writer takes after
+        // it takes the token. A token taken later is sent behind all that
+        // too: whichever of the two the writer finishes first covers both.
+        let token = self.progress.tokens.fetch_add(1, Ordering::SeqCst) + 1;
+        // A full queue makes room as the writer drains it; a stalled writer
+        // (a locked database) lets the deadline pass.
+        let sent = match deadline {
+            Some(d) => self.queue.send_deadline(Queued::Flush(token), d).is_ok(),
+            None => self.queue.send(Queued::Flush(token)).is_ok(),
+        };
+        if !sent {
+            return false;
+        }
+        self.progress.wait_for(token, deadline)
     }
 }

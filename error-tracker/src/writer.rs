@@ -1,7 +1,7 @@
 //! The background writer: one thread that symbolizes, masks, fingerprints
 //! and stores what the capture path queued, in batched transactions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,7 @@ use crossbeam_channel::{Receiver, select};
 
 use crate::capture::EventId;
 use crate::capture::{self, State};
-use crate::fingerprint::default_fingerprint;
+use crate::fingerprint::{default_fingerprint, fold_key};
 use crate::mask::scrub_occurrence;
 use crate::notify::Dispatcher;
 use crate::store::{GroupChange, Grouped};
@@ -39,7 +39,7 @@ const STORM_POLL: Duration = Duration::from_millis(5);
 /// frames it goes through (usually microseconds away): past that it is
 /// stored with the frames it has.
 const HOLD: Duration = Duration::from_millis(200);
-/// How long an open occurrence is held at least when `flush` asks.
+/// How long an open occurrence is held at least while a `flush` waits.
 const FLUSH_HOLD: Duration = Duration::from_millis(50);
 /// How often the writer looks at what it holds.
 const HOLD_POLL: Duration = Duration::from_millis(10);
@@ -63,12 +63,23 @@ struct Writer {
     last_log: Option<Instant>,
     /// The notification policy and the queue to the notification worker.
     notify: Option<Dispatcher>,
-    /// Per fold key, what this batch already holds of it (see `take`).
+    /// Per exception name and raw stack, what this batch already holds of
+    /// it (see `take`).
     in_batch: HashMap<u64, InBatch>,
     /// When the last write ended.
     last_write: Option<Instant>,
     /// Open occurrences, waiting for the snapshots of outer tracked frames.
     held: HashMap<EventId, (Pending, Instant)>,
+    /// The flushes waiting, in the order their tokens came.
+    flushes: VecDeque<FlushWait>,
+}
+
+/// A flush whose token the writer has taken: it is done once what was
+/// taken before the token is written (at the end of the loop's turn) and
+/// these open occurrences, held then, are released and written too.
+struct FlushWait {
+    token: u64,
+    held: Vec<EventId>,
 }
 
 /// The occurrences of one fold key in the current batch.
@@ -94,6 +105,7 @@ impl Writer {
             in_batch: HashMap::new(),
             last_write: None,
             held: HashMap::new(),
+            flushes: VecDeque::new(),
         }
     }
 
@@ -118,22 +130,35 @@ impl Writer {
                 pulls += 1;
             }
             self.gather_storm(queue, wake, pulls);
-            let folded: Vec<Pending> = {
-                let mut map = self.t.overflow.lock().unwrap_or_else(|e| e.into_inner());
-                map.drain().map(|(_, p)| p).collect()
-            };
+            let folded = self.t.overflow.lock().unwrap_or_else(|e| e.into_inner()).take();
             for p in folded {
                 self.take_guarded(p);
             }
             self.release_held();
             self.write();
+            self.finish_flushes();
+        }
+    }
+
+    /// Tells the flushes that are done so. Everything taken before their
+    /// tokens is written by now, except what is still held.
+    fn finish_flushes(&mut self) {
+        let Writer { flushes, held, t, .. } = self;
+        while let Some(f) = flushes.front_mut() {
+            f.held.retain(|id| held.contains_key(id));
+            if !f.held.is_empty() {
+                // A later flush waits for these too: it waits in line.
+                return;
+            }
+            t.progress.flushed(f.token);
+            flushes.pop_front();
         }
     }
 
     /// In a storm (the last write ended less than [`STORM_WRITE_INTERVAL`]
     /// ago), keeps taking occurrences until that interval has passed, the
-    /// batch is full, or [`flush`](crate::flush) (or a full queue) wakes the
-    /// writer. It drains the queue every [`STORM_POLL`] rather than wait on
+    /// batch is full, [`flush`](crate::flush) waits, or a full queue wakes
+    /// the writer. It drains the queue every [`STORM_POLL`] rather than wait on
     /// it, so that the failing threads never have to wake the writer.
     fn gather_storm(&mut self, queue: &Receiver<Queued>, wake: &Receiver<()>, mut pulls: usize) {
         let Some(deadline) = self.last_write.map(|t| t + STORM_WRITE_INTERVAL) else { return };
@@ -153,7 +178,7 @@ impl Writer {
                 }
                 pulls += 1;
             }
-            if woken {
+            if woken || !self.flushes.is_empty() {
                 return;
             }
         }
@@ -165,7 +190,6 @@ impl Writer {
         match q {
             Queued::Occurrence(p) if p.open => {
                 self.held.insert(p.id, (p, Instant::now()));
-                self.publish_held();
             }
             Queued::Occurrence(p) => self.take_guarded(p),
             Queued::Amend { id, frame, extra, close } => {
@@ -175,23 +199,24 @@ impl Writer {
                 p.occurrence.frames.extend(frame);
                 p.occurrence.extra.extend(extra);
                 if close && let Some((p, _)) = self.held.remove(&id) {
-                    self.publish_held();
                     self.take_guarded(p);
                 }
+            }
+            Queued::Flush(token) => {
+                let held = self.held.keys().copied().collect();
+                self.flushes.push_back(FlushWait { token, held });
             }
         }
     }
 
     /// Stores the open occurrences held past [`HOLD`], or past
-    /// [`FLUSH_HOLD`] when `flush` asked (a chain still open then is stored
-    /// with the frames it has).
+    /// [`FLUSH_HOLD`] while a `flush` waits (a chain still open then is
+    /// stored with the frames it has).
     fn release_held(&mut self) {
         if self.held.is_empty() {
             return;
         }
-        // A flush waits for what it can (see `Progress::held_from`) and
-        // releases the chains that have had time to close.
-        let flushing = self.t.progress.flush_requested.swap(false, std::sync::atomic::Ordering::SeqCst);
+        let flushing = !self.flushes.is_empty();
         let now = Instant::now();
         let due: Vec<EventId> = self
             .held
@@ -207,14 +232,6 @@ impl Writer {
                 self.take_guarded(p);
             }
         }
-        self.publish_held();
-    }
-
-    /// Tells `flush` from which place on occurrences are held open. A
-    /// released one is in the batch, which `flush` waits for by count.
-    fn publish_held(&self) {
-        let from = self.held.values().map(|(p, _)| p.seq).min().unwrap_or(u64::MAX);
-        self.t.progress.set_held_from(from);
     }
 
     fn take_guarded(&mut self, p: Pending) {
@@ -236,7 +253,8 @@ impl Writer {
     /// fingerprinted or given its request's context: the writer keeps up,
     /// and every occurrence is counted.
     fn take(&mut self, p: Pending) {
-        let key = p.fold_key();
+        // Only folded where the stack decides the group (`stack_decides`).
+        let key = fold_key(&p.occurrence.exception_name, &p.ips, None);
         if let Some(seen) = self.in_batch.get(&key)
             && seen.stack_decides
             && seen.stored >= self.t.config.occurrences_per_group
@@ -246,7 +264,7 @@ impl Writer {
             latest.occurrence.timestamp = latest.occurrence.timestamp.max(p.occurrence.timestamp);
             return;
         }
-        let Pending { id, mut occurrence, ips, times, request, open: _, seq: _ } = p;
+        let Pending { id, mut occurrence, ips, times, request, open: _ } = p;
         occurrence.id = id.to_string();
         occurrence.host.clone_from(&self.t.host);
         occurrence.pid = self.t.pid;

@@ -1,0 +1,141 @@
+//! `flush` comes back only once what this thread recorded before it is in
+//! the SQLite file, while other threads record, overflow the queue and
+//! flush at the same time.
+//!
+//! The case that used to fail: an error handled inside a tracked function
+//! that is still running is held open by the writer (outer frames may add
+//! their snapshots), and is stored after the errors other threads record
+//! later. A flush that waited for a number of occurrences stored saw that
+//! number reached by those later ones, and returned before the held one
+//! was written.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use error_tracker::{Config, Guard, record_exception, track_exception};
+
+const CHECKERS: usize = 6;
+const ROUNDS: usize = 15;
+
+fn db() -> PathBuf {
+    static INIT: OnceLock<(tempfile::TempDir, PathBuf, Guard)> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("flush.sqlite");
+        let config = Config::default()
+            .database(path.to_str().expect("utf-8 path"))
+            // Small: the noise overflows it, so some records are folded and
+            // some flushes wait for room in the queue.
+            .queue_capacity(8)
+            // Every occurrence stays stored, so each thread finds its own.
+            .occurrences_per_group(1_000_000);
+        let guard = error_tracker::init(config).expect("init");
+        (dir, path, guard)
+    })
+    .1
+    .clone()
+}
+
+/// How many stored occurrences have exactly this message.
+fn stored(path: &Path, message: &str) -> i64 {
+    let conn = rusqlite::Connection::open(path).expect("open the database");
+    conn.busy_timeout(Duration::from_secs(60)).expect("busy timeout");
+    conn.query_row("SELECT count(*) FROM occurrences WHERE message = ?1", [message], |r| r.get(0))
+        .expect("count occurrences")
+}
+
+/// `n` in letters that are neither digits nor hex: tags that differ in
+/// words, as messages that the writer keeps apart (and folds apart).
+fn word(mut n: usize) -> String {
+    let mut w = String::new();
+    loop {
+        w.push(char::from(b'g' + (n % 20) as u8));
+        n /= 20;
+        if n == 0 {
+            return w;
+        }
+    }
+}
+
+fn flush() {
+    assert!(error_tracker::flush(Duration::from_secs(120)), "the writer did not flush in time");
+}
+
+#[derive(Debug)]
+struct Failed(String);
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Failed {}
+
+#[derive(Debug)]
+struct Noise;
+
+#[track_exception]
+fn fails(tag: &str) -> Result<(), Failed> {
+    Err(Failed(tag.to_owned()))
+}
+
+/// Handles an error of an inner tracked frame and flushes while still
+/// running: the occurrence is open when `flush` is called.
+#[track_exception]
+fn handles_then_flushes(tag: &str) -> Result<i64, Failed> {
+    let handled = fails(tag).is_err();
+    flush();
+    Ok(if handled { stored(&db(), tag) } else { 0 })
+}
+
+/// Records errors in a loop until `stop`, so that the writer always has
+/// later occurrences to store and the queue is often full.
+fn noise(stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        for _ in 0..5 {
+            record_exception!(Noise);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn each_thread_finds_what_it_recorded_right_after_its_flush() {
+    db();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let noisy: Vec<_> = (0..2).map(|_| s.spawn(|| noise(&stop))).collect();
+        let checkers: Vec<_> = (0..CHECKERS)
+            .map(|thread| {
+                s.spawn(move || {
+                    let mut missing = Vec::new();
+                    for round in 0..ROUNDS {
+                        // Held open by the writer: handled in a running tracked frame.
+                        let open = format!("open-marker {}", word(thread * ROUNDS + round));
+                        let found = handles_then_flushes(&open).expect("Ok");
+                        if found != 1 {
+                            missing.push((open, found));
+                        }
+                        // Queued, or folded when the queue is full.
+                        let plain = format!("plain-marker {}", word(thread * ROUNDS + round));
+                        record_exception!(Failed(plain.clone()));
+                        flush();
+                        let found = stored(&db(), &plain);
+                        if found != 1 {
+                            missing.push((plain, found));
+                        }
+                    }
+                    missing
+                })
+            })
+            .collect();
+        let missing: Vec<_> = checkers.into_iter().flat_map(|c| c.join().expect("a checker panicked")).collect();
+        stop.store(true, Ordering::Relaxed);
+        for n in noisy {
+            n.join().expect("a noise thread panicked");
+        }
+        assert!(missing.is_empty(), "not stored (message, rows) right after the flush: {missing:#?}");
+    });
+}
