@@ -118,6 +118,7 @@ fn batch(seq: &mut u64) -> Vec<Grouped> {
                     frames: vec![],
                     request: Some(request(*seq as usize)),
                     extra: vec![Variable { name: "attempt".into(), value: 3.into() }],
+                    site: None,
                 },
             }
         })

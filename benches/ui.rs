@@ -71,6 +71,7 @@ fn occurrence(g: u64, k: u64, now: Timestamp) -> Occurrence {
             custom: vec![],
         }),
         extra: vec![Variable { name: "attempt".into(), value: json!(k) }],
+        site: None,
     }
 }
 

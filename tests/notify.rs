@@ -331,10 +331,15 @@ impl std::fmt::Display for CheckoutError {
 }
 impl std::error::Error for CheckoutError {}
 
+/// The one call site of `CheckoutError` (a call site is a group).
+fn checkout_fails() {
+    record_exception!(CheckoutError, "password" => SECRET, "order" => 42);
+}
+
 #[test]
 fn a_new_group_mails_posts_and_opens_one_issue_and_a_regression_reopens_it() {
     let peers = peers();
-    record_exception!(CheckoutError, "password" => SECRET, "order" => 42);
+    checkout_fails();
     deliver();
 
     let g = group("CheckoutError");
@@ -380,14 +385,14 @@ fn a_new_group_mails_posts_and_opens_one_issue_and_a_regression_reopens_it() {
     let number = ticket.rsplit('/').next().unwrap().to_owned();
 
     // Recurring: counted, not notified.
-    record_exception!(CheckoutError);
+    checkout_fails();
     deliver();
     assert_eq!(peers.smtp.mails_about("CheckoutError").len(), 1);
 
     // A regression: a second mail, and the same issue reopened and commented.
     let store = error_tracker::store().unwrap();
     store.set_status(&g.hash, Status::Resolved).unwrap();
-    record_exception!(CheckoutError);
+    checkout_fails();
     deliver();
     let mails = peers.smtp.mails_about("CheckoutError");
     assert_eq!(mails.len(), 2);
@@ -445,13 +450,18 @@ fn a_storm_of_10000_occurrences_of_one_group_notifies_exactly_once() {
 #[derive(Debug)]
 struct FlakyError;
 
+/// The one call site of `FlakyError`.
+fn flaky_fails() -> error_tracker::EventId {
+    record_exception!(FlakyError)
+}
+
 #[test]
 fn a_failing_endpoint_is_tried_3_times_then_given_up_and_the_app_goes_on() {
     let peers = peers();
     let _alone = FAILURES.lock().unwrap_or_else(|e| e.into_inner());
     let before = error_tracker::notify::status().expect("the worker runs");
     // Returns at once: delivery is not on this thread.
-    let id = record_exception!(FlakyError);
+    let id = flaky_fails();
     assert!(!id.is_nil());
     deliver();
     let tries = peers.http.requests(|r| r.path == "/hook" && r.body.contains("FlakyError"));
@@ -471,7 +481,7 @@ fn a_failing_endpoint_is_tried_3_times_then_given_up_and_the_app_goes_on() {
     assert_eq!(peers.smtp.mails_about("FlakyError").len(), 1);
     let g = group("FlakyError");
     assert!(g.notification_sent && g.count == 1);
-    record_exception!(FlakyError);
+    flaky_fails();
     flush();
     assert_eq!(group("FlakyError").count, 2);
 }

@@ -11,6 +11,7 @@ use proc_macro::TokenStream;
 mod args;
 mod expand;
 mod locals;
+mod site;
 
 /// Tracks a function: when it returns `Err` or panics, the stored occurrence
 /// holds its arguments and its locals, masked.
@@ -184,4 +185,14 @@ fn expand_with(
             ts.into()
         }
     }
+}
+
+/// The line of the fn whose body holds the first of the input tokens (a
+/// `record_exception!` caller's), as a `u32` literal; `0` when it cannot be
+/// told. Not a public API: `record_exception!` calls it.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __enclosing_fn_line(input: TokenStream) -> TokenStream {
+    let line = input.into_iter().next().and_then(|token| site::enclosing_fn_line(token.span())).unwrap_or(0);
+    proc_macro::TokenTree::Literal(proc_macro::Literal::u32_suffixed(line)).into()
 }

@@ -49,6 +49,7 @@ fn occurrence(i: u64, kind: &str, message: String, secs_ago: u64) -> Occurrence 
             function: "shop::orders::load".into(),
             file: Some("src/orders.rs".into()),
             line: Some(41),
+            function_line: None,
             args: vec![
                 Variable { name: "order_id".into(), value: json!(i) },
                 Variable { name: "api_token".into(), value: json!("**************") },
@@ -67,6 +68,7 @@ fn occurrence(i: u64, kind: &str, message: String, secs_ago: u64) -> Occurrence 
             custom: vec![Variable { name: "user_id".into(), value: json!(1000 + i) }],
         }),
         extra: vec![Variable { name: "attempt".into(), value: json!(1 + i % 3) }],
+        site: None,
     }
 }
 

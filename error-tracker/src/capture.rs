@@ -11,7 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::context::current_request;
 use crate::mask::render::bounded_format;
-use crate::occurrence::{Occurrence, PanicInfo, Variable};
+use crate::occurrence::{CaptureSite, Occurrence, PanicInfo, Variable};
 use crate::timestamp::Timestamp;
 use crate::tracker::{Pending, Tracker};
 
@@ -147,6 +147,7 @@ pub(crate) fn base_occurrence(exception_name: String, message: String) -> Occurr
         frames: Vec::new(),
         request: None,
         extra: Vec::new(),
+        site: None,
     }
 }
 
@@ -155,17 +156,26 @@ pub(crate) fn capture_error(
     t: &Tracker,
     type_name: &'static str,
     err: &(dyn Error + '_),
+    site: CaptureSite,
     extra: Vec<Variable>,
 ) -> EventId {
     let mut p = pending_error(type_name, err);
     p.occurrence.extra = extra;
+    p.occurrence.site = Some(site);
     t.submit_pending(p)
 }
 
 /// Records a value that is only `Debug`: its `Debug` text is the message.
-pub(crate) fn capture_debug(t: &Tracker, type_name: &'static str, message: String, extra: Vec<Variable>) -> EventId {
+pub(crate) fn capture_debug(
+    t: &Tracker,
+    type_name: &'static str,
+    message: String,
+    site: CaptureSite,
+    extra: Vec<Variable>,
+) -> EventId {
     let mut p = pending_message(type_name, message);
     p.occurrence.extra = extra;
+    p.occurrence.site = Some(site);
     t.submit_pending(p)
 }
 
@@ -206,6 +216,13 @@ pub(crate) fn panic_occurrence(info: &std::panic::PanicHookInfo<'_>) -> Pending 
     };
     let location = info.location().map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
     let mut o = base_occurrence("panic".to_owned(), message.clone());
+    o.site = info.location().map(|l| CaptureSite {
+        function: String::new(),
+        file: l.file().to_owned(),
+        line: l.line(),
+        column: l.column(),
+        function_line: None,
+    });
     o.panic = Some(PanicInfo { message, location });
     Pending::new(o, raw_stack(), current_request())
 }

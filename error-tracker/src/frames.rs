@@ -383,17 +383,13 @@ impl Snapshot {
     /// marker fn declared inside the tracked function (its last segment is
     /// dropped), unless the user named the frame.
     pub fn new(site: &Site, function: &str, named: bool) -> Self {
-        let function = if named {
-            function.to_owned()
-        } else {
-            let f = function.rsplit_once("::").map_or(function, |(head, _)| head);
-            f.strip_suffix("::{{closure}}").unwrap_or(f).to_owned()
-        };
+        let function = if named { function.to_owned() } else { enclosing_function(function).to_owned() };
         Snapshot {
             frame: FrameSnapshot {
                 function,
                 file: Some(site.file.to_owned()),
                 line: Some(site.line),
+                function_line: Some(site.line),
                 args: Vec::new(),
                 locals: Vec::new(),
             },
@@ -429,6 +425,17 @@ impl Snapshot {
             self.frame.line = line;
         }
     }
+}
+
+/// The path of the fn that declares the marker fn whose path is `marker`
+/// (`app::load::{{closure}}::marker` → `app::load`): closures are part of
+/// their fn.
+pub(crate) fn enclosing_function(marker: &str) -> &str {
+    let mut f = marker.rsplit_once("::").map_or(marker, |(head, _)| head);
+    while let Some(outer) = f.strip_suffix("::{{closure}}") {
+        f = outer;
+    }
+    f
 }
 
 pub(crate) fn named(t: &Tracker, site: &Site, index: usize, render: impl FnOnce(&dyn Masking) -> Value) -> Variable {

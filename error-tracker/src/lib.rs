@@ -59,7 +59,7 @@ pub use frames::Plain;
 pub use json::Value;
 pub use mask::{DefaultMasking, Masking, mask_debug_text};
 pub use notify::{Notifier, Ticketing};
-pub use occurrence::{FrameSnapshot, Occurrence, PanicInfo, RequestContext, StackFrame, Variable};
+pub use occurrence::{CaptureSite, FrameSnapshot, Occurrence, PanicInfo, RequestContext, StackFrame, Variable};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
 pub use store::{
@@ -177,9 +177,20 @@ macro_rules! record_exception {
         use $crate::__private::{ViaAsDynError as _, ViaAsDynErrorSend as _, ViaDebug as _, ViaError as _};
         #[allow(unused_imports)]
         use $crate::__private::{RenderViaDebug as _, RenderViaName as _, RenderViaSerialize as _, RenderViaUnlocked as _};
+        // Where this call is, as the compiler sees it: it groups the
+        // occurrence, in a stripped binary too.
+        static __ERROR_TRACKER_SITE: $crate::__private::RecordSite = $crate::__private::RecordSite {
+            file: ::core::file!(),
+            line: ::core::line!(),
+            column: ::core::column!(),
+            function_line: $crate::__private::__enclosing_fn_line!($err),
+        };
+        #[allow(dead_code)]
+        fn __error_tracker_here() {}
         match $crate::__private::tracker() {
             ::core::option::Option::None => $crate::EventId::nil(),
             ::core::option::Option::Some(__error_tracker_t) => {
+                let __error_tracker_site = (&__ERROR_TRACKER_SITE, ::core::any::type_name_of_val(&__error_tracker_here));
                 let __error_tracker_err = &$err;
                 let __error_tracker_extra = ::std::vec![$(
                     $crate::__private::variable(__error_tracker_t, $key, |__error_tracker_m| {
@@ -187,7 +198,7 @@ macro_rules! record_exception {
                     })
                 ),*];
                 (&&&&$crate::__private::Wrap(__error_tracker_err))
-                    .__error_tracker_record(__error_tracker_t, __error_tracker_extra)
+                    .__error_tracker_record(__error_tracker_t, __error_tracker_site, __error_tracker_extra)
             }
         }
     }};
@@ -203,6 +214,32 @@ pub mod __private {
     use crate::{EventId, Masking, Variable};
     use std::error::Error;
     use std::fmt::Debug;
+
+    pub use error_tracker_macros::__enclosing_fn_line;
+
+    /// A `record_exception!` call's place, as the compiler saw it.
+    pub struct RecordSite {
+        pub file: &'static str,
+        pub line: u32,
+        pub column: u32,
+        /// The enclosing fn's line; 0: unknown.
+        pub function_line: u32,
+    }
+
+    /// A call's place, and the path of a marker fn declared next to it.
+    pub type RecordedAt = (&'static RecordSite, &'static str);
+
+    impl From<(&'static RecordSite, &'static str)> for crate::CaptureSite {
+        fn from((site, marker): RecordedAt) -> Self {
+            crate::CaptureSite {
+                function: crate::frames::enclosing_function(marker).to_owned(),
+                file: site.file.to_owned(),
+                line: site.line,
+                column: site.column,
+                function_line: (site.function_line != 0).then_some(site.function_line),
+            }
+        }
+    }
 
     /// The tracker, or `None` before `init` or while recording.
     #[inline]
@@ -259,39 +296,39 @@ pub mod __private {
     }
 
     pub trait ViaError {
-        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId;
+        fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId;
     }
     impl<T: Error> ViaError for &&&Wrap<'_, T> {
-        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId {
-            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0, extra)
+        fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId {
+            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0, site.into(), extra)
         }
     }
     pub trait ViaAsDynErrorSend {
-        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId;
+        fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId;
     }
     impl<T: AsRef<dyn Error + Send + Sync> + ?Sized> ViaAsDynErrorSend for &&Wrap<'_, T> {
-        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId {
-            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0.as_ref(), extra)
+        fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId {
+            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0.as_ref(), site.into(), extra)
         }
     }
     pub trait ViaAsDynError {
-        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId;
+        fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId;
     }
     impl<T: AsRef<dyn Error> + ?Sized> ViaAsDynError for &Wrap<'_, T> {
-        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId {
-            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0.as_ref(), extra)
+        fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId {
+            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0.as_ref(), site.into(), extra)
         }
     }
     pub trait ViaDebug {
-        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId;
+        fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId;
     }
     impl<T: Debug + ?Sized> ViaDebug for Wrap<'_, T> {
-        fn __error_tracker_record(&self, t: &Tracker, extra: Vec<Variable>) -> EventId {
+        fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId {
             let message = match crate::mask::render_debug(&*t.masking, self.0) {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
-            crate::capture::capture_debug(t, std::any::type_name::<T>(), message, extra)
+            crate::capture::capture_debug(t, std::any::type_name::<T>(), message, site.into(), extra)
         }
     }
 }

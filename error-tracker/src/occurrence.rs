@@ -43,6 +43,40 @@ pub struct Occurrence {
     /// Extra key/values given to `record_exception!` or by a `fields(...)` option.
     #[serde(default)]
     pub extra: Vec<Variable>,
+    /// Where `record_exception!` was called, or where the panic happened,
+    /// as the compiler saw it: it holds in a stripped binary, and groups
+    /// the occurrence (see [`default_fingerprint`](crate::default_fingerprint)).
+    /// Stores may keep it or not: it is also the innermost frame of
+    /// `backtrace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<CaptureSite>,
+}
+
+/// A place in the source where an occurrence was captured, known at compile
+/// time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureSite {
+    /// The path of the enclosing function (`my_app::db::load`); empty for a
+    /// panic, whose location alone is known.
+    pub function: String,
+    /// The source file, as the compiler named it.
+    pub file: String,
+    /// The line (from 1).
+    pub line: u32,
+    /// The column (from 1).
+    pub column: u32,
+    /// The line of the enclosing function's `fn`, when the macro could tell:
+    /// the group is keyed by the line within the function, so that code
+    /// added above the function keeps the group.
+    pub function_line: Option<u32>,
+}
+
+impl CaptureSite {
+    /// The site's line within its function (from 0 at the `fn`), else its
+    /// line in the file.
+    pub fn line_in_function(&self) -> u32 {
+        self.function_line.filter(|&f| f <= self.line).map_or(self.line, |f| self.line - f)
+    }
 }
 
 /// One symbolized backtrace frame.
@@ -74,8 +108,12 @@ pub struct FrameSnapshot {
     pub function: String,
     /// The source file of the function.
     pub file: Option<String>,
-    /// The line of the function.
+    /// The line where it failed (a `?`, `return`, or the panic), else the
+    /// line of the function.
     pub line: Option<u32>,
+    /// The line of the function's `fn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_line: Option<u32>,
     /// The arguments, in declaration order.
     #[serde(default)]
     pub args: Vec<Variable>,

@@ -157,6 +157,42 @@ fn resolve_address(ip: usize, in_app_prefixes: &[String]) -> Vec<StackFrame> {
     out
 }
 
+/// Completes a symbolized backtrace with what the compiler told the capture
+/// site, for a stripped binary as for one with debug info:
+/// - frames of the crates whose code captured the occurrence (the
+///   `record_exception!` call's and the tracked fns' crates) are in-app,
+///   whatever their file paths say;
+/// - the capture site is the innermost frame: when symbols name its
+///   function, that frame gets the site's line; else the site goes first.
+pub(crate) fn add_static_sites(o: &mut crate::occurrence::Occurrence) {
+    let crate_of = |function: &str| function.trim_start_matches('<').split("::").next().unwrap_or("").to_owned();
+    let mut crates: Vec<String> = o.frames.iter().map(|f| crate_of(&f.function)).collect();
+    if let Some(site) = o.site.as_ref().filter(|s| !s.function.is_empty()) {
+        crates.push(crate_of(&site.function));
+    }
+    crates.retain(|c| !c.is_empty() && !LIBRARY_CRATES.contains(&c.as_str()));
+    for f in o.backtrace.iter_mut().filter(|f| !f.in_app) {
+        let krate = crate_of(&f.function);
+        f.in_app = crates.contains(&krate) && f.function.contains("::");
+    }
+    let Some(site) = o.site.as_ref().filter(|s| !s.function.is_empty()) else { return };
+    match o.backtrace.iter_mut().find(|f| f.in_app) {
+        Some(f) if crate::frames::enclosing_function(&format!("{}::_", f.function)) == site.function => {
+            f.file = Some(site.file.clone());
+            f.line = Some(site.line);
+        }
+        _ => o.backtrace.insert(
+            0,
+            StackFrame {
+                function: site.function.clone(),
+                file: Some(site.file.clone()),
+                line: Some(site.line),
+                in_app: true,
+            },
+        ),
+    }
+}
+
 /// A frame is in-app when it comes from the application: by the configured
 /// prefixes, or else when it is neither std, a registry dependency, nor
 /// error-tracker itself.

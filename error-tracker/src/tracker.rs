@@ -317,7 +317,7 @@ impl Tracker {
 
     /// Counts an occurrence in the overflow counters (see [`Overflow`]).
     fn fold(&self, p: Pending) {
-        let key = fold_key(&p.occurrence.exception_name, &p.ips, Some(&p.occurrence.message));
+        let key = fold_key(&p.occurrence, &p.ips, true);
         self.overflow.lock().unwrap_or_else(|e| e.into_inner()).add(key, p);
         let _ = self.wake.try_send(());
     }
@@ -345,5 +345,32 @@ impl Tracker {
             return false;
         }
         self.progress.wait_for(token, deadline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An occurrence without a capture site (as the web integrations record
+    /// them): its fold key is its stack and message.
+    fn unsited(name: &str, i: usize) -> Pending {
+        let o = crate::capture::base_occurrence(name.to_owned(), format!("failed {}", "x".repeat(i % 7)));
+        Pending::new(o, vec![i, i + 1], None)
+    }
+
+    #[test]
+    fn past_the_caps_the_overflow_counts_coarser_and_never_drops() {
+        let mut overflow = Overflow::default();
+        let n = MAX_OVERFLOW_KEYS * 3;
+        for i in 0..n {
+            let name = format!("E{}", i % (MAX_OVERFLOW_NAMES + 10));
+            let p = unsited(&name, i);
+            overflow.add(crate::fingerprint::fold_key(&p.occurrence, &p.ips, true), p);
+        }
+        let all = overflow.take();
+        assert_eq!(all.iter().map(|p| p.times).sum::<u64>(), n as u64, "every occurrence counted");
+        assert!(all.len() <= MAX_OVERFLOW_KEYS + MAX_OVERFLOW_NAMES + 1, "bounded: {}", all.len());
+        assert!(all.iter().any(|p| p.occurrence.exception_name == UNGROUPED_NAME), "the last counter is used");
     }
 }

@@ -88,9 +88,9 @@ struct InBatch {
     latest: usize,
     /// How many are stored in full.
     stored: u32,
-    /// Whether the stack alone decides the group (the default fingerprint
-    /// with in-app frames), so that repeats can be folded without
-    /// fingerprinting them.
+    /// Whether the fold key alone decides the group (the default
+    /// fingerprint, from the compiler's sites or else in-app frames), so
+    /// that repeats can be folded without fingerprinting them.
     stack_decides: bool,
 }
 
@@ -253,8 +253,8 @@ impl Writer {
     /// fingerprinted or given its request's context: the writer keeps up,
     /// and every occurrence is counted.
     fn take(&mut self, p: Pending) {
-        // Only folded where the stack decides the group (`stack_decides`).
-        let key = fold_key(&p.occurrence.exception_name, &p.ips, None);
+        // Only folded where the key decides the group (`stack_decides`).
+        let key = fold_key(&p.occurrence, &p.ips, false);
         if let Some(seen) = self.in_batch.get(&key)
             && seen.stack_decides
             && seen.stored >= self.t.config.occurrences_per_group
@@ -270,6 +270,7 @@ impl Writer {
         occurrence.pid = self.t.pid;
         occurrence.release.clone_from(&self.t.release);
         occurrence.backtrace = self.symbolizer.resolve(&ips).to_vec();
+        crate::symbolize::add_static_sites(&mut occurrence);
         if let Some(scope) = request
             && occurrence.request.is_none()
         {
@@ -283,7 +284,8 @@ impl Writer {
                 .unwrap_or_else(|| default_fingerprint(&occurrence)),
             None => default_fingerprint(&occurrence),
         };
-        let stack_decides = self.t.fingerprint.is_none() && occurrence.backtrace.iter().any(|f| f.in_app);
+        let stack_decides = self.t.fingerprint.is_none()
+            && (crate::fingerprint::sites_decide(&occurrence) || occurrence.backtrace.iter().any(|f| f.in_app));
         self.batch.push(Grouped { hash, occurrence, times });
         let seen = self.in_batch.entry(key).or_insert(InBatch { latest: 0, stored: 0, stack_decides });
         seen.latest = self.batch.len() - 1;

@@ -187,6 +187,7 @@ fn occurrence(name: &str, message: &str, timestamp: Timestamp) -> Occurrence {
         frames: vec![],
         request: None,
         extra: vec![],
+        site: None,
     }
 }
 
@@ -238,6 +239,7 @@ fn round_trip(db: &dyn Db) {
         function: "my_app::load".into(),
         file: Some("src/db.rs".into()),
         line: Some(12),
+        function_line: None,
         args: vec![Variable { name: "id".into(), value: json!(7) }],
         locals: vec![Variable { name: "row".into(), value: json!({"a": [1, 2.5, null, true], "b": "x"}) }],
     }];

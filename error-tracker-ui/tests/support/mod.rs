@@ -59,6 +59,7 @@ pub fn occurrence(name: &str, message: &str, secs_ago: u64) -> Occurrence {
             function: "shop::orders::load".into(),
             file: Some("src/orders.rs".into()),
             line: Some(40),
+            function_line: None,
             args: vec![var("order_id", json!(17)), var("password", json!("**************"))],
             locals: vec![var("cart", json!({"items": [1, 2], "total_cents": 1999}))],
         }],
@@ -74,6 +75,7 @@ pub fn occurrence(name: &str, message: &str, secs_ago: u64) -> Occurrence {
             custom: vec![var("user_id", json!(7))],
         }),
         extra: vec![var("attempt", json!(3))],
+        site: None,
     }
 }
 
@@ -233,6 +235,7 @@ pub fn hostile_groups() -> Vec<error_tracker::Grouped> {
             function: p("function"),
             file: Some(p("file")),
             line: Some(1),
+            function_line: None,
             args: vec![var("arg")],
             locals: vec![var("local")],
         }];

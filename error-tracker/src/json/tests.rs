@@ -201,6 +201,7 @@ fn sample_occurrence() -> Occurrence {
             function: "app::load".into(),
             file: None,
             line: Some(3),
+            function_line: None,
             args: vec![var("id", Value::from(7)), var("ratio", Value::from(0.1))],
             locals: vec![var("rows", "[{\"b\":[1,null],\"a\":\"é\"}]".parse().unwrap())],
         }],
@@ -211,6 +212,7 @@ fn sample_occurrence() -> Occurrence {
             ..RequestContext::default()
         }),
         extra: vec![var("f32", Value::from(0.1f32))],
+        site: None,
     }
 }
 

@@ -24,6 +24,7 @@ fn occurrence(message: &str) -> Occurrence {
         frames: Vec::new(),
         request: None,
         extra: vec![Variable { name: "password".into(), value: crate::DEFAULT_MASK_WITH.into() }],
+        site: None,
     }
 }
 

@@ -167,6 +167,7 @@ mod tests {
                 frames: vec![],
                 request: None,
                 extra: vec![],
+                site: None,
             },
             times: 1,
         };

@@ -736,6 +736,7 @@ fn occurrence_from_row(r: &Row) -> Result<Occurrence, StoreError> {
         frames: crate::json::from_str(&json(11)?).map_err(json_err)?,
         request: opt_json(12)?.map(|p| crate::json::from_str(&p)).transpose().map_err(json_err)?,
         extra: crate::json::from_str(&json(13)?).map_err(json_err)?,
+        site: None,
     })
 }
 

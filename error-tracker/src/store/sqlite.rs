@@ -717,6 +717,7 @@ fn occurrence_from_columns(c: OccurrenceColumns) -> Result<Occurrence, StoreErro
         frames: crate::json::from_str(&frames).map_err(json_err)?,
         request: request.map(|p| crate::json::from_str(&p)).transpose().map_err(json_err)?,
         extra: crate::json::from_str(&extra).map_err(json_err)?,
+        site: None,
     })
 }
 
@@ -741,6 +742,7 @@ mod tests {
             frames: vec![],
             request: Some(RequestContext { method: "GET".into(), path: format!("/{hash}"), ..Default::default() }),
             extra: vec![],
+            site: None,
         };
         Grouped { hash: hash.into(), occurrence, times: 1 }
     }
