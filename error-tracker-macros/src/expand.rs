@@ -506,6 +506,8 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
     let depth = id("__error_tracker_depth");
     let err = id("__error_tracker_err");
     let payload = id("__error_tracker_payload");
+    let frame_local = id("__error_tracker_frame_local");
+    let below = id("__error_tracker_below");
 
     let (run, on_ok, leave) = if sig.asyncness.is_some() {
         let ret_var = id("__error_tracker_ret");
@@ -542,6 +544,10 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
         match #result {
             ::core::result::Result::Ok(#value) => {
                 if (&&#krate::__private::Wrap(&#value)).__error_tracker_err().is_some() {
+                    // A local of this frame: the stack is walked from it, so
+                    // the tracker's frames under it are never stored.
+                    let #frame_local = 0u8;
+                    let #below = ::core::ptr::addr_of!(#frame_local) as usize;
                     #krate::__private::exit_err_value(
                         #depth,
                         #leave,
@@ -549,7 +555,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
                         |#value, #t: &#krate::__private::Tracker| {
                             match (&&#krate::__private::Wrap(#value)).__error_tracker_err() {
                                 ::core::option::Option::Some(#err) => ::core::option::Option::Some(
-                                    (#capture_refs #krate::__private::Wrap(#err)).__error_tracker_capture(#t),
+                                    (#capture_refs #krate::__private::Wrap(#err)).__error_tracker_capture(#t, #below),
                                 ),
                                 ::core::option::Option::None => ::core::option::Option::None,
                             }

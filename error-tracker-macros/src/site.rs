@@ -13,9 +13,12 @@ use std::path::PathBuf;
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 
+/// A fn's `fn` line and the last line of its body.
+type Body = (usize, usize);
+
 thread_local! {
-    /// Per source file: the line spans of its fn bodies (`None`: unreadable).
-    static BODIES: RefCell<HashMap<PathBuf, Option<Vec<(usize, usize)>>>> = RefCell::new(HashMap::new());
+    /// Per source file: its fn bodies (`None`: unreadable).
+    static BODIES: RefCell<HashMap<PathBuf, Option<Vec<Body>>>> = RefCell::new(HashMap::new());
 }
 
 /// The line of the `fn` whose body holds `span`, or `None` where it cannot
@@ -31,7 +34,7 @@ pub(crate) fn enclosing_fn_line(span: proc_macro::Span) -> Option<u32> {
 }
 
 /// The innermost of `bodies` (`(fn line, body's last line)`) holding `line`.
-fn innermost(bodies: &[(usize, usize)], line: usize) -> Option<u32> {
+fn innermost(bodies: &[Body], line: usize) -> Option<u32> {
     bodies
         .iter()
         .filter(|(start, end)| (*start..=*end).contains(&line))
@@ -41,7 +44,7 @@ fn innermost(bodies: &[(usize, usize)], line: usize) -> Option<u32> {
 
 /// The fns of a source text: the line of each `fn` keyword and the last line
 /// of its body.
-fn fn_bodies(text: &str) -> Option<Vec<(usize, usize)>> {
+fn fn_bodies(text: &str) -> Option<Vec<Body>> {
     // The compiler's spans of a string parsed inside a proc macro carry no
     // line; proc-macro2's own parser does (feature `span-locations`). The
     // guard gives the compiler's back even if parsing panics.
@@ -62,7 +65,7 @@ fn fn_bodies(text: &str) -> Option<Vec<(usize, usize)>> {
     Some(v.0)
 }
 
-struct Bodies(Vec<(usize, usize)>);
+struct Bodies(Vec<Body>);
 
 impl Bodies {
     fn push(&mut self, fn_token: &syn::token::Fn, body: &syn::Block) {

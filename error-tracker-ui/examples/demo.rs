@@ -57,7 +57,7 @@ fn occurrence(i: u64, kind: &str, message: String, secs_ago: u64) -> Occurrence 
             locals: vec![Variable { name: "cart".into(), value: json!({"items": [3, 5, 8], "total_cents": 4599}) }],
         }],
         request: Some(RequestContext {
-            method: if i % 2 == 0 { "GET" } else { "POST" }.into(),
+            method: if i.is_multiple_of(2) { "GET" } else { "POST" }.into(),
             url: format!("https://shop.example/orders/{i}?expand=items"),
             path: format!("/orders/{i}"),
             route: Some("/orders/{id}".into()),

@@ -597,7 +597,7 @@ mod tests {
         let slots = [Slot::NEW, Slot::NEW];
         let f = frame(&slots);
         let (a, b) = (&1u32, 2u32);
-        (&&&&&Wrap(&a)).__error_tracker_bind(&f, 0, 0, true); // a shared reference
+        (&&&&Wrap(&a)).__error_tracker_bind(&f, 0, 0, true); // a shared reference
         (&&&&&Wrap(&b)).__error_tracker_bind(&f, 1, 1, false); // plain
         f.read(0);
         f.receiver(0);

@@ -95,20 +95,36 @@ impl fmt::Debug for EventId {
 
 /// The instruction addresses of the current stack, innermost first, unresolved.
 ///
+/// `from` is the address of a local of the frame that captures (the user's
+/// fn that called `record_exception!`, or a tracked fn's own frame), or 0:
+/// the frames under it, the tracker's own, are left out, whether or not the
+/// binary has the symbols to name them.
+///
 /// While a web integration serves a request, the walk stops at the frame
 /// that polls the request's future: the frames above it are the server's
 /// (runtime, HTTP, routing), the same for every request, and walking them
 /// would be most of the cost of the capture.
-pub(crate) fn raw_stack() -> Vec<usize> {
+pub(crate) fn raw_stack(from: usize) -> Vec<usize> {
     let boundary = crate::context::stack_boundary();
     let mut below = false;
     let mut ips = Vec::with_capacity(48);
+    let mut capturing = None;
     backtrace::trace(|frame| {
-        // `sp` is the frame's canonical frame address; 0 where the platform
-        // has none. The walk stops when it crosses the boundary upward, not
-        // merely when a frame is above it: code that switched to another
-        // stack (`stacker`, coroutines) may run at higher addresses.
+        // `sp` is the frame's stack pointer, under its own locals; 0 where
+        // the platform has none.
         let sp = frame.sp() as usize;
+        // The capturing frame and the frames it called are those at or
+        // under its local, and it is the last of them.
+        if from != 0 && sp != 0 {
+            if sp <= from {
+                capturing = Some(frame.ip() as usize);
+                return true;
+            }
+            ips.extend(capturing.take());
+        }
+        // The walk stops when it crosses the boundary upward, not merely
+        // when a frame is above it: code that switched to another stack
+        // (`stacker`, coroutines) may run at higher addresses.
         if boundary != 0 && sp != 0 {
             if sp <= boundary {
                 below = true;
@@ -119,6 +135,7 @@ pub(crate) fn raw_stack() -> Vec<usize> {
         ips.push(frame.ip() as usize);
         ips.len() < MAX_STACK_FRAMES
     });
+    ips.extend(capturing);
     ips
 }
 
@@ -158,8 +175,9 @@ pub(crate) fn capture_error(
     err: &(dyn Error + '_),
     site: CaptureSite,
     extra: Vec<Variable>,
+    below: usize,
 ) -> EventId {
-    let mut p = pending_error(type_name, err);
+    let mut p = pending_error(type_name, err, below);
     p.occurrence.extra = extra;
     p.occurrence.site = Some(site);
     t.submit_pending(p)
@@ -172,8 +190,9 @@ pub(crate) fn capture_debug(
     message: String,
     site: CaptureSite,
     extra: Vec<Variable>,
+    below: usize,
 ) -> EventId {
-    let mut p = pending_message(type_name, message);
+    let mut p = pending_message(type_name, message, below);
     p.occurrence.extra = extra;
     p.occurrence.site = Some(site);
     t.submit_pending(p)
@@ -181,7 +200,7 @@ pub(crate) fn capture_debug(
 
 /// Captures an error into an occurrence without submitting it: a tracked
 /// frame adds its snapshot first (see `frames`).
-pub(crate) fn pending_error(type_name: &'static str, err: &(dyn Error + '_)) -> Pending {
+pub(crate) fn pending_error(type_name: &'static str, err: &(dyn Error + '_), below: usize) -> Pending {
     with_state(State::Recording, || {
         let mut o = base_occurrence(type_name.to_owned(), display(&err));
         let mut next = err.source();
@@ -192,15 +211,15 @@ pub(crate) fn pending_error(type_name: &'static str, err: &(dyn Error + '_)) -> 
             o.sources.push(display(&src));
             next = src.source();
         }
-        Pending::new(o, raw_stack(), current_request())
+        Pending::new(o, raw_stack(below), current_request())
     })
 }
 
 /// Like [`pending_error`], for a value that is only `Debug` (or not even that).
-pub(crate) fn pending_message(type_name: &'static str, message: String) -> Pending {
+pub(crate) fn pending_message(type_name: &'static str, message: String, below: usize) -> Pending {
     with_state(State::Recording, || {
         let o = base_occurrence(type_name.to_owned(), message);
-        Pending::new(o, raw_stack(), current_request())
+        Pending::new(o, raw_stack(below), current_request())
     })
 }
 
@@ -224,5 +243,5 @@ pub(crate) fn panic_occurrence(info: &std::panic::PanicHookInfo<'_>) -> Pending 
         function_line: None,
     });
     o.panic = Some(PanicInfo { message, location });
-    Pending::new(o, raw_stack(), current_request())
+    Pending::new(o, raw_stack(0), current_request())
 }

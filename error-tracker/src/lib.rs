@@ -190,7 +190,13 @@ macro_rules! record_exception {
         match $crate::__private::tracker() {
             ::core::option::Option::None => $crate::EventId::nil(),
             ::core::option::Option::Some(__error_tracker_t) => {
-                let __error_tracker_site = (&__ERROR_TRACKER_SITE, ::core::any::type_name_of_val(&__error_tracker_here));
+                // A local of the calling frame: the stack is walked from it.
+                let __error_tracker_frame = 0u8;
+                let __error_tracker_site = $crate::__private::RecordedAt {
+                    site: &__ERROR_TRACKER_SITE,
+                    marker: ::core::any::type_name_of_val(&__error_tracker_here),
+                    frame: ::core::ptr::addr_of!(__error_tracker_frame) as usize,
+                };
                 let __error_tracker_err = &$err;
                 let __error_tracker_extra = ::std::vec![$(
                     $crate::__private::variable(__error_tracker_t, $key, |__error_tracker_m| {
@@ -226,11 +232,16 @@ pub mod __private {
         pub function_line: u32,
     }
 
-    /// A call's place, and the path of a marker fn declared next to it.
-    pub type RecordedAt = (&'static RecordSite, &'static str);
+    /// A call's place, the path of a marker fn declared next to it, and
+    /// the address of a local of the calling frame.
+    pub struct RecordedAt {
+        pub site: &'static RecordSite,
+        pub marker: &'static str,
+        pub frame: usize,
+    }
 
-    impl From<(&'static RecordSite, &'static str)> for crate::CaptureSite {
-        fn from((site, marker): RecordedAt) -> Self {
+    impl From<&RecordedAt> for crate::CaptureSite {
+        fn from(&RecordedAt { site, marker, .. }: &RecordedAt) -> Self {
             crate::CaptureSite {
                 function: crate::frames::enclosing_function(marker).to_owned(),
                 file: site.file.to_owned(),
@@ -300,7 +311,7 @@ pub mod __private {
     }
     impl<T: Error> ViaError for &&&Wrap<'_, T> {
         fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId {
-            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0, site.into(), extra)
+            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0, (&site).into(), extra, site.frame)
         }
     }
     pub trait ViaAsDynErrorSend {
@@ -308,7 +319,14 @@ pub mod __private {
     }
     impl<T: AsRef<dyn Error + Send + Sync> + ?Sized> ViaAsDynErrorSend for &&Wrap<'_, T> {
         fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId {
-            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0.as_ref(), site.into(), extra)
+            crate::capture::capture_error(
+                t,
+                std::any::type_name::<T>(),
+                self.0.as_ref(),
+                (&site).into(),
+                extra,
+                site.frame,
+            )
         }
     }
     pub trait ViaAsDynError {
@@ -316,7 +334,14 @@ pub mod __private {
     }
     impl<T: AsRef<dyn Error> + ?Sized> ViaAsDynError for &Wrap<'_, T> {
         fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId {
-            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0.as_ref(), site.into(), extra)
+            crate::capture::capture_error(
+                t,
+                std::any::type_name::<T>(),
+                self.0.as_ref(),
+                (&site).into(),
+                extra,
+                site.frame,
+            )
         }
     }
     pub trait ViaDebug {
@@ -328,7 +353,7 @@ pub mod __private {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
-            crate::capture::capture_debug(t, std::any::type_name::<T>(), message, site.into(), extra)
+            crate::capture::capture_debug(t, std::any::type_name::<T>(), message, (&site).into(), extra, site.frame)
         }
     }
 }

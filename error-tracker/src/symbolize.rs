@@ -204,8 +204,16 @@ pub(crate) fn is_in_app(function: &str, file: Option<&str>, prefixes: &[String])
     if !prefixes.is_empty() {
         return prefixes.iter().any(|p| path.starts_with(p.as_str()));
     }
-    let krate = path.split("::").next().unwrap_or(path);
-    if LIBRARY_CRATES.contains(&krate) || !path.contains("::") {
+    // `<T as Trait>::f`: the application's when `T` or `Trait` is (a
+    // primitive `T` is no crate's).
+    let crates: Vec<&str> = match function.strip_prefix('<').and_then(|rest| rest.split_once(" as ")) {
+        Some((ty, tr)) => {
+            [ty, tr].into_iter().filter(|p| p.contains("::")).filter_map(|p| p.split("::").next()).collect()
+        }
+        None if path.contains("::") => path.split("::").next().into_iter().collect(),
+        None => Vec::new(),
+    };
+    if !crates.iter().any(|k| !LIBRARY_CRATES.contains(k)) {
         return false;
     }
     match file {
@@ -264,6 +272,8 @@ mod tests {
     fn in_app_excludes_std_dependencies_and_the_tracker() {
         assert!(is_in_app("my_app::db::load", Some("/src/app/src/db.rs"), &[]));
         assert!(is_in_app("<my_app::Db as my_app::Load>::load", Some("src/db.rs"), &[]));
+        assert!(is_in_app("<my_app::Db as core::fmt::Debug>::fmt", None, &[]));
+        assert!(!is_in_app("<usize as core::slice::index::SliceIndex<[T]>>::index", None, &[]));
         assert!(!is_in_app("std::rt::lang_start", Some("/rustc/abc/library/std/src/rt.rs"), &[]));
         assert!(!is_in_app("tokio::runtime::park", Some("/root/.cargo/registry/src/x/tokio/park.rs"), &[]));
         assert!(!is_in_app("error_tracker::capture::raw_stack", None, &[]));
@@ -275,7 +285,7 @@ mod tests {
     #[test]
     fn resolves_this_stack_with_caching() {
         let mut s = Symbolizer::new(vec![]);
-        let ips = crate::capture::raw_stack();
+        let ips = crate::capture::raw_stack(0);
         let a = s.resolve(&ips);
         let b = s.resolve(&ips);
         assert!(Arc::ptr_eq(&a, &b));

@@ -116,10 +116,10 @@ fn describe(e: &::postgres::Error) -> String {
         Some(db) => format!("{} ({}: {})", db.message(), db.severity(), db.code().code()),
         None => {
             let mut s = e.to_string();
-            if let Some(src) = std::error::Error::source(e) {
-                if !s.contains(&src.to_string()) {
-                    s = format!("{s}: {src}");
-                }
+            if let Some(src) = std::error::Error::source(e)
+                && !s.contains(&src.to_string())
+            {
+                s = format!("{s}: {src}");
             }
             s
         }
