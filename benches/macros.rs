@@ -17,37 +17,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use error_tracker::{MemoryStore, record_exception, track_exception};
-
-#[derive(Debug, serde::Serialize)]
-pub struct Config {
-    host: String,
-    port: u16,
-}
-
-#[derive(Debug)]
-pub struct Failed(u64);
-
-impl std::fmt::Display for Failed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "failed with {}", self.0)
-    }
-}
-impl std::error::Error for Failed {}
-
-#[inline(never)]
-fn untracked(name: &str, n: u64, config: &Config) -> Result<u64, Failed> {
-    let doubled = n.wrapping_mul(2);
-    let sum = doubled.wrapping_add(name.len() as u64 + u64::from(config.port));
-    if sum == u64::MAX { Err(Failed(sum)) } else { Ok(sum) }
-}
-
-#[inline(never)]
-#[track_exception]
-fn tracked(name: &str, n: u64, config: &Config) -> Result<u64, Failed> {
-    let doubled = n.wrapping_mul(2);
-    let sum = doubled.wrapping_add(name.len() as u64 + u64::from(config.port));
-    if sum == u64::MAX { Err(Failed(sum)) } else { Ok(sum) }
-}
+use error_tracker_suite::tracked_fns::{Config, Failed, owned_tracked, owned_untracked, rows, tracked, untracked};
 
 #[inline(never)]
 #[tracing::instrument]
@@ -99,28 +69,6 @@ fn plain1(n: u64) -> Result<u64, Failed> {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Row {
-    id: u64,
-    name: String,
-    amount: f64,
-}
-
-#[inline(never)]
-fn owned_untracked(name: String, rows: &[Row]) -> Result<usize, Failed> {
-    let copy = rows.to_vec();
-    let total = copy.iter().map(|r| r.name.len()).sum::<usize>();
-    if total == usize::MAX { Err(Failed(0)) } else { Ok(total + name.len()) }
-}
-
-#[inline(never)]
-#[track_exception]
-fn owned_tracked(name: String, rows: &[Row]) -> Result<usize, Failed> {
-    let copy = rows.to_vec();
-    let total = copy.iter().map(|r| r.name.len()).sum::<usize>();
-    if total == usize::MAX { Err(Failed(0)) } else { Ok(total + name.len()) }
-}
-
 fn macros(c: &mut Criterion) {
     // The writer drains into memory on the other core; a large queue keeps
     // the measured error path the normal one (enqueue), not the overflow fold.
@@ -148,7 +96,7 @@ fn macros(c: &mut Criterion) {
     g.finish();
 
     for n in [100, 10_000] {
-        let rows: Vec<Row> = (0..n).map(|i| Row { id: i, name: format!("row-{i}"), amount: i as f64 * 1.5 }).collect();
+        let rows = rows(n);
         let mut g = c.benchmark_group(format!("owned_values_{n}_rows"));
         g.measurement_time(Duration::from_secs(4));
         g.bench_function("untracked", |b| b.iter(|| owned_untracked(black_box("alice".to_owned()), black_box(&rows))));

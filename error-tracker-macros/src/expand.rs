@@ -507,6 +507,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
     let err = id("__error_tracker_err");
     let payload = id("__error_tracker_payload");
     let frame_local = id("__error_tracker_frame_local");
+    let snapshot_var = id("__error_tracker_snapshot_fn");
     let below = id("__error_tracker_below");
 
     let (run, on_ok, leave) = if sig.asyncness.is_some() {
@@ -560,22 +561,25 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
                                 ::core::option::Option::None => ::core::option::Option::None,
                             }
                         },
-                        #snapshot_fn,
+                        #snapshot_var,
                     )
                 } else {
                     #on_ok
                 }
             }
             ::core::result::Result::Err(#payload) => {
-                #krate::__private::exit_panic_resume(#depth, #leave, #payload, #snapshot_fn)
+                #krate::__private::exit_panic_resume(#depth, #leave, #payload, #snapshot_var)
             }
         }
     };
     let outcome = if never { quote_spanned!(ms=> match #outcome {}) } else { outcome };
 
+    // One closure for both exits (an `Err` and a panic): its rendering code
+    // is generated once per tracked fn, not twice.
     let tokens = quote_spanned! {ms=>
         {
             #prologue
+            let #snapshot_var = #snapshot_fn;
             #run
             #outcome
         }

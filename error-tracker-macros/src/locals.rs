@@ -442,9 +442,14 @@ impl VisitMut for Rewriter {
                         .and_then(|x| self.visible(&x.to_string()).map(|k| (x.clone(), k)))
                         .filter(|(_, k)| *k != usize::MAX);
                     let tail = semi.is_none() && i == last;
+                    // A macro as the tail is left in place: its expansion may
+                    // be a block with inner attributes (`{ #![allow(..)] .. }`,
+                    // as memchr writes), which are unstable on an expression
+                    // inside a `let`. Its `Err` is recorded at the fn's line.
                     if tail
                         && body
                         && !conditional
+                        && !matches!(e, Expr::Macro(_))
                         && let Some(ret) = self.ret.clone()
                     {
                         let span = e.span();

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use error_tracker::{Config, Guard, SqliteStore, Store};
 
+pub mod tracked_fns;
+
 /// A database file in a temporary directory that lives as long as the process.
 pub fn temp_db(name: &str) -> PathBuf {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();

@@ -206,6 +206,21 @@ impl<'a> Pushes for Vec<&'a str> {
     }
 }
 
+// memchr's `unsafe_ifunc!`: a macro as the body's tail that expands to a
+// block with an inner attribute.
+macro_rules! block_with_inner_attribute {
+    ($x:expr) => {{
+        #![allow(unused_unsafe)]
+        let doubled = unsafe { $x * 2 };
+        if doubled > 100 { Err(format!("{doubled} too big")) } else { Ok(doubled) }
+    }};
+}
+
+#[error_tracker::track_exception]
+fn macro_tail(x: u32) -> Result<u32, String> {
+    block_with_inner_attribute!(x)
+}
+
 // 4. The attribute applied twice (as rstest_reuse's `#[apply]` does when it
 //    copies a template's attributes): it tracks once.
 #[track_exception]
@@ -284,6 +299,8 @@ fn main() {
     assert_eq!(message, Some("value present"));
     assert_eq!(checked(Some(3)), 3);
     assert_eq!(via_facade(1), Ok(2));
+    assert_eq!(macro_tail(3), Ok(6));
+    assert!(macro_tail(60).is_err());
     assert!(via_facade(255).is_err());
 }
 
