@@ -508,7 +508,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
     let payload = id("__error_tracker_payload");
     let frame_local = id("__error_tracker_frame_local");
     let snapshot_var = id("__error_tracker_snapshot_fn");
-    let below = id("__error_tracker_below");
+    let from = id("__error_tracker_from");
 
     let (run, on_ok, leave) = if sig.asyncness.is_some() {
         let ret_var = id("__error_tracker_ret");
@@ -548,7 +548,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
                     // A local of this frame: the stack is walked from it, so
                     // the tracker's frames under it are never stored.
                     let #frame_local = 0u8;
-                    let #below = ::core::ptr::addr_of!(#frame_local) as usize;
+                    let #from = ::core::ptr::addr_of!(#frame_local) as usize;
                     #krate::__private::exit_err_value(
                         #depth,
                         #leave,
@@ -556,7 +556,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
                         |#value, #t: &#krate::__private::Tracker| {
                             match (&&#krate::__private::Wrap(#value)).__error_tracker_err() {
                                 ::core::option::Option::Some(#err) => ::core::option::Option::Some(
-                                    (#capture_refs #krate::__private::Wrap(#err)).__error_tracker_capture(#t, #below),
+                                    (#capture_refs #krate::__private::Wrap(#err)).__error_tracker_capture(#t, #from),
                                 ),
                                 ::core::option::Option::None => ::core::option::Option::None,
                             }

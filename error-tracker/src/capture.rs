@@ -175,9 +175,9 @@ pub(crate) fn capture_error(
     err: &(dyn Error + '_),
     site: CaptureSite,
     extra: Vec<Variable>,
-    below: usize,
+    from: usize,
 ) -> EventId {
-    let mut p = pending_error(type_name, err, below);
+    let mut p = pending_error(type_name, err, from);
     p.occurrence.extra = extra;
     p.occurrence.site = Some(site);
     t.submit_pending(p)
@@ -190,17 +190,17 @@ pub(crate) fn capture_debug(
     message: String,
     site: CaptureSite,
     extra: Vec<Variable>,
-    below: usize,
+    from: usize,
 ) -> EventId {
-    let mut p = pending_message(type_name, message, below);
+    let mut p = pending_message(type_name, message, from);
     p.occurrence.extra = extra;
     p.occurrence.site = Some(site);
     t.submit_pending(p)
 }
 
 /// Captures an error into an occurrence without submitting it: a tracked
-/// frame adds its snapshot first (see `frames`).
-pub(crate) fn pending_error(type_name: &'static str, err: &(dyn Error + '_), below: usize) -> Pending {
+/// frame adds its snapshot first (see `frames`). `from`: see [`raw_stack`].
+pub(crate) fn pending_error(type_name: &'static str, err: &(dyn Error + '_), from: usize) -> Pending {
     with_state(State::Recording, || {
         let mut o = base_occurrence(type_name.to_owned(), display(&err));
         let mut next = err.source();
@@ -211,15 +211,15 @@ pub(crate) fn pending_error(type_name: &'static str, err: &(dyn Error + '_), bel
             o.sources.push(display(&src));
             next = src.source();
         }
-        Pending::new(o, raw_stack(below), current_request())
+        Pending::new(o, raw_stack(from), current_request())
     })
 }
 
 /// Like [`pending_error`], for a value that is only `Debug` (or not even that).
-pub(crate) fn pending_message(type_name: &'static str, message: String, below: usize) -> Pending {
+pub(crate) fn pending_message(type_name: &'static str, message: String, from: usize) -> Pending {
     with_state(State::Recording, || {
         let o = base_occurrence(type_name.to_owned(), message);
-        Pending::new(o, raw_stack(below), current_request())
+        Pending::new(o, raw_stack(from), current_request())
     })
 }
 

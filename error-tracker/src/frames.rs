@@ -827,56 +827,56 @@ impl<T: ?Sized> ErrOfOther for Wrap<'_, T> {
 /// `AsRef<dyn Error>` > `Debug` > name.
 pub trait CaptureViaError {
     /// Captures the error.
-    fn __error_tracker_capture(&self, t: &Tracker, below: usize) -> Capture;
+    fn __error_tracker_capture(&self, t: &Tracker, from: usize) -> Capture;
 }
 impl<T: Error> CaptureViaError for &&&&Wrap<'_, T> {
-    fn __error_tracker_capture(&self, _: &Tracker, below: usize) -> Capture {
-        Capture(capture::pending_error(std::any::type_name::<T>(), self.0, below))
+    fn __error_tracker_capture(&self, _: &Tracker, from: usize) -> Capture {
+        Capture(capture::pending_error(std::any::type_name::<T>(), self.0, from))
     }
 }
 /// See [`CaptureViaError`].
 pub trait CaptureViaAsDynErrorSend {
     /// Captures the error.
-    fn __error_tracker_capture(&self, t: &Tracker, below: usize) -> Capture;
+    fn __error_tracker_capture(&self, t: &Tracker, from: usize) -> Capture;
 }
 impl<T: AsRef<dyn Error + Send + Sync> + ?Sized> CaptureViaAsDynErrorSend for &&&Wrap<'_, T> {
-    fn __error_tracker_capture(&self, _: &Tracker, below: usize) -> Capture {
-        Capture(capture::pending_error(std::any::type_name::<T>(), self.0.as_ref(), below))
+    fn __error_tracker_capture(&self, _: &Tracker, from: usize) -> Capture {
+        Capture(capture::pending_error(std::any::type_name::<T>(), self.0.as_ref(), from))
     }
 }
 /// See [`CaptureViaError`].
 pub trait CaptureViaAsDynError {
     /// Captures the error.
-    fn __error_tracker_capture(&self, t: &Tracker, below: usize) -> Capture;
+    fn __error_tracker_capture(&self, t: &Tracker, from: usize) -> Capture;
 }
 impl<T: AsRef<dyn Error> + ?Sized> CaptureViaAsDynError for &&Wrap<'_, T> {
-    fn __error_tracker_capture(&self, _: &Tracker, below: usize) -> Capture {
-        Capture(capture::pending_error(std::any::type_name::<T>(), self.0.as_ref(), below))
+    fn __error_tracker_capture(&self, _: &Tracker, from: usize) -> Capture {
+        Capture(capture::pending_error(std::any::type_name::<T>(), self.0.as_ref(), from))
     }
 }
 /// See [`CaptureViaError`].
 pub trait CaptureViaDebug {
     /// Captures the error.
-    fn __error_tracker_capture(&self, t: &Tracker, below: usize) -> Capture;
+    fn __error_tracker_capture(&self, t: &Tracker, from: usize) -> Capture;
 }
 impl<T: Debug + ?Sized> CaptureViaDebug for &Wrap<'_, T> {
-    fn __error_tracker_capture(&self, t: &Tracker, below: usize) -> Capture {
+    fn __error_tracker_capture(&self, t: &Tracker, from: usize) -> Capture {
         let message = match crate::mask::render_debug(&*t.masking, self.0) {
             Value::String(s) => s,
             other => other.to_string(),
         };
-        Capture(capture::pending_message(std::any::type_name::<T>(), message, below))
+        Capture(capture::pending_message(std::any::type_name::<T>(), message, from))
     }
 }
 /// See [`CaptureViaError`].
 pub trait CaptureViaName {
     /// Captures the error.
-    fn __error_tracker_capture(&self, t: &Tracker, below: usize) -> Capture;
+    fn __error_tracker_capture(&self, t: &Tracker, from: usize) -> Capture;
 }
 impl<T: ?Sized> CaptureViaName for Wrap<'_, T> {
-    fn __error_tracker_capture(&self, _: &Tracker, below: usize) -> Capture {
+    fn __error_tracker_capture(&self, _: &Tracker, from: usize) -> Capture {
         let name = std::any::type_name::<T>();
-        Capture(capture::pending_message(name, format!("<{name}>"), below))
+        Capture(capture::pending_message(name, format!("<{name}>"), from))
     }
 }
 
