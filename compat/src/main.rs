@@ -16,6 +16,9 @@
 //!   built), and adds the times and rlib sizes to the report;
 //! - `--list`: prints the crates and exits.
 //!
+//! `COMPAT_RUNTIME=DIR` tracks the copies with another checkout's
+//! error-tracker crate (say an older commit's, to compare build costs).
+//!
 //! For each crate, cargo fetches the package (a throw-away manifest that
 //! depends on `name = "=version"`), and two copies are made under
 //! `$CARGO_TARGET_DIR/compat/` (or `target/compat/`): `untracked/` as
@@ -89,7 +92,7 @@ fn main() -> ExitCode {
     };
     let suite = Suite {
         work: target.join("compat"),
-        runtime: repo.join("error-tracker"),
+        runtime: std::env::var_os("COMPAT_RUNTIME").map_or_else(|| repo.join("error-tracker"), PathBuf::from),
         lock: repo.join("Cargo.lock"),
         runner: Runner { target_dir: target.join("compat").join("target"), timeout: options.timeout },
         build_cost: options.build_cost,
@@ -135,7 +138,8 @@ fn parse_options(mut args: impl Iterator<Item = String>) -> Result<Options, Stri
 struct Suite {
     /// `<target>/compat`: the fetch manifests, crate copies, logs, report.
     work: PathBuf,
-    /// The error-tracker crate of this repository, the tracked copies' dependency.
+    /// The error-tracker crate of this repository (or `COMPAT_RUNTIME`), the
+    /// tracked copies' dependency.
     runtime: PathBuf,
     /// This repository's `Cargo.lock`, the copies' first lock file.
     lock: PathBuf,
