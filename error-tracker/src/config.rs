@@ -353,8 +353,8 @@ impl Config {
 
     /// How many occurrences may wait for the writer (default 8192). Past
     /// that, occurrences are folded into counters per group (the groups the
-    /// default fingerprint makes: by stack, or by message where the stack
-    /// has no in-app frame), never blocked, never uncounted. Past 10,000
+    /// default fingerprint makes: by capture site, known before anything is
+    /// symbolized), never blocked, never uncounted. Past 10,000
     /// groups waiting at once, the rest are counted per exception name, in a
     /// group of their own whose message says so.
     pub fn queue_capacity(mut self, n: usize) -> Self {
@@ -388,9 +388,10 @@ impl Config {
 
     /// Replaces the fingerprint (group key) function.
     ///
-    /// While the queue is full, occurrences with the same exception name,
-    /// raw stack and message (numbers, hex and ids aside) are counted
-    /// together and fingerprinted once, as the first of them.
+    /// While the queue is full, occurrences of one default group (one
+    /// capture site; for one without a site, the same exception name, raw
+    /// stack and message, numbers, hex and ids aside) are counted together
+    /// and fingerprinted once, as the first of them.
     pub fn fingerprint(mut self, f: impl Fn(&crate::Occurrence) -> String + Send + Sync + 'static) -> Self {
         self.fingerprint = Some(Arc::new(f));
         self
