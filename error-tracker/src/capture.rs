@@ -109,7 +109,7 @@ pub(crate) fn raw_stack(from: usize) -> Vec<usize> {
     let mut below = false;
     let mut ips = Vec::with_capacity(48);
     let mut capturing = None;
-    backtrace::trace(|frame| {
+    let mut walk = |frame: &backtrace::Frame| {
         // `sp` is the frame's stack pointer, under its own locals; 0 where
         // the platform has none.
         let sp = frame.sp() as usize;
@@ -134,7 +134,20 @@ pub(crate) fn raw_stack(from: usize) -> Vec<usize> {
         }
         ips.push(frame.ip() as usize);
         ips.len() < MAX_STACK_FRAMES
-    });
+    };
+    // Not `backtrace::trace`: its lock is also held by `backtrace::resolve`,
+    // so every failing thread would wait while the writer symbolizes (tens
+    // of milliseconds for the first, DWARF-decompressing, call). The lock
+    // exists for Windows' dbghelp, which is not thread-safe; elsewhere the
+    // walk is `_Unwind_Backtrace`, which shares nothing with the resolver.
+    #[cfg(not(windows))]
+    // SAFETY: on this backend the walk touches no state of the crate's
+    // (see above); the callback only reads the frame.
+    unsafe {
+        backtrace::trace_unsynchronized(&mut walk);
+    }
+    #[cfg(windows)]
+    backtrace::trace(&mut walk);
     ips.extend(capturing);
     ips
 }
