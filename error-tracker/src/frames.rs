@@ -431,11 +431,16 @@ impl Snapshot {
 /// (`app::load::{{closure}}::marker` → `app::load`): closures are part of
 /// their fn.
 pub(crate) fn enclosing_function(marker: &str) -> &str {
-    let mut f = marker.rsplit_once("::").map_or(marker, |(head, _)| head);
-    while let Some(outer) = f.strip_suffix("::{{closure}}") {
-        f = outer;
+    without_closures(marker.rsplit_once("::").map_or(marker, |(head, _)| head))
+}
+
+/// `app::load` for `app::load::{{closure}}::{{closure}}`: a closure is
+/// part of its fn.
+pub(crate) fn without_closures(mut function: &str) -> &str {
+    while let Some(outer) = function.strip_suffix("::{{closure}}") {
+        function = outer;
     }
-    f
+    function
 }
 
 pub(crate) fn named(t: &Tracker, site: &Site, index: usize, render: impl FnOnce(&dyn Masking) -> Value) -> Variable {

@@ -177,7 +177,7 @@ pub(crate) fn add_static_sites(o: &mut crate::occurrence::Occurrence) {
     }
     let Some(site) = o.site.as_ref().filter(|s| !s.function.is_empty()) else { return };
     match o.backtrace.iter_mut().find(|f| f.in_app) {
-        Some(f) if crate::frames::enclosing_function(&format!("{}::_", f.function)) == site.function => {
+        Some(f) if crate::frames::without_closures(&f.function) == site.function => {
             f.file = Some(site.file.clone());
             f.line = Some(site.line);
         }

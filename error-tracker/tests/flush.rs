@@ -21,6 +21,9 @@ use std::time::Duration;
 
 use error_tracker::{Config, Guard, record_exception, track_exception};
 
+mod common;
+use common::{Failed, word};
+
 const CHECKERS: usize = 6;
 const ROUNDS: usize = 15;
 
@@ -43,14 +46,14 @@ fn db() -> PathBuf {
     .clone()
 }
 
-/// The stored count of the group of the error type named `type_name`
-/// (each of the test's types is recorded at one site: one group).
-fn stored(path: &Path, type_name: &str) -> i64 {
+/// The stored count of the group of the error type `E` (each of the test's
+/// types is recorded at one site: one group).
+fn stored<E>(path: &Path) -> i64 {
     let conn = rusqlite::Connection::open(path).expect("open the database");
     conn.busy_timeout(Duration::from_secs(60)).expect("busy timeout");
     conn.query_row(
         "SELECT coalesce(sum(count), 0) FROM exceptions WHERE exception_name = ?1",
-        [format!("flush::{type_name}")],
+        [std::any::type_name::<E>()],
         |r| r.get(0),
     )
     .expect("count occurrences")
@@ -60,31 +63,9 @@ fn stored(path: &Path, type_name: &str) -> i64 {
 static OPEN_DONE: AtomicI64 = AtomicI64::new(0);
 static PLAIN_DONE: AtomicI64 = AtomicI64::new(0);
 
-/// `n` in letters: a tag per record, to tell them apart when debugging.
-fn word(mut n: usize) -> String {
-    let mut w = String::new();
-    loop {
-        w.push(char::from(b'g' + (n % 20) as u8));
-        n /= 20;
-        if n == 0 {
-            return w;
-        }
-    }
-}
-
 fn flush() {
     assert!(error_tracker::flush(Duration::from_secs(120)), "the writer did not flush in time");
 }
-
-#[derive(Debug)]
-struct Failed(String);
-
-impl std::fmt::Display for Failed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for Failed {}
 
 #[derive(Debug)]
 struct Noise;
@@ -114,7 +95,7 @@ fn handles_then_flushes(tag: &str) -> Result<(i64, i64), Failed> {
     assert!(handled);
     let done = OPEN_DONE.fetch_add(1, Ordering::SeqCst) + 1;
     flush();
-    Ok((done, stored(&db(), "Failed")))
+    Ok((done, stored::<Failed>(&db())))
 }
 
 /// Records errors in a loop until `stop`, so that the writer always has
@@ -150,7 +131,7 @@ fn each_thread_finds_what_it_recorded_right_after_its_flush() {
                         record_exception!(Plain(plain));
                         let done = PLAIN_DONE.fetch_add(1, Ordering::SeqCst) + 1;
                         flush();
-                        let found = stored(&db(), "Plain");
+                        let found = stored::<Plain>(&db());
                         if found < done {
                             missing.push(("plain", done, found));
                         }

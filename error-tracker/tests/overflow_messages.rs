@@ -13,31 +13,12 @@ use std::time::Duration;
 
 use error_tracker::{Config, record_exception};
 
+mod common;
+use common::{Failed, word};
+
 const MESSAGES: usize = 30_000;
 /// Kinds of messages: they differ in words too, not only in numbers.
 const KINDS: usize = 300;
-
-#[derive(Debug)]
-struct Failed(String);
-
-impl std::fmt::Display for Failed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for Failed {}
-
-/// `n` in letters that are neither digits nor hex, so kept by normalization.
-fn word(mut n: usize) -> String {
-    let mut w = String::new();
-    loop {
-        w.push(char::from(b'g' + (n % 20) as u8));
-        n /= 20;
-        if n == 0 {
-            return w;
-        }
-    }
-}
 
 fn message(i: usize) -> String {
     format!("{} store refused item {i}", word(i % KINDS))
