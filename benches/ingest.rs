@@ -103,6 +103,7 @@ fn batch(seq: &mut u64) -> Vec<Grouped> {
             Grouped {
                 hash: format!("{:040x}", group as u128 * 0x9E37_79B9_7F4A_7C15),
                 times: 1,
+                count_only: false,
                 occurrence: Occurrence {
                     id: format!("00000000-0000-4000-8000-{:012x}", *seq),
                     exception_name: format!("shop::orders::OrderError{}", group % 17),

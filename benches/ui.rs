@@ -99,6 +99,7 @@ fn database() -> PathBuf {
                     hash: format!("{:040x}", g * 2_654_435_761),
                     occurrence: occurrence(g, k, now),
                     times: 1,
+                    count_only: false,
                 })
                 .collect();
             store.write(&batch).unwrap();

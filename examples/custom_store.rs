@@ -37,6 +37,8 @@ enum Event {
 struct Entry {
     hash: String,
     times: u64,
+    #[serde(default)]
+    count_only: bool,
     occurrence: Occurrence,
 }
 
@@ -97,8 +99,10 @@ impl JsonLinesStore {
 fn apply(index: &MemoryStore, event: Event) -> Result<(), StoreError> {
     match event {
         Event::Write { batch } => {
-            let batch: Vec<Grouped> =
-                batch.into_iter().map(|e| Grouped { hash: e.hash, occurrence: e.occurrence, times: e.times }).collect();
+            let batch: Vec<Grouped> = batch
+                .into_iter()
+                .map(|e| Grouped { hash: e.hash, occurrence: e.occurrence, times: e.times, count_only: e.count_only })
+                .collect();
             index.write(&batch).map(drop)
         }
         Event::Delete { hash } => index.delete_group(&hash).map(drop),
@@ -115,7 +119,12 @@ impl Store for JsonLinesStore {
         }
         let entries = batch
             .iter()
-            .map(|g| Entry { hash: g.hash.clone(), times: g.times, occurrence: g.occurrence.clone() })
+            .map(|g| Entry {
+                hash: g.hash.clone(),
+                times: g.times,
+                count_only: g.count_only,
+                occurrence: g.occurrence.clone(),
+            })
             .collect();
         self.record(Event::Write { batch: entries }, |index| index.write(batch))
     }

@@ -91,6 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (400 - i) * 210 + i % 7,
             ),
             times: 1,
+            count_only: false,
         });
     }
     store.write(&batch)?;

@@ -286,7 +286,7 @@ impl Writer {
         };
         let stack_decides = self.t.fingerprint.is_none()
             && (crate::fingerprint::sites_decide(&occurrence) || occurrence.backtrace.iter().any(|f| f.in_app));
-        self.batch.push(Grouped { hash, occurrence, times });
+        self.batch.push(Grouped { hash, occurrence, times, count_only: false });
         let seen = self.in_batch.entry(key).or_insert(InBatch { latest: 0, stored: 0, stack_decides });
         seen.latest = self.batch.len() - 1;
         seen.stored += 1;

@@ -155,6 +155,7 @@ conformance!(
     awkward_text,
     concurrent_writers,
     shared_backtraces,
+    count_only_entries,
 );
 
 // ---- building occurrences
@@ -198,7 +199,7 @@ fn uuid_like() -> String {
 }
 
 fn one(hash: &str, o: Occurrence) -> Vec<Grouped> {
-    vec![Grouped { hash: hash.to_owned(), occurrence: o, times: 1 }]
+    vec![Grouped { hash: hash.to_owned(), occurrence: o, times: 1, count_only: false }]
 }
 
 fn all_groups(s: &dyn Store) -> Vec<error_tracker::GroupSummary> {
@@ -295,7 +296,9 @@ fn counts_and_timestamps(db: &dyn Db) {
     assert_eq!((g.count, g.created_on, g.last_seen), (3, at(0), at(2)));
 
     // A folded occurrence counts for all it stands for.
-    let c = s.write(&[Grouped { hash: "a".into(), occurrence: occurrence("E", "m", at(3)), times: 4 }]).unwrap();
+    let c = s
+        .write(&[Grouped { hash: "a".into(), occurrence: occurrence("E", "m", at(3)), times: 4, count_only: false }])
+        .unwrap();
     assert_eq!((c[0].count, c[0].added), (7, 4));
     s.write(&one("b", occurrence("F", "other", at(1)))).unwrap();
 
@@ -319,12 +322,56 @@ fn latest_occurrence_wins_by_time(db: &dyn Db) {
     assert_eq!(g.traceback, render_traceback(&newer));
 }
 
+/// Repeats of an error storm past its site's detail budget: they count,
+/// move `last_seen` and the hours, store no row, and leave the detail.
+fn count_only_entries(db: &dyn Db) {
+    let s = db.handle();
+    let counted = |hash: &str, message: &str, when: Timestamp, times: u64| Grouped {
+        hash: hash.into(),
+        occurrence: occurrence("E", message, when),
+        times,
+        count_only: true,
+    };
+    let mut detailed = occurrence("E", "stored in detail", at(10));
+    detailed.host = "web-1".into();
+    s.write(&one("a", detailed.clone())).unwrap();
+    let c = s.write(&[counted("a", "a repeat", at(12), 40)]).unwrap();
+    assert_eq!((c[0].kind, c[0].count, c[0].added), (ChangeKind::Recurring, 41, 40));
+    let g = s.group("a").unwrap().unwrap();
+    assert_eq!(
+        (g.summary.count, g.summary.message.as_str(), g.summary.host.as_str()),
+        (41, "stored in detail", "web-1")
+    );
+    assert_eq!((g.summary.created_on, g.summary.last_seen), (at(10), at(12)));
+    assert_eq!(g.traceback, render_traceback(&detailed), "the detail stays");
+    let stored = s.occurrences("a", PageRequest { page: 1, per_page: 10 }).unwrap();
+    assert_eq!(stored.items.iter().map(|o| o.message.as_str()).collect::<Vec<_>>(), ["stored in detail"]);
+
+    // In one batch with detail, the detail wins even when a count is newer.
+    let c = s
+        .write(&[counted("a", "a repeat", at(20), 5), Grouped::new("a", occurrence("E", "newer detail", at(15)))])
+        .unwrap();
+    assert_eq!((c[0].count, c[0].added), (47, 6));
+    let g = s.group("a").unwrap().unwrap().summary;
+    assert_eq!((g.message.as_str(), g.last_seen), ("newer detail", at(20)));
+    assert_eq!(s.occurrences("a", PageRequest { page: 1, per_page: 10 }).unwrap().total, 2);
+
+    // A group the store does not have (deleted while its storm went on)
+    // takes what the count carries.
+    let c = s.write(&[counted("gone", "what it was", at(30), 7)]).unwrap();
+    assert_eq!((c[0].kind, c[0].count), (ChangeKind::New, 7));
+    let r = db.handle();
+    let g = r.group("gone").unwrap().unwrap().summary;
+    assert_eq!((g.count, g.message.as_str(), g.created_on, g.last_seen), (7, "what it was", at(30), at(30)));
+    assert_eq!(r.occurrences("gone", PageRequest { page: 1, per_page: 10 }).unwrap().total, 0);
+}
+
 fn changes_per_batch(db: &dyn Db) {
     let s = db.handle();
     let batch = vec![
-        Grouped { hash: "a".into(), occurrence: occurrence("E", "1", at(1)), times: 1 },
-        Grouped { hash: "b".into(), occurrence: occurrence("F", "2", at(2)), times: 1 },
-        Grouped { hash: "a".into(), occurrence: occurrence("E", "3", at(3)), times: 2 },
+        Grouped { hash: "a".into(), occurrence: occurrence("E", "1", at(1)), times: 1, count_only: false },
+        Grouped { hash: "b".into(), occurrence: occurrence("F", "2", at(2)), times: 1, count_only: false },
+        Grouped { hash: "a".into(), occurrence: occurrence("E", "3", at(3)), times: 2, count_only: false },
     ];
     let mut changes = s.write(&batch).unwrap();
     changes.sort_by(|x, y| x.hash.cmp(&y.hash));
@@ -350,8 +397,8 @@ fn status_changes(db: &dyn Db) {
 
     // A resolved group that happens again has regressed, once per batch.
     let twice = vec![
-        Grouped { hash: "a".into(), occurrence: occurrence("E", "m", at(3)), times: 1 },
-        Grouped { hash: "a".into(), occurrence: occurrence("E", "m", at(4)), times: 1 },
+        Grouped { hash: "a".into(), occurrence: occurrence("E", "m", at(3)), times: 1, count_only: false },
+        Grouped { hash: "a".into(), occurrence: occurrence("E", "m", at(4)), times: 1, count_only: false },
     ];
     let c = s.write(&twice).unwrap();
     assert_eq!((c.len(), c[0].kind, c[0].count, c[0].added), (1, ChangeKind::Regressed, 3, 2));
@@ -370,7 +417,12 @@ fn status_changes(db: &dyn Db) {
 fn pagination_edges(db: &dyn Db) {
     let s = db.handle();
     let batch: Vec<Grouped> = (0..23)
-        .map(|i| Grouped { hash: format!("h{i:02}"), occurrence: occurrence("E", "m", at(i)), times: 1 })
+        .map(|i| Grouped {
+            hash: format!("h{i:02}"),
+            occurrence: occurrence("E", "m", at(i)),
+            times: 1,
+            count_only: false,
+        })
         .collect();
     s.write(&batch).unwrap();
     let r = db.handle();
@@ -429,8 +481,8 @@ fn ordering(db: &dyn Db) {
     // Occurrences: newest written first, in a batch and across batches.
     s.write(&one("o", occurrence("E", "first", at(1)))).unwrap();
     let batch = vec![
-        Grouped { hash: "o".into(), occurrence: occurrence("E", "second", at(2)), times: 1 },
-        Grouped { hash: "o".into(), occurrence: occurrence("E", "third", at(3)), times: 1 },
+        Grouped { hash: "o".into(), occurrence: occurrence("E", "second", at(2)), times: 1, count_only: false },
+        Grouped { hash: "o".into(), occurrence: occurrence("E", "third", at(3)), times: 1, count_only: false },
     ];
     s.write(&batch).unwrap();
     let got: Vec<String> =
@@ -443,12 +495,17 @@ fn search(db: &dyn Db) {
     let mut with_path = occurrence("app::ApiError", "bad gateway", at(4));
     with_path.request = Some(RequestContext { method: "GET".into(), path: "/API/users".into(), ..Default::default() });
     let batch = vec![
-        Grouped { hash: "io".into(), occurrence: occurrence("std::io::Error", "disk full", at(1)), times: 1 },
-        Grouped { hash: "pct".into(), occurrence: occurrence("E", "at 100% load", at(2)), times: 1 },
-        Grouped { hash: "und".into(), occurrence: occurrence("E", "a_b failed", at(3)), times: 1 },
-        Grouped { hash: "axb".into(), occurrence: occurrence("E", "axb failed", at(3)), times: 1 },
-        Grouped { hash: "api".into(), occurrence: with_path, times: 1 },
-        Grouped { hash: "p10".into(), occurrence: occurrence("E", "at 10 load", at(5)), times: 1 },
+        Grouped {
+            hash: "io".into(),
+            occurrence: occurrence("std::io::Error", "disk full", at(1)),
+            times: 1,
+            count_only: false,
+        },
+        Grouped { hash: "pct".into(), occurrence: occurrence("E", "at 100% load", at(2)), times: 1, count_only: false },
+        Grouped { hash: "und".into(), occurrence: occurrence("E", "a_b failed", at(3)), times: 1, count_only: false },
+        Grouped { hash: "axb".into(), occurrence: occurrence("E", "axb failed", at(3)), times: 1, count_only: false },
+        Grouped { hash: "api".into(), occurrence: with_path, times: 1, count_only: false },
+        Grouped { hash: "p10".into(), occurrence: occurrence("E", "at 10 load", at(5)), times: 1, count_only: false },
     ];
     s.write(&batch).unwrap();
     let r = db.handle();
@@ -479,13 +536,28 @@ fn search_text(db: &dyn Db) {
     let mut in_path = occurrence("E", "m", at(7));
     in_path.request = Some(RequestContext { method: "GET".into(), path: "/Only/In/Path".into(), ..Default::default() });
     let batch = vec![
-        Grouped { hash: "name".into(), occurrence: occurrence("app::PaymentError", "declined", at(1)), times: 1 },
-        Grouped { hash: "pct".into(), occurrence: occurrence("E", "at 100% load", at(2)), times: 1 },
-        Grouped { hash: "und".into(), occurrence: occurrence("E", "a_b failed", at(3)), times: 1 },
-        Grouped { hash: "axb".into(), occurrence: occurrence("E", "axb failed", at(4)), times: 1 },
-        Grouped { hash: "quote".into(), occurrence: occurrence("E", "unexpected \"token\" found", at(5)), times: 1 },
-        Grouped { hash: "bslash".into(), occurrence: occurrence("E", "C:\\temp\\x failed", at(6)), times: 1 },
-        Grouped { hash: "path".into(), occurrence: in_path, times: 1 },
+        Grouped {
+            hash: "name".into(),
+            occurrence: occurrence("app::PaymentError", "declined", at(1)),
+            times: 1,
+            count_only: false,
+        },
+        Grouped { hash: "pct".into(), occurrence: occurrence("E", "at 100% load", at(2)), times: 1, count_only: false },
+        Grouped { hash: "und".into(), occurrence: occurrence("E", "a_b failed", at(3)), times: 1, count_only: false },
+        Grouped { hash: "axb".into(), occurrence: occurrence("E", "axb failed", at(4)), times: 1, count_only: false },
+        Grouped {
+            hash: "quote".into(),
+            occurrence: occurrence("E", "unexpected \"token\" found", at(5)),
+            times: 1,
+            count_only: false,
+        },
+        Grouped {
+            hash: "bslash".into(),
+            occurrence: occurrence("E", "C:\\temp\\x failed", at(6)),
+            times: 1,
+            count_only: false,
+        },
+        Grouped { hash: "path".into(), occurrence: in_path, times: 1, count_only: false },
     ];
     s.write(&batch).unwrap();
     let r = db.handle();
@@ -535,7 +607,12 @@ fn search_paging(db: &dyn Db) {
                 (false, true) => format!("common event {i}"),
                 (false, false) => format!("other event {i}"),
             };
-            Grouped { hash: format!("g{i:03}"), occurrence: occurrence("E", &message, at(i)), times: 1 }
+            Grouped {
+                hash: format!("g{i:03}"),
+                occurrence: occurrence("E", &message, at(i)),
+                times: 1,
+                count_only: false,
+            }
         })
         .collect();
     s.write(&batch).unwrap();
@@ -605,7 +682,12 @@ fn retention_cap(db: &dyn Db) {
     assert_eq!(kept, ["single 7", "single 6", "single 5", "single 4", "single 3"]);
 
     let batch: Vec<Grouped> = (0..12)
-        .map(|i| Grouped { hash: "a".into(), occurrence: occurrence("E", &format!("batch {i}"), at(20 + i)), times: 1 })
+        .map(|i| Grouped {
+            hash: "a".into(),
+            occurrence: occurrence("E", &format!("batch {i}"), at(20 + i)),
+            times: 1,
+            count_only: false,
+        })
         .collect();
     s.write(&batch).unwrap();
     let page = r.occurrences("a", PageRequest::first(50)).unwrap();
@@ -626,9 +708,9 @@ fn hourly_counts(db: &dyn Db) {
     let now = Timestamp::now();
     let hours_ago = |h: u64| now.saturating_sub(Duration::from_secs(h * 3600));
     let batch = vec![
-        Grouped { hash: "a".into(), occurrence: occurrence("E", "m", hours_ago(3)), times: 1 },
-        Grouped { hash: "a".into(), occurrence: occurrence("E", "m", hours_ago(1)), times: 3 },
-        Grouped { hash: "b".into(), occurrence: occurrence("F", "m", hours_ago(1)), times: 1 },
+        Grouped { hash: "a".into(), occurrence: occurrence("E", "m", hours_ago(3)), times: 1, count_only: false },
+        Grouped { hash: "a".into(), occurrence: occurrence("E", "m", hours_ago(1)), times: 3, count_only: false },
+        Grouped { hash: "b".into(), occurrence: occurrence("F", "m", hours_ago(1)), times: 1, count_only: false },
     ];
     s.write(&batch).unwrap();
     s.write(&one("a", occurrence("E", "m", now))).unwrap();
@@ -703,6 +785,7 @@ fn concurrent_writers(db: &dyn Db) {
                             hash: format!("g{}", (i + w) % 3),
                             occurrence: occurrence("E", &format!("w{w} b{b} i{i}"), at((b % 60) as i64)),
                             times: 1 + (i % 2) as u64,
+                            count_only: false,
                         })
                         .collect();
                     changes.extend(s.write(&batch).expect("concurrent write"));
@@ -753,8 +836,8 @@ fn shared_backtraces(db: &dyn Db) {
     let a = with_backtrace("a", at(1), "app::shared");
     let b = with_backtrace("b", at(2), "app::shared");
     s.write(&[
-        Grouped { hash: "a".into(), occurrence: a.clone(), times: 1 },
-        Grouped { hash: "b".into(), occurrence: b.clone(), times: 1 },
+        Grouped { hash: "a".into(), occurrence: a.clone(), times: 1, count_only: false },
+        Grouped { hash: "b".into(), occurrence: b.clone(), times: 1, count_only: false },
     ])
     .unwrap();
     assert!(r.delete_group("a").unwrap());
@@ -780,7 +863,7 @@ fn shared_backtraces(db: &dyn Db) {
                 let f = if round == 1 { format!("app::g{}", 2 * CAP - 1) } else { format!("app::g{i}") };
                 let o = with_backtrace(&format!("batch {round} {i}"), at(100 + 20 * round + i), &f);
                 expected.push(o.backtrace.clone());
-                Grouped { hash: "c".into(), occurrence: o, times: 1 }
+                Grouped { hash: "c".into(), occurrence: o, times: 1, count_only: false }
             })
             .collect();
         s.write(&batch).unwrap();

@@ -86,7 +86,7 @@ pub fn with_panic(mut o: Occurrence, message: &str) -> Occurrence {
 }
 
 pub fn grouped(hash: &str, occurrence: Occurrence) -> Grouped {
-    Grouped { hash: hash.to_owned(), occurrence, times: 1 }
+    Grouped { hash: hash.to_owned(), occurrence, times: 1, count_only: false }
 }
 
 /// A SQLite store on a temporary file.

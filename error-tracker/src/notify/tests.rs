@@ -29,7 +29,7 @@ fn occurrence(message: &str) -> Occurrence {
 }
 
 fn grouped(hash: &str, message: &str) -> Grouped {
-    Grouped { hash: hash.into(), occurrence: occurrence(message), times: 1 }
+    Grouped { hash: hash.into(), occurrence: occurrence(message), times: 1, count_only: false }
 }
 
 fn change(kind: ChangeKind, count: u64, added: u64) -> GroupChange {
@@ -132,7 +132,7 @@ fn bodies_hold_the_facts_and_the_html_is_escaped() {
         ..Default::default()
     });
     let store = MemoryStore::default();
-    store.write(&[Grouped { hash: "h1".into(), occurrence: o.clone(), times: 1 }]).unwrap();
+    store.write(&[Grouped { hash: "h1".into(), occurrence: o.clone(), times: 1, count_only: false }]).unwrap();
     let group = store.group("h1").unwrap().unwrap().summary;
     let n = Notification::new(Reason::New, group, o, "p", "https://app/dev/error/h1".into());
     assert!(n.body.contains("<script>alert(1)</script> & more"), "{}", n.body);

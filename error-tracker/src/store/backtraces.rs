@@ -170,6 +170,7 @@ mod tests {
                 site: None,
             },
             times: 1,
+            count_only: false,
         };
         let one = vec![frame("a::f", None, None, true)];
         let two = vec![frame("a::g", None, None, true)];

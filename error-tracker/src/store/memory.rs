@@ -29,6 +29,8 @@ struct Entry {
     group: Group,
     occurrences: VecDeque<Occurrence>,
     hours: HashMap<i64, u64>,
+    /// The time of the occurrence the group's detail comes from.
+    detail_at: Timestamp,
 }
 
 impl MemoryStore {
@@ -69,6 +71,7 @@ impl Store for MemoryStore {
                             group: Group { summary, traceback: render_traceback(o), request_data: request_data(o) },
                             occurrences: VecDeque::new(),
                             hours: HashMap::new(),
+                            detail_at: o.timestamp,
                         },
                     );
                     ChangeKind::New
@@ -76,15 +79,16 @@ impl Store for MemoryStore {
                 Some(e) => {
                     let s = &mut e.group.summary;
                     s.count += g.times;
+                    s.last_seen = s.last_seen.max(o.timestamp);
                     let kind = if s.status == Status::Resolved {
                         s.status = Status::Unresolved;
                         ChangeKind::Regressed
                     } else {
                         ChangeKind::Recurring
                     };
-                    if o.timestamp >= s.last_seen {
+                    if !g.count_only && o.timestamp >= e.detail_at {
                         let fresh = summary_of(&g.hash, o, 0);
-                        s.last_seen = o.timestamp;
+                        e.detail_at = o.timestamp;
                         s.message = fresh.message;
                         s.method = fresh.method;
                         s.path = fresh.path;
@@ -96,8 +100,10 @@ impl Store for MemoryStore {
                 }
             };
             let e = groups.get_mut(&g.hash).expect("inserted above");
-            e.occurrences.push_front(o.clone());
-            e.occurrences.truncate(self.cap);
+            if !g.count_only {
+                e.occurrences.push_front(o.clone());
+                e.occurrences.truncate(self.cap);
+            }
             *e.hours.entry(hour_of(o.timestamp)).or_default() += g.times;
             let count = e.group.summary.count;
             match changes.iter_mut().find(|c| c.hash == g.hash) {

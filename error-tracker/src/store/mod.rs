@@ -70,6 +70,23 @@ pub struct Grouped {
     /// How many occurrences this one stands for: more than 1 when the queue
     /// overflowed and identical occurrences were folded into a counter.
     pub times: u64,
+    /// The entry only counts: `times` repeats of the group, seen up to
+    /// `occurrence.timestamp`, that were not captured in detail (an error
+    /// storm past its site's detail budget, see
+    /// [`Config::occurrences_per_group`](crate::Config::occurrences_per_group)).
+    /// A store adds them to the group's count, hours and `last_seen`, stores
+    /// no occurrence row for them and keeps the group's detail (message,
+    /// traceback, request) from its stored occurrences; only a group it does
+    /// not have takes its detail from `occurrence`, which then holds the
+    /// exception name, message and capture site of an earlier occurrence.
+    pub count_only: bool,
+}
+
+impl Grouped {
+    /// One occurrence, captured in detail, standing for itself.
+    pub fn new(hash: impl Into<String>, occurrence: Occurrence) -> Self {
+        Grouped { hash: hash.into(), occurrence, times: 1, count_only: false }
+    }
 }
 
 /// What a write did to one group.

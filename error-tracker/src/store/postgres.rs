@@ -298,6 +298,19 @@ const UPSERT_GROUPS: &str = "
         last_seen = GREATEST(e.last_seen, excluded.last_seen)
     RETURNING hash, count, (xmax = 0) AS inserted";
 
+/// [`UPSERT_GROUPS`] for the groups the batch only counts: they keep their
+/// detail (see [`Grouped::count_only`]).
+const UPSERT_GROUP_COUNTS: &str = "
+    INSERT INTO exceptions AS e (hash, host, path, method, request_data, exception_name, message, traceback,
+                                 count, created_on, last_seen)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::int8[], $10::text[], $11::text[])
+    ON CONFLICT (hash) DO UPDATE SET
+        count = e.count + excluded.count,
+        status = CASE e.status WHEN 'resolved' THEN 'unresolved' ELSE e.status END,
+        last_seen = GREATEST(e.last_seen, excluded.last_seen)
+    RETURNING hash, count, (xmax = 0) AS inserted";
+
 const INSERT_OCCURRENCES: &str = "
     INSERT INTO occurrences (event_id, hash, timestamp, times, exception_name, message, sources, host, pid,
                              thread, release, panic, request_data, frames, backtrace_key, extra)
@@ -350,6 +363,9 @@ struct Plan {
     count: Vec<i64>,
     created_on: Vec<String>,
     last_seen: Vec<String>,
+    /// Per group: whether the batch has detail for it, else it only counts
+    /// (see [`Grouped::count_only`]).
+    detailed: Vec<bool>,
     /// `occurrences` columns: only those that can survive the cap.
     o_event_id: Vec<String>,
     o_hash: Vec<String>,
@@ -399,7 +415,8 @@ impl Plan {
             p.traceback.push(text(&render_traceback(w.latest)));
             p.count.push(w.times as i64);
             p.created_on.push(w.first.to_string());
-            p.last_seen.push(w.latest.timestamp.to_string());
+            p.last_seen.push(w.last_seen.to_string());
+            p.detailed.push(w.detailed);
         }
 
         let stored: Vec<&Grouped> = folded.to_store(cap).collect();
@@ -443,6 +460,36 @@ impl Plan {
         Ok(p)
     }
 
+    /// Upserts the groups with detail (`detailed`), or those the batch only counts.
+    fn upsert_groups(
+        &self,
+        tx: &mut ::postgres::Transaction<'_>,
+        statements: &mut HashMap<&'static str, Statement>,
+        detailed: bool,
+    ) -> Result<Vec<::postgres::Row>, ::postgres::Error> {
+        fn pick<T: Clone>(column: &[T], keep: &[bool], want: bool) -> Vec<T> {
+            column.iter().zip(keep).filter(|(_, k)| **k == want).map(|(v, _)| v.clone()).collect()
+        }
+        let keep = &self.detailed;
+        let upsert = prepared(tx, statements, if detailed { UPSERT_GROUPS } else { UPSERT_GROUP_COUNTS })?;
+        tx.query(
+            &upsert,
+            &[
+                &pick(&self.hash, keep, detailed),
+                &pick(&self.host, keep, detailed),
+                &pick(&self.path, keep, detailed),
+                &pick(&self.method, keep, detailed),
+                &pick(&self.request_data, keep, detailed),
+                &pick(&self.exception_name, keep, detailed),
+                &pick(&self.message, keep, detailed),
+                &pick(&self.traceback, keep, detailed),
+                &pick(&self.count, keep, detailed),
+                &pick(&self.created_on, keep, detailed),
+                &pick(&self.last_seen, keep, detailed),
+            ],
+        )
+    }
+
     /// Writes the plan in one transaction. The error says whether it
     /// happened while committing, when the outcome is unknown.
     fn run(&self, conn: &mut Conn, cap: u32) -> Result<Vec<GroupChange>, (::postgres::Error, bool)> {
@@ -454,25 +501,10 @@ impl Plan {
         let before: HashMap<String, String> =
             tx.query(&lock, &[&self.hash]).map_err(not_committing)?.iter().map(|r| (r.get(0), r.get(1))).collect();
 
-        let upsert = prepared(&mut tx, statements, UPSERT_GROUPS).map_err(not_committing)?;
-        let rows = tx
-            .query(
-                &upsert,
-                &[
-                    &self.hash,
-                    &self.host,
-                    &self.path,
-                    &self.method,
-                    &self.request_data,
-                    &self.exception_name,
-                    &self.message,
-                    &self.traceback,
-                    &self.count,
-                    &self.created_on,
-                    &self.last_seen,
-                ],
-            )
-            .map_err(not_committing)?;
+        let mut rows = self.upsert_groups(&mut tx, statements, true).map_err(not_committing)?;
+        if self.detailed.contains(&false) {
+            rows.extend(self.upsert_groups(&mut tx, statements, false).map_err(not_committing)?);
+        }
         let added: HashMap<&str, i64> = self.hash.iter().map(String::as_str).zip(self.count.iter().copied()).collect();
         let mut changes: Vec<GroupChange> = Vec::with_capacity(rows.len());
         for r in rows {

@@ -173,6 +173,18 @@ const UPSERT_GROUP: &str = "
         last_seen = max(last_seen, excluded.last_seen)
     RETURNING count";
 
+/// [`UPSERT_GROUP`] for a group the batch only counts: the group keeps its
+/// detail (see [`Grouped::count_only`]).
+const UPSERT_GROUP_COUNT: &str = "
+    INSERT INTO exceptions (hash, host, path, method, request_data, exception_name, message, traceback,
+                            count, created_on, last_seen)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+    ON CONFLICT (hash) DO UPDATE SET
+        count = count + excluded.count,
+        status = CASE status WHEN 'resolved' THEN 'unresolved' ELSE status END,
+        last_seen = max(last_seen, excluded.last_seen)
+    RETURNING count";
+
 const INSERT_OCCURRENCE: &str = "
     INSERT INTO occurrences (event_id, hash, timestamp, times, exception_name, message, sources, host, pid,
                              thread, release, panic, request_data, frames, backtrace_key, extra)
@@ -212,6 +224,7 @@ impl Store for SqliteStore {
         {
             let mut status_of = tx.prepare_cached("SELECT status FROM exceptions WHERE hash = ?1").map_err(db_err)?;
             let mut upsert = tx.prepare_cached(UPSERT_GROUP).map_err(db_err)?;
+            let mut upsert_count = tx.prepare_cached(UPSERT_GROUP_COUNT).map_err(db_err)?;
             for hash in &folded.order {
                 let w = &folded.groups[hash];
                 let before: Option<String> = status_of.query_row([hash], |r| r.get(0)).optional().map_err(db_err)?;
@@ -221,6 +234,7 @@ impl Store for SqliteStore {
                     Some(_) => ChangeKind::Recurring,
                 };
                 let s = summary_of(hash, w.latest, w.times);
+                let upsert = if w.detailed { &mut upsert } else { &mut upsert_count };
                 let count: i64 = upsert
                     .query_row(
                         params![
@@ -234,7 +248,7 @@ impl Store for SqliteStore {
                             render_traceback(w.latest),
                             w.times as i64,
                             w.first.to_string(),
-                            w.latest.timestamp.to_string(),
+                            w.last_seen.to_string(),
                         ],
                         |r| r.get(0),
                     )
@@ -744,7 +758,7 @@ mod tests {
             extra: vec![],
             site: None,
         };
-        Grouped { hash: hash.into(), occurrence, times: 1 }
+        Grouped { hash: hash.into(), occurrence, times: 1, count_only: false }
     }
 
     fn search(store: &SqliteStore, text: &str) -> Vec<String> {
