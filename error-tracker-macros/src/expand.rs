@@ -552,6 +552,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
                     #krate::__private::exit_err_value(
                         #depth,
                         #leave,
+                        #f,
                         #value,
                         |#value, #t: &#krate::__private::Tracker| {
                             match (&&#krate::__private::Wrap(#value)).__error_tracker_err() {

@@ -242,6 +242,12 @@ impl<'a> Frame<'a> {
         Frame { site, slots, clock: Cell::new(0), line: Cell::new(0), taken: Cell::new(None) }
     }
 
+    /// The key of the frame's capture site as it fails now (see `budget`):
+    /// its fn, the line it fails at, and `type_name`, its return type's.
+    pub(crate) fn site_key(&self, type_name: &'static str) -> u64 {
+        crate::budget::key(std::ptr::from_ref(self.site).cast(), type_name, self.line.get())
+    }
+
     /// Binds slot `k`, the name at `name`, to `value`, rendered by `render`.
     #[inline(always)]
     fn bind<T>(&self, k: usize, name: usize, value: &T, render: RenderFn, kind: u8) {

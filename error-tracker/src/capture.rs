@@ -9,6 +9,7 @@ use std::error::Error;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::__private::RecordedAt;
 use crate::context::current_request;
 use crate::mask::render::bounded_format;
 use crate::occurrence::{CaptureSite, Occurrence, PanicInfo, Variable};
@@ -186,14 +187,11 @@ pub(crate) fn capture_error(
     t: &Tracker,
     type_name: &'static str,
     err: &(dyn Error + '_),
-    site: CaptureSite,
+    at: &RecordedAt,
     extra: Vec<Variable>,
-    from: usize,
 ) -> EventId {
-    let mut p = pending_error(type_name, err, from);
-    p.occurrence.extra = extra;
-    p.occurrence.site = Some(site);
-    t.submit_pending(p)
+    let p = pending_error(type_name, err, at.frame);
+    submit_recorded(t, p, at, extra)
 }
 
 /// Records a value that is only `Debug`: its `Debug` text is the message.
@@ -201,13 +199,17 @@ pub(crate) fn capture_debug(
     t: &Tracker,
     type_name: &'static str,
     message: String,
-    site: CaptureSite,
+    at: &RecordedAt,
     extra: Vec<Variable>,
-    from: usize,
 ) -> EventId {
-    let mut p = pending_message(type_name, message, from);
+    let p = pending_message(type_name, message, at.frame);
+    submit_recorded(t, p, at, extra)
+}
+
+fn submit_recorded(t: &Tracker, mut p: Pending, at: &RecordedAt, extra: Vec<Variable>) -> EventId {
     p.occurrence.extra = extra;
-    p.occurrence.site = Some(site);
+    p.occurrence.site = Some(at.into());
+    p.slot = at.admitted.slot();
     t.submit_pending(p)
 }
 

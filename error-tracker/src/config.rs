@@ -78,6 +78,7 @@ pub struct Config {
     pub(crate) release: Option<String>,
     pub(crate) queue_capacity: usize,
     pub(crate) occurrences_per_group: u32,
+    pub(crate) detail_budget: Option<u32>,
     pub(crate) flush_timeout: Duration,
     pub(crate) masking: Option<Arc<dyn Masking>>,
     pub(crate) store: Option<Arc<dyn Store>>,
@@ -104,6 +105,7 @@ impl Default for Config {
             release: None,
             queue_capacity: 8192,
             occurrences_per_group: 100,
+            detail_budget: None,
             flush_timeout: Duration::from_secs(5),
             masking: None,
             store: None,
@@ -132,6 +134,7 @@ impl fmt::Debug for Config {
             .field("release", &self.release)
             .field("queue_capacity", &self.queue_capacity)
             .field("occurrences_per_group", &self.occurrences_per_group)
+            .field("detail_budget", &self.detail_budget)
             .field("flush_timeout", &self.flush_timeout)
             .field("custom_masking", &self.masking.is_some())
             .field("custom_store", &self.store.is_some())
@@ -365,6 +368,31 @@ impl Config {
     /// How many occurrences are kept per group, newest first (default 100).
     pub fn occurrences_per_group(mut self, n: u32) -> Self {
         self.occurrences_per_group = n.max(1);
+        self
+    }
+
+    /// How many occurrences of one capture site (a `record_exception!`
+    /// call, or a tracked fn failing at one line, for one error type) are
+    /// captured in detail per second (default: [`occurrences_per_group`](Self::occurrences_per_group),
+    /// as many as a group keeps).
+    ///
+    /// In an error storm, once the writer has stored one of a site's
+    /// occurrences, the site's repeats past this budget are only counted
+    /// on the failing thread: no stack walk, no rendering of the error, its
+    /// extras or the tracked frames' variables, nothing queued. They add to
+    /// their group's count, hours and last seen time, and
+    /// [`record_exception!`](crate::record_exception) returns a nil
+    /// [`EventId`](crate::EventId) for them. `u32::MAX` captures every
+    /// occurrence in detail. With a [custom fingerprint](Self::fingerprint)
+    /// (which may group one site's occurrences apart) every occurrence is
+    /// captured in detail.
+    ///
+    /// ```
+    /// let config = error_tracker::Config::default().detail_budget(20);
+    /// # let _ = config;
+    /// ```
+    pub fn detail_budget(mut self, per_second: u32) -> Self {
+        self.detail_budget = Some(per_second);
         self
     }
 

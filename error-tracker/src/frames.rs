@@ -45,6 +45,7 @@ use std::task::{Context, Poll};
 use crate::json::Value;
 
 use crate::__private::Wrap;
+use crate::budget::Admission;
 use crate::capture::EventId;
 use crate::capture::{self, State};
 use crate::mask::Masking;
@@ -147,6 +148,9 @@ impl Drop for PendingSlot {
 
 /// No more frames will come for `s`: the writer may store it.
 fn close(s: Stashed) {
+    if s.id.is_nil() {
+        return;
+    }
     if let Some(t) = crate::tracker::installed() {
         t.amend(s.id, None, Vec::new(), true);
     }
@@ -293,6 +297,7 @@ impl<F: FnOnce(&Tracker) -> Snapshot> Drop for FrameGuard<F> {
 pub fn exit_err_value<R>(
     depth: u32,
     leave_frame: bool,
+    frame: &crate::bindings::Frame<'_>,
     value: R,
     capture: impl FnOnce(&R, &Tracker) -> Option<Capture>,
     snapshot: impl FnOnce(&Tracker) -> Snapshot,
@@ -300,7 +305,9 @@ pub fn exit_err_value<R>(
     if leave_frame {
         leave(depth);
     }
-    exit_err(depth, |t| capture(&value, t), snapshot);
+    // The site: this fn, at the line it failed, returning this type.
+    let key = frame.site_key(std::any::type_name::<R>());
+    exit_err(depth, key, |t| capture(&value, t), snapshot);
     value
 }
 
@@ -457,6 +464,7 @@ pub struct Capture(Pending);
 #[inline(never)]
 fn exit_err(
     depth: u32,
+    site_key: u64,
     capture: impl FnOnce(&Tracker) -> Option<Capture>,
     snapshot: impl FnOnce(&Tracker) -> Snapshot,
 ) {
@@ -471,8 +479,11 @@ fn exit_err(
     capture::with_state(State::Recording, || match previous {
         // The error came up from the frame just inside this one.
         Some(p) if p.kind == Kind::Error && pending_depth == depth + 1 => {
-            let s = snapshot(t);
-            t.amend(p.id, Some(s.frame), s.extra, depth <= 1);
+            // Nil: only counted (see `budget`), nothing to add to.
+            if !p.id.is_nil() {
+                let s = snapshot(t);
+                t.amend(p.id, Some(s.frame), s.extra, depth <= 1);
+            }
             if depth > 1 {
                 stash(p, depth);
             }
@@ -481,12 +492,23 @@ fn exit_err(
             if let Some(p) = other {
                 close(p);
             }
+            let slot = match crate::budget::admit(t, site_key) {
+                Admission::Detail(slot) => slot,
+                Admission::Counted => {
+                    // The frames it goes up through add nothing either.
+                    if depth > 1 {
+                        stash(Stashed { id: EventId::nil(), kind: Kind::Error, location: None }, depth);
+                    }
+                    return;
+                }
+            };
             // Not an `Err` after all: nothing to record.
             let Some(Capture(mut pending)) = capture(t) else { return };
             let s = snapshot(t);
             pending.occurrence.frames.push(s.frame);
             pending.occurrence.extra.extend(s.extra);
             pending.open = depth > 1;
+            pending.slot = slot;
             let id = t.submit_pending(pending);
             if depth > 1 {
                 stash(Stashed { id, kind: Kind::Error, location: None }, depth);

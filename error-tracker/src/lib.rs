@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod bindings;
+mod budget;
 mod capture;
 mod config;
 mod context;
@@ -190,21 +191,28 @@ macro_rules! record_exception {
         match $crate::__private::tracker() {
             ::core::option::Option::None => $crate::EventId::nil(),
             ::core::option::Option::Some(__error_tracker_t) => {
-                // A local of the calling frame: the stack is walked from it.
-                let __error_tracker_frame = 0u8;
-                let __error_tracker_site = $crate::__private::RecordedAt {
-                    site: &__ERROR_TRACKER_SITE,
-                    marker: ::core::any::type_name_of_val(&__error_tracker_here),
-                    frame: ::core::ptr::addr_of!(__error_tracker_frame) as usize,
-                };
                 let __error_tracker_err = &$err;
-                let __error_tracker_extra = ::std::vec![$(
-                    $crate::__private::variable(__error_tracker_t, $key, |__error_tracker_m| {
-                        (&&&&$crate::__private::Wrap(&$value)).__error_tracker_render(__error_tracker_m)
-                    })
-                ),*];
-                (&&&&$crate::__private::Wrap(__error_tracker_err))
-                    .__error_tracker_record(__error_tracker_t, __error_tracker_site, __error_tracker_extra)
+                // In a storm past the site's budget, a repeat is only counted.
+                match $crate::__private::admit(__error_tracker_t, &__ERROR_TRACKER_SITE, __error_tracker_err) {
+                    ::core::option::Option::None => $crate::EventId::nil(),
+                    ::core::option::Option::Some(__error_tracker_admitted) => {
+                        // A local of the calling frame: the stack is walked from it.
+                        let __error_tracker_frame = 0u8;
+                        let __error_tracker_site = $crate::__private::RecordedAt {
+                            site: &__ERROR_TRACKER_SITE,
+                            marker: ::core::any::type_name_of_val(&__error_tracker_here),
+                            frame: ::core::ptr::addr_of!(__error_tracker_frame) as usize,
+                            admitted: __error_tracker_admitted,
+                        };
+                        let __error_tracker_extra = ::std::vec![$(
+                            $crate::__private::variable(__error_tracker_t, $key, |__error_tracker_m| {
+                                (&&&&$crate::__private::Wrap(&$value)).__error_tracker_render(__error_tracker_m)
+                            })
+                        ),*];
+                        (&&&&$crate::__private::Wrap(__error_tracker_err))
+                            .__error_tracker_record(__error_tracker_t, __error_tracker_site, __error_tracker_extra)
+                    }
+                }
             }
         }
     }};
@@ -232,12 +240,33 @@ pub mod __private {
         pub function_line: u32,
     }
 
-    /// A call's place, the path of a marker fn declared next to it, and
-    /// the address of a local of the calling frame.
+    /// A call's place, the path of a marker fn declared next to it, the
+    /// address of a local of the calling frame, and its budget slot.
     pub struct RecordedAt {
         pub site: &'static RecordSite,
         pub marker: &'static str,
         pub frame: usize,
+        pub admitted: Admitted,
+    }
+
+    /// An occurrence to capture in detail, and its site's budget slot.
+    pub struct Admitted(Option<crate::budget::SiteSlot>);
+
+    impl Admitted {
+        pub(crate) fn slot(&self) -> Option<crate::budget::SiteSlot> {
+            self.0
+        }
+    }
+
+    /// Whether the `record_exception!` call at `site` captures `err` in
+    /// detail (`Some`), or only counted it (see `budget`).
+    #[inline]
+    pub fn admit<T: ?Sized>(t: &Tracker, site: &'static RecordSite, _err: &T) -> Option<Admitted> {
+        let key = crate::budget::key(std::ptr::from_ref(site).cast(), std::any::type_name::<T>(), 0);
+        match crate::budget::admit(t, key) {
+            crate::budget::Admission::Detail(slot) => Some(Admitted(slot)),
+            crate::budget::Admission::Counted => None,
+        }
     }
 
     impl From<&RecordedAt> for crate::CaptureSite {
@@ -311,7 +340,7 @@ pub mod __private {
     }
     impl<T: Error> ViaError for &&&Wrap<'_, T> {
         fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId {
-            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0, (&site).into(), extra, site.frame)
+            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0, &site, extra)
         }
     }
     pub trait ViaAsDynErrorSend {
@@ -319,14 +348,7 @@ pub mod __private {
     }
     impl<T: AsRef<dyn Error + Send + Sync> + ?Sized> ViaAsDynErrorSend for &&Wrap<'_, T> {
         fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId {
-            crate::capture::capture_error(
-                t,
-                std::any::type_name::<T>(),
-                self.0.as_ref(),
-                (&site).into(),
-                extra,
-                site.frame,
-            )
+            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0.as_ref(), &site, extra)
         }
     }
     pub trait ViaAsDynError {
@@ -334,14 +356,7 @@ pub mod __private {
     }
     impl<T: AsRef<dyn Error> + ?Sized> ViaAsDynError for &Wrap<'_, T> {
         fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId {
-            crate::capture::capture_error(
-                t,
-                std::any::type_name::<T>(),
-                self.0.as_ref(),
-                (&site).into(),
-                extra,
-                site.frame,
-            )
+            crate::capture::capture_error(t, std::any::type_name::<T>(), self.0.as_ref(), &site, extra)
         }
     }
     pub trait ViaDebug {
@@ -353,7 +368,7 @@ pub mod __private {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
-            crate::capture::capture_debug(t, std::any::type_name::<T>(), message, (&site).into(), extra, site.frame)
+            crate::capture::capture_debug(t, std::any::type_name::<T>(), message, &site, extra)
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
 
+use crate::budget::SiteSlot;
 use crate::capture::EventId;
 use crate::config::{Config, FingerprintFn};
 use crate::context::RequestScope;
@@ -46,6 +47,9 @@ pub(crate) struct Pending {
     /// Outer tracked frames may still add their snapshots ([`Queued::Amend`]):
     /// the writer holds it until they are done or a short while passes.
     pub(crate) open: bool,
+    /// The budget slot of its capture site, which learns the site's group
+    /// from it (see `budget`).
+    pub(crate) slot: Option<SiteSlot>,
 }
 
 /// What goes through the queue to the writer, in order.
@@ -70,7 +74,7 @@ pub(crate) enum Queued {
 impl Pending {
     /// One new occurrence, with a new id.
     pub(crate) fn new(occurrence: Occurrence, ips: Vec<usize>, request: Option<Arc<RequestScope>>) -> Self {
-        Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request, open: false }
+        Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request, open: false, slot: None }
     }
 
     /// Counts `other` in this one.
@@ -91,7 +95,15 @@ impl Pending {
         o.frames = Vec::new();
         o.request = None;
         o.extra = Vec::new();
-        Pending { id: self.id, occurrence: o, ips: Vec::new(), times: self.times, request: None, open: false }
+        Pending {
+            id: self.id,
+            occurrence: o,
+            ips: Vec::new(),
+            times: self.times,
+            request: None,
+            open: false,
+            slot: None,
+        }
     }
 }
 
@@ -147,6 +159,9 @@ pub struct Tracker {
     pub(crate) host: String,
     pub(crate) pid: u32,
     pub(crate) release: Option<String>,
+    /// Per capture site and second, how many occurrences are captured in
+    /// detail (see `budget`).
+    pub(crate) detail_budget: u32,
     pub(crate) config: Config,
     queue: Sender<Queued>,
     pub(crate) wake: Sender<()>,
@@ -204,6 +219,12 @@ impl Progress {
         self.done.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Counts `n` occurrences that reach the writer without the queue (the
+    /// repeats counted by their site's budget).
+    pub(crate) fn accept(&self, n: u64) {
+        self.accepted.fetch_add(n, Ordering::SeqCst);
+    }
+
     /// The writer is done with `n` more occurrences.
     pub(crate) fn finish(&self, n: u64) {
         self.lock().occurrences += n;
@@ -222,6 +243,12 @@ impl Progress {
     fn idle(&self) -> bool {
         // `done` first: it never counts one not yet in `accepted`, so equal
         // counts mean that every occurrence accepted is done with.
+        // Repeats counted by their sites are accepted when the writer takes
+        // them, before it takes them from their sites: looked at first,
+        // none left means they are in `accepted` already.
+        if crate::budget::has_repeats() {
+            return false;
+        }
         let done = self.lock().occurrences;
         done == self.accepted.load(Ordering::SeqCst)
     }
@@ -276,6 +303,7 @@ impl Tracker {
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             pid: std::process::id(),
             release: config.release.clone(),
+            detail_budget: config.detail_budget.unwrap_or(config.occurrences_per_group),
             config,
             queue,
             wake,

@@ -7,13 +7,16 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
 
+use crate::budget::SiteSlot;
 use crate::capture::EventId;
 use crate::capture::{self, State};
 use crate::fingerprint::{default_fingerprint, fold_key};
 use crate::mask::scrub_occurrence;
 use crate::notify::Dispatcher;
+use crate::occurrence::Occurrence;
 use crate::store::{GroupChange, Grouped};
 use crate::symbolize::Symbolizer;
+use crate::timestamp::Timestamp;
 use crate::tracker::{Pending, Queued, Tracker};
 
 /// The most occurrences written in one transaction.
@@ -43,6 +46,9 @@ const HOLD: Duration = Duration::from_millis(200);
 const FLUSH_HOLD: Duration = Duration::from_millis(50);
 /// How often the writer looks at what it holds.
 const HOLD_POLL: Duration = Duration::from_millis(10);
+/// How often the capture sites get their detail budget back: each may
+/// capture `occurrences_per_group` in detail per period (see `budget`).
+const BUDGET_PERIOD: Duration = Duration::from_secs(1);
 
 pub(crate) fn spawn(
     t: &'static Tracker,
@@ -72,6 +78,20 @@ struct Writer {
     held: HashMap<EventId, (Pending, Instant)>,
     /// The flushes waiting, in the order their tokens came.
     flushes: VecDeque<FlushWait>,
+    /// The group of each capture site whose occurrences it stored (see
+    /// `budget`), for the repeats its site only counts.
+    sites: HashMap<SiteSlot, SiteGroup>,
+    /// When the sites last got their detail budget back.
+    budget_given: Instant,
+}
+
+/// What the writer knows of a capture site's group.
+struct SiteGroup {
+    hash: String,
+    fold_key: u64,
+    /// The site's first stored occurrence, without its frames, stack,
+    /// request and extras: what a count-only entry carries.
+    summary: Occurrence,
 }
 
 /// A flush whose token the writer has taken: it is done once what was
@@ -106,6 +126,8 @@ impl Writer {
             last_write: None,
             held: HashMap::new(),
             flushes: VecDeque::new(),
+            sites: HashMap::new(),
+            budget_given: Instant::now(),
         }
     }
 
@@ -135,6 +157,7 @@ impl Writer {
                 self.take_guarded(p);
             }
             self.release_held();
+            self.take_repeats();
             self.write();
             self.finish_flushes();
         }
@@ -264,7 +287,7 @@ impl Writer {
             latest.occurrence.timestamp = latest.occurrence.timestamp.max(p.occurrence.timestamp);
             return;
         }
-        let Pending { id, mut occurrence, ips, times, request, open: _ } = p;
+        let Pending { id, mut occurrence, ips, times, request, open: _, slot } = p;
         occurrence.id = id.to_string();
         occurrence.host.clone_from(&self.t.host);
         occurrence.pid = self.t.pid;
@@ -286,10 +309,56 @@ impl Writer {
         };
         let stack_decides = self.t.fingerprint.is_none()
             && (crate::fingerprint::sites_decide(&occurrence) || occurrence.backtrace.iter().any(|f| f.in_app));
+        if let Some(slot) = slot
+            && stack_decides
+            && !self.sites.contains_key(&slot)
+        {
+            let summary = Occurrence {
+                backtrace: Vec::new(),
+                frames: Vec::new(),
+                request: None,
+                extra: Vec::new(),
+                ..occurrence.clone()
+            };
+            self.sites.insert(slot, SiteGroup { hash: hash.clone(), fold_key: key, summary });
+            crate::budget::learned(slot);
+        }
         self.batch.push(Grouped { hash, occurrence, times, count_only: false });
         let seen = self.in_batch.entry(key).or_insert(InBatch { latest: 0, stored: 0, stack_decides });
         seen.latest = self.batch.len() - 1;
         seen.stored += 1;
+    }
+
+    /// Adds the repeats the capture sites counted (past their detail
+    /// budget) to the batch: to the count of their group's latest
+    /// occurrence in it, else as a count-only entry. Once a second, gives
+    /// the sites their budget back.
+    fn take_repeats(&mut self) {
+        let now = Instant::now();
+        let new_budget = now.duration_since(self.budget_given) >= BUDGET_PERIOD;
+        if new_budget {
+            self.budget_given = now;
+        }
+        let at = Timestamp::now();
+        let Writer { sites, batch, in_batch, t, .. } = self;
+        crate::budget::take_repeats(new_budget, |slot, n| {
+            t.progress.accept(n);
+            // A site is counted only once known here (`budget::learned`).
+            let Some(site) = sites.get(&slot) else {
+                t.progress.lost.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                t.progress.finish(n);
+                return;
+            };
+            if let Some(seen) = in_batch.get(&site.fold_key) {
+                let latest = &mut batch[seen.latest];
+                latest.times += n;
+                latest.occurrence.timestamp = latest.occurrence.timestamp.max(at);
+                return;
+            }
+            let mut occurrence = site.summary.clone();
+            occurrence.timestamp = at;
+            batch.push(Grouped { hash: site.hash.clone(), occurrence, times: n, count_only: true });
+        });
     }
 
     /// Writes the batch, retrying with backoff until the store takes it.

@@ -1,0 +1,169 @@
+//! The detail budget of capture sites: what a failing thread skips in an
+//! error storm.
+//!
+//! A capture site is a `record_exception!` call, or a tracked fn failing at
+//! one line, for one error type: all its occurrences are one group under
+//! the default fingerprint. Each site gets a slot here the first time it
+//! records. Per second of the writer, its first
+//! [`detail_budget`](crate::Config::detail_budget) occurrences are captured
+//! in detail (by default `occurrences_per_group`: the store keeps no more
+//! per group anyway). Past that, once the writer has stored one of the site's
+//! occurrences and so knows its group, a repeat is only counted in the
+//! slot: no stack walk, no rendering, no allocation, nothing queued. The
+//! writer takes the counts every turn and adds them to the group
+//! ([`Grouped::count_only`](crate::Grouped::count_only)).
+//!
+//! So the first occurrences of every group keep their full detail, and
+//! every occurrence is counted. A [custom fingerprint](crate::Config::fingerprint)
+//! may put one site's occurrences in several groups: then every occurrence
+//! is captured in detail.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use crate::tracker::Tracker;
+
+/// How many sites have a budget. Past that (a program with more failing
+/// sites than this), a site is always captured in detail.
+const SLOTS: usize = 4096;
+/// How far a site's slot may be from where its key points.
+const PROBES: usize = 16;
+
+/// One site's budget. Aligned to a cache line: the failing threads of one
+/// storm all write the slot of their site, and none other.
+#[repr(align(64))]
+struct Slot {
+    /// The site's key; 0 while free.
+    key: AtomicU64,
+    /// Set by the writer once it knows the site's group: from then on its
+    /// repeats past the budget may be counted without detail.
+    known: AtomicBool,
+    /// Occurrences captured in detail since the writer last reset it.
+    used: AtomicU32,
+    /// Repeats counted without detail, not yet taken by the writer.
+    repeats: AtomicU64,
+}
+
+impl Slot {
+    const fn free() -> Self {
+        Slot {
+            key: AtomicU64::new(0),
+            known: AtomicBool::new(false),
+            used: AtomicU32::new(0),
+            repeats: AtomicU64::new(0),
+        }
+    }
+}
+
+static TABLE: [Slot; SLOTS] = [const { Slot::free() }; SLOTS];
+/// The claimed slots, in the order claimed, as index + 1 (0: being written).
+static CLAIMED: [AtomicU32; SLOTS] = [const { AtomicU32::new(0) }; SLOTS];
+static CLAIMED_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// A site's slot in the table.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct SiteSlot(u32);
+
+/// What the failing thread does with an occurrence.
+pub(crate) enum Admission {
+    /// Capture it in detail; `Some`: it is of the site in this slot.
+    Detail(Option<SiteSlot>),
+    /// It was counted: capture nothing.
+    Counted,
+}
+
+/// The key of a site: the address of its static, the address of its error
+/// type's name (one per type in a binary), and the line it failed at.
+#[inline]
+pub(crate) fn key(site: *const (), type_name: &'static str, line: u32) -> u64 {
+    // Multiply-xorshift mixing: the addresses' low bits are alignment.
+    let mut h = (site as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^= (type_name.as_ptr() as u64).rotate_left(29).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    h ^= u64::from(line).wrapping_mul(0x1656_67B1_9E37_79F9);
+    h ^= h >> 31;
+    h | 1
+}
+
+/// Decides whether the occurrence of the site `key` is captured in detail.
+#[inline]
+pub(crate) fn admit(t: &Tracker, key: u64) -> Admission {
+    if t.fingerprint.is_some() || t.detail_budget == u32::MAX {
+        return Admission::Detail(None);
+    }
+    let Some(i) = find(key) else { return Admission::Detail(None) };
+    let s = &TABLE[i as usize];
+    // Acquire: pairs with the writer's release in `learned`.
+    if !s.known.load(Ordering::Acquire) {
+        return Admission::Detail(Some(SiteSlot(i)));
+    }
+    let budget = t.detail_budget;
+    // The load first: in a storm the budget is spent, and the slot's line
+    // is then only read (and `repeats` written) by the failing threads.
+    if s.used.load(Ordering::Relaxed) < budget && s.used.fetch_add(1, Ordering::Relaxed) < budget {
+        return Admission::Detail(Some(SiteSlot(i)));
+    }
+    s.repeats.fetch_add(1, Ordering::Relaxed);
+    Admission::Counted
+}
+
+/// The slot of `key`, claimed if it has none yet; `None` when the table is
+/// full around it.
+#[inline]
+fn find(key: u64) -> Option<u32> {
+    let start = (key >> 32) as usize;
+    for probe in 0..PROBES {
+        let i = (start + probe) % SLOTS;
+        let s = &TABLE[i];
+        match s.key.load(Ordering::Acquire) {
+            k if k == key => return Some(i as u32),
+            0 => match s.key.compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    let n = CLAIMED_LEN.fetch_add(1, Ordering::AcqRel);
+                    CLAIMED[n].store(i as u32 + 1, Ordering::Release);
+                    return Some(i as u32);
+                }
+                Err(k) if k == key => return Some(i as u32),
+                Err(_) => {}
+            },
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The writer knows the group of the site in `slot`: its repeats past the
+/// budget may be counted without detail from now on.
+pub(crate) fn learned(slot: SiteSlot) {
+    TABLE[slot.0 as usize].known.store(true, Ordering::Release);
+}
+
+/// For the writer: takes the repeats counted since the last call, per
+/// slot, and, when `new_budget`, gives every site its budget again.
+///
+/// `each` is called before the repeats leave their slot (so that
+/// [`has_repeats`] never misses repeats that are nowhere else yet).
+pub(crate) fn take_repeats(new_budget: bool, mut each: impl FnMut(SiteSlot, u64)) {
+    let len = CLAIMED_LEN.load(Ordering::Acquire).min(SLOTS);
+    for c in &CLAIMED[..len] {
+        // 0: claimed, its index not stored yet; it has no repeats (it is
+        // not known to the writer yet), the next turn sees it.
+        let Some(i) = c.load(Ordering::Acquire).checked_sub(1) else { continue };
+        let s = &TABLE[i as usize];
+        if new_budget && s.used.load(Ordering::Relaxed) != 0 {
+            s.used.store(0, Ordering::Relaxed);
+        }
+        let n = s.repeats.load(Ordering::Acquire);
+        if n != 0 {
+            each(SiteSlot(i), n);
+            // Only the writer takes from `repeats`: it still holds `n`.
+            s.repeats.fetch_sub(n, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Whether some site counted repeats that the writer has not taken yet.
+pub(crate) fn has_repeats() -> bool {
+    let len = CLAIMED_LEN.load(Ordering::Acquire).min(SLOTS);
+    CLAIMED[..len].iter().any(|c| {
+        c.load(Ordering::Acquire).checked_sub(1).is_some_and(|i| TABLE[i as usize].repeats.load(Ordering::Acquire) != 0)
+    })
+}
