@@ -333,6 +333,12 @@ impl Rewriter {
         let (f, krate) = (&self.frame, &self.krate);
         let v = Ident::new("__error_tracker_v", ms);
         let line = quote_spanned!(span=> ::core::line!());
+        // The return type's name, for the site's detail budget (see the
+        // runtime's `budget`): decided here, where the bindings are rendered.
+        let ret_name = match &self.ret {
+            Some(ret) => quote_spanned!(ms=> ::core::option::Option::Some(::core::any::type_name::<#ret>())),
+            None => quote_spanned!(ms=> ::core::option::Option::None),
+        };
         let bind = match ty {
             Some(ty) => quote_spanned!(ms=> let #v: #ty = #value;),
             None => quote_spanned!(ms=> let #v = #value;),
@@ -341,7 +347,7 @@ impl Rewriter {
             {
                 #bind
                 if (&&#krate::__private::Wrap(&#v)).__error_tracker_err().is_some() {
-                    #f.fail(#line);
+                    #f.fail(#line, #ret_name);
                 }
                 #v
             }

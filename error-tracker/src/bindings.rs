@@ -50,6 +50,7 @@ use std::mem::{MaybeUninit, align_of, size_of};
 use crate::json::Value;
 
 use crate::__private::Wrap;
+use crate::budget::{Admission, SiteSlot};
 use crate::frames::{Plain, Site, Unlocked};
 use crate::mask::Masking;
 use crate::occurrence::Variable;
@@ -228,6 +229,9 @@ pub struct Frame<'a> {
     clock: Cell<u32>,
     /// The line of the `?`, `return` or tail where the frame failed (0: none).
     line: Cell<u32>,
+    /// What the site's detail budget decided where the frame failed (see
+    /// [`Frame::admission`]); 0: not decided there.
+    admission: Cell<u32>,
     taken: Cell<Option<Vec<Option<Variable>>>>,
 }
 
@@ -239,13 +243,22 @@ impl<'a> Frame<'a> {
     /// The frame of the tracked function at `site`, whose bindings are `slots`.
     #[inline(always)]
     pub fn new(site: &'a Site, slots: &'a [Slot]) -> Self {
-        Frame { site, slots, clock: Cell::new(0), line: Cell::new(0), taken: Cell::new(None) }
+        Frame { site, slots, clock: Cell::new(0), line: Cell::new(0), admission: Cell::new(0), taken: Cell::new(None) }
     }
 
-    /// The key of the frame's capture site as it fails now (see `budget`):
-    /// its fn, the line it fails at, and `type_name`, its return type's.
-    pub(crate) fn site_key(&self, type_name: &'static str) -> u64 {
-        crate::budget::key(std::ptr::from_ref(self.site).cast(), type_name, self.line.get())
+    /// Whether the frame's failure is captured in detail: as decided where
+    /// it failed, else now, by the budget of its site (its fn, the line it
+    /// fails at, and `ret_name`, its return type's name).
+    pub(crate) fn admission(&self, t: &Tracker, ret_name: &'static str) -> Admission {
+        match self.admission.get() {
+            0 => self.admit(t, ret_name),
+            1 => Admission::Counted,
+            n => Admission::Detail(SiteSlot::from_index(n - 2)),
+        }
+    }
+
+    fn admit(&self, t: &Tracker, ret_name: &'static str) -> Admission {
+        crate::budget::admit(t, crate::budget::key(std::ptr::from_ref(self.site).cast(), ret_name, self.line.get()))
     }
 
     /// Binds slot `k`, the name at `name`, to `value`, rendered by `render`.
@@ -399,12 +412,31 @@ impl<'a> Frame<'a> {
     }
 
     /// The frame fails here, at `line` (a `?`, `return` or tail with an
-    /// `Err`): renders its readable bindings now.
+    /// `Err`): renders its readable bindings now, unless its site's budget
+    /// (decided here when the fn's return type could be named, `ret_name`)
+    /// says this failure is only counted.
     #[cold]
     #[inline(never)]
-    pub fn fail(&self, line: u32) {
+    pub fn fail(&self, line: u32, ret_name: Option<&'static str>) {
         self.line.set(line);
         if let Some(t) = crate::tracker::get() {
+            // An error of the frame just inside goes up through this one
+            // (as the exit will see it): nothing to decide, and when that
+            // one was only counted, nothing to render either.
+            let inner = crate::frames::inner_failure();
+            if inner == Some(true) {
+                return;
+            }
+            if let Some(ret_name) = ret_name.filter(|_| inner.is_none()) {
+                let admission = self.admit(t, ret_name);
+                self.admission.set(match admission {
+                    Admission::Counted => 1,
+                    Admission::Detail(slot) => slot.map_or(u32::MAX, |s| s.index() + 2),
+                });
+                if matches!(admission, Admission::Counted) {
+                    return;
+                }
+            }
             let rendered = crate::capture::with_state(crate::capture::State::Recording, || self.render(t));
             self.taken.set(Some(rendered));
         }

@@ -7,18 +7,19 @@
 //! records. Per second of the writer, its first
 //! [`detail_budget`](crate::Config::detail_budget) occurrences are captured
 //! in detail (by default `occurrences_per_group`: the store keeps no more
-//! per group anyway). Past that, once the writer has stored one of the site's
-//! occurrences and so knows its group, a repeat is only counted in the
-//! slot: no stack walk, no rendering, no allocation, nothing queued. The
-//! writer takes the counts every turn and adds them to the group
-//! ([`Grouped::count_only`](crate::Grouped::count_only)).
+//! per group anyway). Past that, a repeat is only counted in the slot: no
+//! stack walk, no rendering, no allocation, nothing queued. The writer
+//! takes the counts every turn, once it knows the site's group from one of
+//! its detailed occurrences, and adds them to the group
+//! ([`Grouped::count_only`](crate::Grouped::count_only)); until then they
+//! wait in the slot.
 //!
 //! So the first occurrences of every group keep their full detail, and
 //! every occurrence is counted. A [custom fingerprint](crate::Config::fingerprint)
 //! may put one site's occurrences in several groups: then every occurrence
 //! is captured in detail.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::tracker::Tracker;
 
@@ -34,9 +35,6 @@ const PROBES: usize = 16;
 struct Slot {
     /// The site's key; 0 while free.
     key: AtomicU64,
-    /// Set by the writer once it knows the site's group: from then on its
-    /// repeats past the budget may be counted without detail.
-    known: AtomicBool,
     /// Occurrences captured in detail since the writer last reset it.
     used: AtomicU32,
     /// Repeats counted without detail, not yet taken by the writer.
@@ -45,12 +43,7 @@ struct Slot {
 
 impl Slot {
     const fn free() -> Self {
-        Slot {
-            key: AtomicU64::new(0),
-            known: AtomicBool::new(false),
-            used: AtomicU32::new(0),
-            repeats: AtomicU64::new(0),
-        }
+        Slot { key: AtomicU64::new(0), used: AtomicU32::new(0), repeats: AtomicU64::new(0) }
     }
 }
 
@@ -62,6 +55,18 @@ static CLAIMED_LEN: AtomicUsize = AtomicUsize::new(0);
 /// A site's slot in the table.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(crate) struct SiteSlot(u32);
+
+impl SiteSlot {
+    /// The slot's index, below [`SLOTS`].
+    pub(crate) fn index(self) -> u32 {
+        self.0
+    }
+
+    /// The slot at `index`; `None` past the table (no slot).
+    pub(crate) fn from_index(index: u32) -> Option<Self> {
+        ((index as usize) < SLOTS).then_some(SiteSlot(index))
+    }
+}
 
 /// What the failing thread does with an occurrence.
 pub(crate) enum Admission {
@@ -91,10 +96,6 @@ pub(crate) fn admit(t: &Tracker, key: u64) -> Admission {
     }
     let Some(i) = find(key) else { return Admission::Detail(None) };
     let s = &TABLE[i as usize];
-    // Acquire: pairs with the writer's release in `learned`.
-    if !s.known.load(Ordering::Acquire) {
-        return Admission::Detail(Some(SiteSlot(i)));
-    }
     let budget = t.detail_budget;
     // The load first: in a storm the budget is spent, and the slot's line
     // is then only read (and `repeats` written) by the failing threads.
@@ -102,6 +103,8 @@ pub(crate) fn admit(t: &Tracker, key: u64) -> Admission {
         return Admission::Detail(Some(SiteSlot(i)));
     }
     s.repeats.fetch_add(1, Ordering::Relaxed);
+    // Counted: the web integrations must not record the response instead.
+    crate::context::mark_request_recorded();
     Admission::Counted
 }
 
@@ -130,30 +133,24 @@ fn find(key: u64) -> Option<u32> {
     None
 }
 
-/// The writer knows the group of the site in `slot`: its repeats past the
-/// budget may be counted without detail from now on.
-pub(crate) fn learned(slot: SiteSlot) {
-    TABLE[slot.0 as usize].known.store(true, Ordering::Release);
-}
-
-/// For the writer: takes the repeats counted since the last call, per
-/// slot, and, when `new_budget`, gives every site its budget again.
+/// For the writer: takes the repeats counted since the last call from the
+/// slots for which `take` says it took them (the writer knows their
+/// groups), and, when `new_budget`, gives every site its budget again.
 ///
-/// `each` is called before the repeats leave their slot (so that
+/// `take` is called before the repeats leave their slot (so that
 /// [`has_repeats`] never misses repeats that are nowhere else yet).
-pub(crate) fn take_repeats(new_budget: bool, mut each: impl FnMut(SiteSlot, u64)) {
+pub(crate) fn take_repeats(new_budget: bool, mut take: impl FnMut(SiteSlot, u64) -> bool) {
     let len = CLAIMED_LEN.load(Ordering::Acquire).min(SLOTS);
     for c in &CLAIMED[..len] {
-        // 0: claimed, its index not stored yet; it has no repeats (it is
-        // not known to the writer yet), the next turn sees it.
+        // 0: claimed, its index not stored yet: the next turn sees it
+        // (the writer cannot know its group yet).
         let Some(i) = c.load(Ordering::Acquire).checked_sub(1) else { continue };
         let s = &TABLE[i as usize];
         if new_budget && s.used.load(Ordering::Relaxed) != 0 {
             s.used.store(0, Ordering::Relaxed);
         }
         let n = s.repeats.load(Ordering::Acquire);
-        if n != 0 {
-            each(SiteSlot(i), n);
+        if n != 0 && take(SiteSlot(i), n) {
             // Only the writer takes from `repeats`: it still holds `n`.
             s.repeats.fetch_sub(n, Ordering::AcqRel);
         }

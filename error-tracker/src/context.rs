@@ -475,6 +475,19 @@ pub(crate) fn current_request() -> Option<Arc<RequestScope>> {
         .flatten()
 }
 
+/// Marks the request being served, if any, as having recorded something,
+/// without taking it: an occurrence only counted (see `budget`) needs no
+/// context, but the integration must not record the response for it.
+pub(crate) fn mark_request_recorded() {
+    let _ = CURRENT.try_with(|c| {
+        if let Ok(c) = c.try_borrow()
+            && let Some(scope) = c.as_ref()
+        {
+            scope.recorded.store(true, Ordering::Relaxed);
+        }
+    });
+}
+
 /// A future that runs with `scope` as the current request on every poll.
 pub(crate) struct Scoped<F> {
     scope: Arc<RequestScope>,

@@ -193,6 +193,22 @@ fn flush_pending() {
     }
 }
 
+/// Whether the frame running on this thread, failing now, goes up with
+/// the error of the tracked frame just inside it (as its exit will see it,
+/// see [`exit_err`]): `Some(true)` when that error was only counted (see
+/// `budget`), `Some(false)` when it was recorded, `None` when the failure
+/// is its own.
+pub(crate) fn inner_failure() -> Option<bool> {
+    let d = DEPTHS.try_with(Cell::get).ok()?;
+    if (d >> 32) != (d & LOW) + 1 {
+        return None;
+    }
+    PENDING
+        .try_with(|s| s.0.try_borrow().ok()?.as_ref().filter(|p| p.kind == Kind::Error).map(|p| p.id.is_nil()))
+        .ok()
+        .flatten()
+}
+
 /// Enters a tracked frame; returns its depth (1 for the outermost).
 ///
 /// It does not look at the pending occurrence: one left by a finished
@@ -305,9 +321,7 @@ pub fn exit_err_value<R>(
     if leave_frame {
         leave(depth);
     }
-    // The site: this fn, at the line it failed, returning this type.
-    let key = frame.site_key(std::any::type_name::<R>());
-    exit_err(depth, key, |t| capture(&value, t), snapshot);
+    exit_err(depth, |t| frame.admission(t, std::any::type_name::<R>()), |t| capture(&value, t), snapshot);
     value
 }
 
@@ -464,7 +478,7 @@ pub struct Capture(Pending);
 #[inline(never)]
 fn exit_err(
     depth: u32,
-    site_key: u64,
+    admission: impl FnOnce(&Tracker) -> Admission,
     capture: impl FnOnce(&Tracker) -> Option<Capture>,
     snapshot: impl FnOnce(&Tracker) -> Snapshot,
 ) {
@@ -476,13 +490,15 @@ fn exit_err(
         }
         return;
     };
-    capture::with_state(State::Recording, || match previous {
-        // The error came up from the frame just inside this one.
+    match previous {
+        // The error came up from the frame just inside this one. Nil: it
+        // was only counted (see `budget`), there is nothing to add to.
         Some(p) if p.kind == Kind::Error && pending_depth == depth + 1 => {
-            // Nil: only counted (see `budget`), nothing to add to.
             if !p.id.is_nil() {
-                let s = snapshot(t);
-                t.amend(p.id, Some(s.frame), s.extra, depth <= 1);
+                capture::with_state(State::Recording, || {
+                    let s = snapshot(t);
+                    t.amend(p.id, Some(s.frame), s.extra, depth <= 1);
+                });
             }
             if depth > 1 {
                 stash(p, depth);
@@ -492,7 +508,8 @@ fn exit_err(
             if let Some(p) = other {
                 close(p);
             }
-            let slot = match crate::budget::admit(t, site_key) {
+            // Outside the recording state: deciding runs no user code.
+            let slot = match admission(t) {
                 Admission::Detail(slot) => slot,
                 Admission::Counted => {
                     // The frames it goes up through add nothing either.
@@ -502,19 +519,21 @@ fn exit_err(
                     return;
                 }
             };
-            // Not an `Err` after all: nothing to record.
-            let Some(Capture(mut pending)) = capture(t) else { return };
-            let s = snapshot(t);
-            pending.occurrence.frames.push(s.frame);
-            pending.occurrence.extra.extend(s.extra);
-            pending.open = depth > 1;
-            pending.slot = slot;
-            let id = t.submit_pending(pending);
-            if depth > 1 {
-                stash(Stashed { id, kind: Kind::Error, location: None }, depth);
-            }
+            capture::with_state(State::Recording, || {
+                // Not an `Err` after all: nothing to record.
+                let Some(Capture(mut pending)) = capture(t) else { return };
+                let s = snapshot(t);
+                pending.occurrence.frames.push(s.frame);
+                pending.occurrence.extra.extend(s.extra);
+                pending.open = depth > 1;
+                pending.slot = slot;
+                let id = t.submit_pending(pending);
+                if depth > 1 {
+                    stash(Stashed { id, kind: Kind::Error, location: None }, depth);
+                }
+            });
         }
-    });
+    }
 }
 
 /// The frame at `depth` was unwound by a panic, now caught (or unwinding

@@ -309,6 +309,7 @@ impl Writer {
         };
         let stack_decides = self.t.fingerprint.is_none()
             && (crate::fingerprint::sites_decide(&occurrence) || occurrence.backtrace.iter().any(|f| f.in_app));
+        // The site's group, for the repeats it only counts (see `budget`).
         if let Some(slot) = slot
             && stack_decides
             && !self.sites.contains_key(&slot)
@@ -321,7 +322,6 @@ impl Writer {
                 ..occurrence.clone()
             };
             self.sites.insert(slot, SiteGroup { hash: hash.clone(), fold_key: key, summary });
-            crate::budget::learned(slot);
         }
         self.batch.push(Grouped { hash, occurrence, times, count_only: false });
         let seen = self.in_batch.entry(key).or_insert(InBatch { latest: 0, stored: 0, stack_decides });
@@ -342,22 +342,20 @@ impl Writer {
         let at = Timestamp::now();
         let Writer { sites, batch, in_batch, t, .. } = self;
         crate::budget::take_repeats(new_budget, |slot, n| {
+            // Not known yet: its first occurrence is still on its way (or
+            // held for its outer frames); the counts wait in the slot.
+            let Some(site) = sites.get(&slot) else { return false };
             t.progress.accept(n);
-            // A site is counted only once known here (`budget::learned`).
-            let Some(site) = sites.get(&slot) else {
-                t.progress.lost.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                t.progress.finish(n);
-                return;
-            };
             if let Some(seen) = in_batch.get(&site.fold_key) {
                 let latest = &mut batch[seen.latest];
                 latest.times += n;
                 latest.occurrence.timestamp = latest.occurrence.timestamp.max(at);
-                return;
+            } else {
+                let mut occurrence = site.summary.clone();
+                occurrence.timestamp = at;
+                batch.push(Grouped { hash: site.hash.clone(), occurrence, times: n, count_only: true });
             }
-            let mut occurrence = site.summary.clone();
-            occurrence.timestamp = at;
-            batch.push(Grouped { hash: site.hash.clone(), occurrence, times: n, count_only: true });
+            true
         });
     }
 

@@ -1,0 +1,79 @@
+//! An error storm behind a web integration: every request fails through a
+//! tracked fn, far past the site's detail budget. The repeats are only
+//! counted, and the integration does not record their 500 responses
+//! instead: one group, its count exact, a few rows in detail.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use error_tracker::integrations::axum::ErrorTrackerLayer;
+use error_tracker::{Config, GroupQuery, PageRequest, Store, track_exception};
+
+mod web;
+
+const REQUESTS: u64 = 600;
+const CAP: u32 = 5;
+
+#[track_exception]
+fn parse_total(text: &str) -> Result<u64, std::num::ParseIntError> {
+    text.parse::<u64>()
+}
+
+async fn total() -> Result<String, axum::http::StatusCode> {
+    let total = parse_total("12,50").map_err(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR)?;
+    Ok(total.to_string())
+}
+
+fn serve() -> SocketAddr {
+    let app =
+        axum::Router::new().route("/orders/{id}/total", axum::routing::get(total)).layer(ErrorTrackerLayer::new());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app).await.expect("serve");
+        });
+    });
+    addr
+}
+
+#[test]
+fn a_storm_of_failing_requests_is_one_group_counted_exactly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("web-storm.sqlite");
+    let config = Config::default().database(path.to_str().expect("utf-8 path")).occurrences_per_group(CAP);
+    let _guard = error_tracker::init(config).expect("init");
+    let addr = serve();
+    // The first one is stored in detail: the writer knows the group after it.
+    assert_eq!(web::get(addr, "/orders/1/total").status, 500);
+    assert!(error_tracker::flush(Duration::from_secs(30)));
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            s.spawn(move || {
+                for i in 0..REQUESTS / 4 {
+                    let reply = web::get(addr, &format!("/orders/{}/total", t * 1000 + i));
+                    assert_eq!(reply.status, 500);
+                }
+            });
+        }
+    });
+    assert!(error_tracker::flush(Duration::from_secs(30)));
+
+    let store = error_tracker::SqliteStore::open(&path, CAP).expect("open");
+    let groups =
+        store.list_groups(&GroupQuery { page: PageRequest::first(50), ..GroupQuery::default() }).expect("groups");
+    let summary: Vec<(String, u64)> = groups.items.iter().map(|g| (g.exception_name.clone(), g.count)).collect();
+    assert_eq!(summary, [("core::num::error::ParseIntError".to_owned(), REQUESTS + 1)], "no 500 group besides");
+    let hash = &groups.items[0].hash;
+    let stored = store.occurrences(hash, PageRequest { page: 1, per_page: 50 }).expect("occurrences");
+    assert!((1..=u64::from(CAP)).contains(&stored.total), "{} rows", stored.total);
+    for o in &stored.items {
+        let request = o.request.as_ref().expect("the stored ones carry their request");
+        assert_eq!(request.route.as_deref(), Some("/orders/{id}/total"));
+        assert_eq!(o.frames[0].args[0].name, "text");
+    }
+}
