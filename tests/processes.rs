@@ -3,7 +3,7 @@
 //! The parent tests re-run this binary as children (see `child_writer`), so
 //! each child is a separate process with its own tracker and address layout.
 
-use error_tracker::{GroupQuery, PageRequest, Store, record_exception};
+use error_tracker::{GroupQuery, PageRequest, StoreQuery, record_exception};
 use error_tracker_suite::{flush, open, spawn_child, temp_db, total_count, wait_child};
 
 const PER_CHILD: usize = 2_000;

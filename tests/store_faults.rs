@@ -6,7 +6,7 @@ use std::time::Duration;
 use std::path::Path;
 use std::process::Command;
 
-use error_tracker::{GroupQuery, PageRequest, Store, record_exception};
+use error_tracker::{GroupQuery, PageRequest, StoreQuery, record_exception};
 use error_tracker_suite::{flush, init_once, open};
 
 /// The two faults are injected one at a time.

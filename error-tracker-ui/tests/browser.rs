@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use error_tracker::{Status, Store};
+use error_tracker::{Status, StoreQuery};
 use error_tracker_ui::{ErrorTrackerUi, LocalhostOnly};
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};

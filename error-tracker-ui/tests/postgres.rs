@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 
 use error_tracker::store::PostgresStore;
-use error_tracker::{Status, Store};
+use error_tracker::{Status, StoreQuery, StoreWrite};
 use error_tracker_ui::{AllowAll, ErrorTrackerUi};
 use support::{Server, csrf_token, grouped, hostile_groups, occurrence};
 

@@ -218,13 +218,15 @@ fn submit_recorded(t: &Tracker, mut p: Pending, at: &RecordedAt, extra: Vec<Vari
 pub(crate) fn pending_error(type_name: &'static str, err: &(dyn Error + '_), from: usize) -> Pending {
     with_state(State::Recording, || {
         let mut o = base_occurrence(type_name.to_owned(), display(&err));
-        let mut next = err.source();
+        // `source()` is user code like `Display`: a panic in it ends the
+        // chain where it is, and the occurrence is recorded with the rest.
+        let mut next = guarded(|| err.source()).flatten();
         while let Some(src) = next {
             if o.sources.len() >= MAX_SOURCES {
                 break;
             }
             o.sources.push(display(&src));
-            next = src.source();
+            next = guarded(|| src.source()).flatten();
         }
         Pending::new(o, raw_stack(from), current_request())
     })

@@ -33,21 +33,76 @@ pub const DEFAULT_MASKED_KEYS: &[&str] = &[
 pub const DEFAULT_MASK_WITH: &str = "**************";
 
 /// Where occurrences are stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` masks a PostgreSQL password:
+///
+/// ```
+/// use error_tracker::Database;
+/// let db = Database::parse("postgres://app:s3cret@db/errors");
+/// assert_eq!(format!("{db:?}"), r#"Postgres("postgres://app:****@db/errors")"#);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub enum Database {
     /// A SQLite file (the default: `errors.sqlite`).
     Sqlite(PathBuf),
-    /// A PostgreSQL URL (`postgres://…`), with the `postgres` feature.
+    /// A PostgreSQL URL (`postgres://…`) or `key=value` connection string
+    /// (`host=db user=app dbname=errors`), with the `postgres` feature.
     Postgres(String),
 }
 
+/// The keywords of libpq's `key=value` connection strings that tell one
+/// from a file name: a SQLite path starting with `host=` is not worth
+/// supporting, a connection string taken for a path creates a file named
+/// after the password.
+const PG_KEYWORDS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "connect_timeout",
+    "options",
+    "application_name",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "target_session_attrs",
+    "keepalives",
+    "keepalives_idle",
+    "service",
+];
+
 impl Database {
-    /// Reads `APP_ERROR_DB`'s form: a `postgres://` or `postgresql://` URL, else a SQLite path.
+    /// Reads `APP_ERROR_DB`'s form: a `postgres://` or `postgresql://` URL,
+    /// or a libpq `key=value` string whose first key is one of libpq's
+    /// (`host=db user=app password=… dbname=errors`); else a SQLite path.
+    ///
+    /// ```
+    /// use error_tracker::Database;
+    /// assert!(matches!(Database::parse("host=db user=app dbname=errors"), Database::Postgres(_)));
+    /// assert!(matches!(Database::parse("data/errors.sqlite"), Database::Sqlite(_)));
+    /// ```
     pub fn parse(s: &str) -> Database {
-        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        let key_value = s
+            .trim_start()
+            .split_once('=')
+            .is_some_and(|(key, _)| PG_KEYWORDS.contains(&key.trim().to_ascii_lowercase().as_str()));
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") || key_value {
             Database::Postgres(s.to_owned())
         } else {
             Database::Sqlite(PathBuf::from(s))
+        }
+    }
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Database::Postgres(url) => f.debug_tuple("Postgres").field(&crate::store::mask_password(url)).finish(),
         }
     }
 }
@@ -260,7 +315,11 @@ impl Config {
         }
         if let Some((name, v)) = get("APP_ERROR_DB") {
             if v.trim().is_empty() {
-                return Err(invalid(name, v, "expected a SQLite path or a postgres:// URL"));
+                return Err(invalid(
+                    name,
+                    v,
+                    "expected a SQLite path, a postgres:// URL or a host=… dbname=… connection string",
+                ));
             }
             c.database = Database::parse(v.trim());
         }
@@ -574,6 +633,20 @@ mod tests {
         let e = env(&[("TRACK_ALL_EXCEPTIONS", "maybe")]).unwrap_err();
         assert!(matches!(e, InitError::InvalidSetting { name: "TRACK_ALL_EXCEPTIONS", .. }));
         assert!(env(&[("APP_ERROR_URL_PREFIX", "dev")]).is_err());
+    }
+
+    #[test]
+    fn key_value_strings_are_postgres_and_debug_masks_passwords() {
+        let kv = "host=db user=app password=s3cret dbname=errors";
+        assert_eq!(Database::parse(kv), Database::Postgres(kv.into()));
+        assert_eq!(Database::parse(" dbname=errors"), Database::Postgres(" dbname=errors".into()));
+        assert_eq!(Database::parse("a=b.sqlite"), Database::Sqlite("a=b.sqlite".into()));
+        for db in [kv, "postgres://app:s3cret@db/errors"] {
+            let text = format!("{:?}", Database::parse(db));
+            assert!(!text.contains("s3cret") && text.contains("****"), "{text}");
+            let text = format!("{:?}", Config::default().database(db));
+            assert!(!text.contains("s3cret"), "{text}");
+        }
     }
 
     #[test]

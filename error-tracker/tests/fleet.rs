@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use error_tracker::{Config, GroupQuery, PageRequest, SqliteStore, Store};
+use error_tracker::{Config, GroupQuery, PageRequest, SqliteStore, StoreQuery};
 
 mod pg_schema;
 

@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use error_tracker::{Config, InitError, PostgresStore, Store, StoreError};
+use error_tracker::{Config, InitError, PostgresStore, StoreError, StoreQuery};
 
 mod pg_schema;
 

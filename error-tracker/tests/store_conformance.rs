@@ -14,7 +14,7 @@ use std::time::Duration;
 use error_tracker::store::render_traceback;
 use error_tracker::{
     ChangeKind, FrameSnapshot, GroupQuery, Grouped, MemoryStore, Occurrence, PageRequest, PanicInfo, RequestContext,
-    SqliteStore, StackFrame, Status, Store, Timestamp, Variable,
+    SqliteStore, StackFrame, Status, Store, StoreError, StoreErrorKind, StoreQuery, StoreWrite, Timestamp, Variable,
 };
 
 /// serde_json's `json!`, as the tracker's own [`error_tracker::Value`].
@@ -156,6 +156,7 @@ conformance!(
     concurrent_writers,
     shared_backtraces,
     count_only_entries,
+    split_halves,
 );
 
 // ---- building occurrences
@@ -919,4 +920,114 @@ fn postgres_schema_has_the_sqlite_tables_and_columns() {
         assert!(!sqlite.is_empty(), "no table {table} in SQLite");
         assert_eq!(postgres, sqlite, "the columns of {table}");
     }
+}
+
+/// The writer sees only the write half and the UI only the query half, and
+/// each works alone on the same store; `close` leaves the store usable.
+fn split_halves(db: &dyn Db) {
+    let s = db.handle();
+    let writer: Arc<dyn StoreWrite> = s.clone();
+    let reader: Arc<dyn StoreQuery> = s;
+    let changes = writer.write(&one("split", occurrence("app::Split", "halves", at(1)))).unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(reader.group("split").unwrap().expect("the group").summary.count, 1);
+    writer.close().expect("close");
+    writer.write(&one("split", occurrence("app::Split", "halves", at(2)))).unwrap();
+    assert_eq!(reader.group("split").unwrap().expect("the group").summary.count, 2, "usable after close");
+}
+
+// ---- error kinds, from the faults that cause them (SQLite: a real file)
+
+fn sqlite_store() -> (tempfile::TempDir, std::path::PathBuf, SqliteStore) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("errors.sqlite");
+    let store = SqliteStore::open(&path, CAP).expect("open sqlite");
+    (dir, path, store)
+}
+
+#[test]
+fn sqlite_a_held_write_lock_is_busy_and_transient() {
+    let (_dir, path, store) = sqlite_store();
+    store.write(&one("a", occurrence("app::Locked", "first", at(1)))).unwrap();
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let e = store.write(&one("a", occurrence("app::Locked", "second", at(2)))).unwrap_err();
+    assert!(matches!(e, StoreError::Busy(_)), "{e:?}");
+    assert_eq!(e.kind(), StoreErrorKind::Transient);
+    let source = std::error::Error::source(&e).expect("a source");
+    assert!(source.downcast_ref::<rusqlite::Error>().is_some(), "{source:?}");
+    locker.execute_batch("COMMIT").unwrap();
+    store.write(&one("a", occurrence("app::Locked", "second", at(2)))).unwrap();
+    assert_eq!(store.group("a").unwrap().unwrap().summary.count, 2, "nothing of the failed write was kept");
+}
+
+#[test]
+fn sqlite_a_full_database_is_full_and_transient() {
+    let (_dir, path, store) = sqlite_store();
+    store.write(&one("a", occurrence("app::Full", "first", at(1)))).unwrap();
+    // Cap the file at about what it holds now.
+    let pages: i64 = {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap()
+    };
+    store.set_max_page_count(pages as u64 + 2).unwrap();
+    let big: Vec<Grouped> = (0..200)
+        .flat_map(|i| one(&format!("g{i}"), occurrence("app::Full", &"x".repeat(2000), at(i))))
+        .collect();
+    let e = store.write(&big).unwrap_err();
+    assert!(matches!(e, StoreError::Full(_)), "{e:?}");
+    assert_eq!(e.kind(), StoreErrorKind::Transient);
+    assert_eq!(store.group("g1").unwrap(), None, "all or nothing");
+}
+
+#[test]
+fn sqlite_unreadable_rows_are_corrupt_and_permanent() {
+    let (_dir, path, store) = sqlite_store();
+    store.write(&one("a", occurrence("app::Corrupt", "first", at(1)))).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE exceptions SET last_seen = 'not a time' WHERE hash = 'a'", []).unwrap();
+    let e = store.group("a").unwrap_err();
+    assert_eq!(e.kind(), StoreErrorKind::Permanent, "{e:?}");
+}
+
+#[test]
+fn sqlite_close_folds_the_wal_into_the_file() {
+    let (dir, path, store) = sqlite_store();
+    store.write(&one("a", occurrence("app::Copied", "in the file", at(1)))).unwrap();
+    store.close().unwrap();
+    let wal = path.with_extension("sqlite-wal");
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0, "the WAL is empty");
+    // The file alone, copied while the store is still open, has the data.
+    let copy = dir.path().join("copy.sqlite");
+    std::fs::copy(&path, &copy).unwrap();
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let n: i64 = conn.query_row("SELECT count FROM exceptions WHERE hash = 'a'", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn sqlite_open_does_not_wait_for_a_held_lock() {
+    // Migrated: open only reads the version.
+    let (_dir, path, store) = sqlite_store();
+    drop(store);
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let store = SqliteStore::open(&path, CAP).expect("open under a held write lock");
+    assert!(store.write(&one("a", occurrence("app::Late", "x", at(1)))).is_err(), "locked");
+    locker.execute_batch("COMMIT").unwrap();
+    store.write(&one("a", occurrence("app::Late", "x", at(1)))).unwrap();
+
+    // Not migrated yet (a new file another process is writing): open
+    // returns, and the first write after the lock migrates.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.sqlite");
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("CREATE TABLE other (x); BEGIN EXCLUSIVE; INSERT INTO other VALUES (1);").unwrap();
+    let store = SqliteStore::open(&path, CAP).expect("open an unmigrated file under a held lock");
+    let e = store.write(&one("a", occurrence("app::Late", "x", at(1)))).unwrap_err();
+    assert_eq!(e.kind(), StoreErrorKind::Transient, "{e:?}");
+    locker.execute_batch("COMMIT").unwrap();
+    drop(locker);
+    store.write(&one("a", occurrence("app::Late", "x", at(1)))).unwrap();
+    assert_eq!(store.group("a").unwrap().unwrap().summary.count, 1);
 }

@@ -4,8 +4,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use super::{
-    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, Store, StoreError,
-    hour_of, hours_since, render_traceback,
+    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, StoreError,
+    StoreQuery, StoreWrite, hour_of, hours_since, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -56,7 +56,7 @@ fn page_of<T: Clone>(all: &[T], page: PageRequest) -> Page<T> {
     Page::exact(all[start..end].to_vec(), all.len() as u64, page)
 }
 
-impl Store for MemoryStore {
+impl StoreWrite for MemoryStore {
     fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, StoreError> {
         let mut groups = self.lock();
         let mut changes: Vec<GroupChange> = Vec::new();
@@ -119,7 +119,9 @@ impl Store for MemoryStore {
         }
         Ok(changes)
     }
+}
 
+impl StoreQuery for MemoryStore {
     fn list_groups(&self, q: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
         let groups = self.lock();
         // ASCII case only, as SQLite's LIKE and its search index fold it.

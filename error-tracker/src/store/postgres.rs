@@ -21,8 +21,8 @@ use super::backtraces::{BatchBacktraces, missing_backtrace};
 use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
-    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, Store, StoreError,
-    hours_since, render_traceback,
+    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, StoreError,
+    StoreQuery, StoreWrite, hours_since, mask_password, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -98,18 +98,6 @@ fn prepared(
     Ok(s)
 }
 
-/// `url` with its password replaced by `****`, for messages.
-pub(crate) fn mask_password(url: &str) -> String {
-    use std::sync::OnceLock;
-    static USERINFO: OnceLock<regex::Regex> = OnceLock::new();
-    static KEY: OnceLock<regex::Regex> = OnceLock::new();
-    let userinfo =
-        USERINFO.get_or_init(|| regex::Regex::new(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*:)[^/?#]*@").expect("valid"));
-    let key = KEY.get_or_init(|| regex::Regex::new(r"(?i)(\bpassword\s*=\s*)('[^']*'|[^&\s]*)").expect("valid"));
-    let s = userinfo.replace(url, "${1}****@");
-    key.replace_all(&s, "${1}****").into_owned()
-}
-
 /// The text of an error, with the server's message when there is one.
 fn describe(e: &::postgres::Error) -> String {
     match e.as_db_error() {
@@ -147,14 +135,31 @@ fn is_broken(e: &::postgres::Error, client: &Client) -> bool {
     }
 }
 
-fn pg_err(e: &::postgres::Error) -> StoreError {
-    let busy = is_conflict(e)
+fn pg_err(e: ::postgres::Error) -> StoreError {
+    let busy = is_conflict(&e)
         || matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::CANNOT_CONNECT_NOW);
-    if busy { StoreError::Busy(describe(e)) } else { StoreError::Database(describe(e)) }
+    // The connection failed (I/O, closed), class 08 (connection exception)
+    // or 57 (a statement cancelled by a timeout, the server shutting down):
+    // transient, on another connection.
+    let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+    let lost =
+        e.is_closed() || io || matches!(e.code(), Some(c) if c.code().starts_with("08") || c.code().starts_with("57"));
+    // Class 53: insufficient resources (disk full, out of memory, too many connections).
+    let full = matches!(e.code(), Some(c) if c.code().starts_with("53"));
+    let cause = Cause::new(describe(&e), e);
+    if busy {
+        StoreError::Busy(cause)
+    } else if full {
+        StoreError::Full(cause)
+    } else if lost {
+        StoreError::Unavailable(cause)
+    } else {
+        StoreError::Database(cause)
+    }
 }
 
 fn json_err(e: crate::json::Error) -> StoreError {
-    StoreError::Corrupt(e.to_string())
+    StoreError::Corrupt(Cause::of(e))
 }
 
 /// PostgreSQL text cannot hold NUL characters: one in a message must not
@@ -202,10 +207,10 @@ impl PostgresStore {
 
     fn connect(&self) -> Result<Conn, StoreError> {
         let what = |reason: String| format!("cannot connect to {}: {reason}", self.location);
-        Conn::open(&self.config).map_err(|e| match pg_err(&e) {
-            StoreError::Busy(reason) => StoreError::Busy(what(reason)),
-            StoreError::Database(reason) => StoreError::Database(what(reason)),
-            other => other,
+        Conn::open(&self.config).map_err(|e| {
+            let cause = Cause::new(what(describe(&e)), e);
+            // Whatever the reason, the database may be reachable later.
+            StoreError::Unavailable(cause)
         })
     }
 
@@ -240,12 +245,12 @@ impl PostgresStore {
                     // A dead pool connection: the others are likely dead too.
                     self.readers().clear();
                     if !was_pooled {
-                        return Err(pg_err(&e));
+                        return Err(pg_err(e));
                     }
                 }
                 Err(e) => {
                     self.readers().push(conn);
-                    return Err(pg_err(&e));
+                    return Err(pg_err(e));
                 }
             }
         }
@@ -573,7 +578,7 @@ impl Plan {
     }
 }
 
-impl Store for PostgresStore {
+impl StoreWrite for PostgresStore {
     fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -601,14 +606,16 @@ impl Store for PostgresStore {
             // committing may or may not have written: the writer decides.
             let again = (broken && !committing) || is_conflict(&e);
             if !again || attempt >= MAX_ATTEMPTS {
-                return Err(pg_err(&e));
+                return Err(pg_err(e));
             }
             if !broken {
                 std::thread::sleep(Duration::from_millis(5 << attempt));
             }
         }
     }
+}
 
+impl StoreQuery for PostgresStore {
     fn list_groups(&self, q: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
         use queries::{COUNT, LIST};
         let pattern = q.search.as_deref().filter(|s| !s.is_empty()).map(|s| {
@@ -722,12 +729,12 @@ mod queries {
 }
 
 fn corrupt(e: ::postgres::Error) -> StoreError {
-    StoreError::Corrupt(describe(&e))
+    StoreError::Corrupt(Cause::new(describe(&e), e))
 }
 
 fn timestamp_at(r: &Row, i: usize) -> Result<Timestamp, StoreError> {
     let s: String = r.try_get(i).map_err(corrupt)?;
-    Timestamp::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp {s:?}")))
+    Timestamp::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp {s:?}").into()))
 }
 
 fn summary_from_row(r: &Row) -> Result<GroupSummary, StoreError> {
