@@ -971,9 +971,8 @@ fn sqlite_a_full_database_is_full_and_transient() {
         conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap()
     };
     store.set_max_page_count(pages as u64 + 2).unwrap();
-    let big: Vec<Grouped> = (0..200)
-        .flat_map(|i| one(&format!("g{i}"), occurrence("app::Full", &"x".repeat(2000), at(i))))
-        .collect();
+    let big: Vec<Grouped> =
+        (0..200).flat_map(|i| one(&format!("g{i}"), occurrence("app::Full", &"x".repeat(2000), at(i)))).collect();
     let e = store.write(&big).unwrap_err();
     assert!(matches!(e, StoreError::Full(_)), "{e:?}");
     assert_eq!(e.kind(), StoreErrorKind::Transient);

@@ -102,6 +102,44 @@ pub trait StoreQuery: Send + Sync + 'static {
     fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError>;
 }
 
+/// A shared store is a store: keep an `Arc` of it to reach it after handing
+/// it to [`Config::store`](crate::Config::store).
+impl<T: StoreWrite + ?Sized> StoreWrite for std::sync::Arc<T> {
+    fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, StoreError> {
+        (**self).write(batch)
+    }
+    fn close(&self) -> Result<(), StoreError> {
+        (**self).close()
+    }
+}
+
+impl<T: StoreQuery + ?Sized> StoreQuery for std::sync::Arc<T> {
+    fn list_groups(&self, query: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
+        (**self).list_groups(query)
+    }
+    fn group(&self, hash: &str) -> Result<Option<Group>, StoreError> {
+        (**self).group(hash)
+    }
+    fn occurrences(&self, hash: &str, page: PageRequest) -> Result<Page<Occurrence>, StoreError> {
+        (**self).occurrences(hash, page)
+    }
+    fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {
+        (**self).hourly_counts(hash, since)
+    }
+    fn delete_group(&self, hash: &str) -> Result<bool, StoreError> {
+        (**self).delete_group(hash)
+    }
+    fn set_status(&self, hash: &str, status: Status) -> Result<bool, StoreError> {
+        (**self).set_status(hash, status)
+    }
+    fn set_notification_sent(&self, hash: &str, sent: bool) -> Result<bool, StoreError> {
+        (**self).set_notification_sent(hash, sent)
+    }
+    fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError> {
+        (**self).set_ticket(hash, ticket)
+    }
+}
+
 /// One occurrence with its fingerprint, as the writer hands it to a [`StoreWrite`].
 #[derive(Debug, Clone)]
 pub struct Grouped {

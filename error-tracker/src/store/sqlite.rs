@@ -127,7 +127,7 @@ impl SqliteStore {
     /// store's write connection): a write that needs more fails with
     /// [`StoreError::Full`], as on a full disk, and the writer then writes
     /// the batch in smaller parts. Returns the cap in effect, which is never
-    /// below the pages the file already has.
+    /// below the pages the file already has (0 changes nothing).
     ///
     /// ```
     /// use error_tracker::SqliteStore;
