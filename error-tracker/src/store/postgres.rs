@@ -28,7 +28,8 @@ use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
 
 /// The migrations, in order. Version N of the schema has the first N applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_initial.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/postgres/0001_initial.sql"), include_str!("migrations/postgres/0002_batches.sql")];
 
 /// The advisory lock that serializes migrations when a fleet starts at once.
 const MIGRATION_LOCK: i64 = 0x6572_7274_7261_636b; // "errtrack"
@@ -38,6 +39,23 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_IDLE_READERS: usize = 8;
 /// How many times one batch is tried before the error goes back to the writer.
 const MAX_ATTEMPTS: u32 = 5;
+/// The longest a write may wait for the server. A connection can stay open
+/// with nothing coming through (a half-open connection, a stuck proxy), and
+/// the client library has no read timeout: past this the write is given up
+/// as [`StoreError::Unavailable`], its connection left behind, and the next
+/// one connects again (the batch id makes a late commit of it harmless).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Server-side limits set on every connection (unless the URL's `options`
+/// set them): a statement, a lock wait, and a transaction left idle (the
+/// one of a connection given up on) end instead of holding locks forever.
+const SESSION_LIMITS: &[(&str, &str)] =
+    &[("statement_timeout", "30s"), ("lock_timeout", "5s"), ("idle_in_transaction_session_timeout", "20s")];
+/// TCP keepalive: a peer that vanished is noticed within about a minute.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+/// Data sent and not acknowledged for this long ends the connection (Linux).
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the batch ids are kept (see `migrations/postgres/0002_batches.sql`).
+const BATCH_ID_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// A [`Store`] in a PostgreSQL database, for fleets: every process writes
 /// into the same tables and the UI reads them.
@@ -189,6 +207,17 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("error-tracker");
         }
+        let mut options = config.get_options().unwrap_or_default().to_owned();
+        for (name, value) in SESSION_LIMITS {
+            if !options.contains(name) {
+                options = format!("{options} -c {name}={value}").trim_start().to_owned();
+            }
+        }
+        config.options(&options);
+        config.keepalives(true).keepalives_idle(KEEPALIVE_IDLE);
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
         let mut conn = Conn::open(&config).map_err(|e| open_err(describe(&e)))?;
         migrate(&mut conn.client).map_err(|e| open_err(describe(&e)))?;
         Ok(Self {
@@ -284,6 +313,13 @@ fn migrate(client: &mut Client) -> Result<(), ::postgres::Error> {
     tx.commit()
 }
 
+/// Claims the batch's id; no row back: a write of the batch committed already.
+const CLAIM_BATCH: &str = "INSERT INTO error_tracker_batches (id, written_on) VALUES ($1, $2)
+    ON CONFLICT (id) DO NOTHING RETURNING id";
+
+/// Forgets the ids of batches written long ago (a retry comes within seconds).
+const FORGET_BATCHES: &str = "DELETE FROM error_tracker_batches WHERE written_on < $1";
+
 const LOCK_GROUPS: &str = "SELECT hash, status FROM exceptions WHERE hash = ANY($1::text[]) ORDER BY hash FOR UPDATE";
 
 const UPSERT_GROUPS: &str = "
@@ -353,6 +389,9 @@ const ADD_HOURS: &str = "
 /// so that a retry does not serialize it again.
 #[derive(Default)]
 struct Plan {
+    /// The batch's id: the same batch written again is refused (see
+    /// `migrations/postgres/0002_batches.sql`).
+    batch_id: String,
     /// The groups in the order they first appear in the batch.
     order: Vec<String>,
     /// `exceptions` columns, one entry per group, sorted by hash so that
@@ -405,7 +444,16 @@ impl Plan {
     fn new(batch: &[Grouped], cap: u32) -> Result<Self, StoreError> {
         let folded = FoldedBatch::new(batch);
         let order = folded.order.iter().map(|h| (*h).to_owned()).collect();
-        let mut p = Plan { order, ..Plan::default() };
+        let mut id = sha1_smol::Sha1::new();
+        for g in batch {
+            let times = g.times.to_le_bytes();
+            let at = g.occurrence.timestamp.to_string();
+            for part in [g.hash.as_bytes(), g.occurrence.id.as_bytes(), &times, at.as_bytes()] {
+                id.update(&(part.len() as u64).to_le_bytes());
+                id.update(part);
+            }
+        }
+        let mut p = Plan { batch_id: id.digest().to_string(), order, ..Plan::default() };
         let mut sorted: Vec<_> = folded.groups.iter().map(|(h, w)| (*h, w)).collect();
         sorted.sort_unstable_by_key(|(h, _)| *h);
         for (hash, w) in sorted {
@@ -502,6 +550,18 @@ impl Plan {
         let not_committing = |e| (e, false);
         let mut tx = client.transaction().map_err(not_committing)?;
 
+        // First the batch's id: if a write of this batch committed already
+        // (its COMMIT's reply was lost), there is nothing more to do.
+        let claim = prepared(&mut tx, statements, CLAIM_BATCH).map_err(not_committing)?;
+        let now = Timestamp::now();
+        if tx.query(&claim, &[&self.batch_id, &now.to_string()]).map_err(not_committing)?.is_empty() {
+            tx.rollback().map_err(not_committing)?;
+            return Ok(Vec::new());
+        }
+        let forget = prepared(&mut tx, statements, FORGET_BATCHES).map_err(not_committing)?;
+        let before = now.saturating_sub(BATCH_ID_RETENTION).to_string();
+        tx.execute(&forget, &[&before]).map_err(not_committing)?;
+
         let lock = prepared(&mut tx, statements, LOCK_GROUPS).map_err(not_committing)?;
         let before: HashMap<String, String> =
             tx.query(&lock, &[&self.hash]).map_err(not_committing)?.iter().map(|r| (r.get(0), r.get(1))).collect();
@@ -583,27 +643,31 @@ impl StoreWrite for PostgresStore {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let plan = Plan::new(batch, self.cap)?;
+        let plan = std::sync::Arc::new(Plan::new(batch, self.cap)?);
         let mut slot = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let conn = match slot.as_mut() {
+            let conn = match slot.take() {
                 Some(c) => c,
-                None => slot.insert(self.connect()?),
+                None => self.connect()?,
             };
-            let (e, committing) = match plan.run(conn, self.cap) {
-                Ok(changes) => return Ok(changes),
+            let (conn, result) = self.run_with_timeout(&plan, conn)?;
+            let (e, committing) = match result {
+                Ok(changes) => {
+                    *slot = Some(conn);
+                    return Ok(changes);
+                }
                 Err(failure) => failure,
             };
             let broken = is_broken(&e, &conn.client);
-            if broken {
-                // Connect again on the next attempt or the next call.
-                *slot = None;
+            if !broken {
+                *slot = Some(conn);
             }
             // A connection that died before COMMIT was sent wrote nothing,
             // so the batch can go again at once. One that died while
-            // committing may or may not have written: the writer decides.
+            // committing may or may not have written: the writer retries it
+            // later, and the batch id makes that count once.
             let again = (broken && !committing) || is_conflict(&e);
             if !again || attempt >= MAX_ATTEMPTS {
                 return Err(pg_err(e));
@@ -612,6 +676,35 @@ impl StoreWrite for PostgresStore {
                 std::thread::sleep(Duration::from_millis(5 << attempt));
             }
         }
+    }
+}
+
+type RunResult = Result<Vec<GroupChange>, (::postgres::Error, bool)>;
+
+impl PostgresStore {
+    /// Runs the plan on `conn` on a thread of its own, waiting at most
+    /// [`WRITE_TIMEOUT`]: the client library would wait forever on a
+    /// connection that stays open with nothing coming through. Past the
+    /// timeout, the connection is left to that thread (which ends when the
+    /// socket does) and the error is [`StoreError::Unavailable`].
+    fn run_with_timeout(&self, plan: &std::sync::Arc<Plan>, mut conn: Conn) -> Result<(Conn, RunResult), StoreError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (plan, cap) = (plan.clone(), self.cap);
+        let spawned = std::thread::Builder::new().name("error-tracker-postgres-write".into()).spawn(move || {
+            // Not recorded: this is the tracker's own thread.
+            crate::capture::with_state(crate::capture::State::Recording, || {
+                let result = plan.run(&mut conn, cap);
+                let _ = tx.send((conn, result));
+            });
+        });
+        if let Err(e) = spawned {
+            return Err(StoreError::Unavailable(Cause::new("cannot start the write's thread", e)));
+        }
+        rx.recv_timeout(WRITE_TIMEOUT).map_err(|_| {
+            StoreError::Unavailable(
+                format!("no reply from {} within {WRITE_TIMEOUT:?}; connecting again", self.location).into(),
+            )
+        })
     }
 }
 
