@@ -221,3 +221,36 @@ fn a_full_disk_stores_what_fits_and_then_the_rest_exactly() {
     assert!(full > 0 && pages >= 32, "groups stored while full, pages of the 64 used: {line}");
     assert_eq!((total, set_aside), (2_000, 0), "{line}");
 }
+
+#[derive(Debug)]
+#[allow(dead_code)] // read through `Debug`, as the message
+struct Distinct(u32);
+
+/// The body of a child process: the writer enforces a group cap of 10.
+#[test]
+fn child_retention() {
+    let Ok(db) = std::env::var("CHILD_DB") else { return };
+    let limits = error_tracker::Retention { max_groups: Some(10), max_bytes: None, max_age: None };
+    let config = error_tracker::Config::default().database(&db).retention(limits).fingerprint(|o| o.message.clone());
+    let guard = error_tracker::init(config).unwrap();
+    for i in 0..30 {
+        record_exception!(Distinct(i));
+    }
+    flush();
+    // The writer prunes every few seconds: a bounded wait for it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while error_tracker::writer_stats().unwrap().pruned_groups < 20 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stats = error_tracker::writer_stats().unwrap();
+    drop(guard);
+    let left = error_tracker_suite::total_count(&open(&db.into()));
+    println!("PRUNED {} {} LEFT {left}", stats.pruned_groups, stats.pruned_occurrences);
+}
+
+#[test]
+fn the_writer_enforces_the_retention_limits() {
+    let db = temp_db("retention.sqlite");
+    let out = run_child("child_retention", &[("CHILD_DB", db.to_str().unwrap())]);
+    assert!(out.contains("PRUNED 20 20 LEFT 10"), "{out}");
+}

@@ -142,6 +142,7 @@ pub struct Config {
     pub(crate) notify: crate::notify::NotifySettings,
     pub(crate) context_builder: Option<Arc<dyn crate::ContextBuilder>>,
     pub(crate) max_body_size: usize,
+    pub(crate) retention: crate::store::Retention,
 }
 
 impl Default for Config {
@@ -169,6 +170,7 @@ impl Default for Config {
             notify: Default::default(),
             context_builder: None,
             max_body_size: crate::context::DEFAULT_MAX_BODY_SIZE,
+            retention: crate::store::Retention::default(),
         }
     }
 }
@@ -196,6 +198,7 @@ impl fmt::Debug for Config {
             .field("custom_fingerprint", &self.fingerprint.is_some())
             .field("custom_context_builder", &self.context_builder.is_some())
             .field("max_body_size", &self.max_body_size)
+            .field("retention", &self.retention)
             .field("notify", &self.notify)
             .finish()
     }
@@ -323,6 +326,23 @@ impl Config {
             }
             c.database = Database::parse(v.trim());
         }
+        // Retention limits: a whole number, 0 for none.
+        let limit = |name: &'static str, v: String| -> Result<Option<u64>, InitError> {
+            match v.trim().parse::<u64>() {
+                Ok(0) => Ok(None),
+                Ok(n) => Ok(Some(n)),
+                Err(_) => Err(invalid(name, v, "expected a whole number (0: no limit)")),
+            }
+        };
+        if let Some((name, v)) = get("APP_ERROR_MAX_GROUPS") {
+            c.retention.max_groups = limit(name, v)?;
+        }
+        if let Some((name, v)) = get("APP_ERROR_MAX_DB_MB") {
+            c.retention.max_bytes = limit(name, v)?.map(|mb| mb.saturating_mul(1 << 20));
+        }
+        if let Some((name, v)) = get("APP_ERROR_MAX_AGE_DAYS") {
+            c.retention.max_age = limit(name, v)?.map(|d| Duration::from_secs(d.saturating_mul(86_400)));
+        }
         if let Some((_, v)) = get("APP_ERROR_RELEASE") {
             c.release = Some(v).filter(|v| !v.is_empty());
         }
@@ -422,6 +442,28 @@ impl Config {
     pub fn queue_capacity(mut self, n: usize) -> Self {
         self.queue_capacity = n.max(1);
         self
+    }
+
+    /// How much the store keeps (default [`Retention::default`](crate::Retention):
+    /// 50,000 groups, 1 GiB, 90 days). The writer deletes the least recently
+    /// seen groups past these limits every few seconds, and the store keeps
+    /// the counts of what it deleted (`APP_ERROR_MAX_GROUPS`,
+    /// `APP_ERROR_MAX_DB_MB`, `APP_ERROR_MAX_AGE_DAYS`; 0 is no limit).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use error_tracker::{Config, Retention};
+    /// let limits = Retention { max_groups: Some(1_000), max_bytes: None, max_age: Some(Duration::from_secs(86_400)) };
+    /// assert_eq!(Config::default().retention(limits).retention_limits(), limits);
+    /// ```
+    pub fn retention(mut self, limits: crate::store::Retention) -> Self {
+        self.retention = limits;
+        self
+    }
+
+    /// The retention limits (see [`retention`](Self::retention)).
+    pub fn retention_limits(&self) -> crate::store::Retention {
+        self.retention
     }
 
     /// How many occurrences are kept per group, newest first (default 100).

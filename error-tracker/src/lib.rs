@@ -64,8 +64,8 @@ pub use occurrence::{CaptureSite, FrameSnapshot, Occurrence, PanicInfo, RequestC
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
 pub use store::{
-    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Page, PageRequest,
-    SqliteStore, Status, Store, StoreError, StoreErrorKind, StoreQuery, StoreWrite,
+    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Page, PageRequest, Pruned,
+    Retention, SqliteStore, Status, Store, StoreError, StoreErrorKind, StoreQuery, StoreWrite,
 };
 pub use timestamp::Timestamp;
 
@@ -169,6 +169,10 @@ pub struct WriterStats {
     /// occurrence alone, [`StoreErrorKind::Permanent`], several times), set
     /// aside so that the rest is stored.
     pub set_aside: u64,
+    /// Groups deleted by retention ([`Config::retention`]).
+    pub pruned_groups: u64,
+    /// The sum of the counts of those groups.
+    pub pruned_occurrences: u64,
 }
 
 /// What the writer counted so far, or `None` before [`init`].

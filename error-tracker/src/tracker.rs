@@ -196,6 +196,9 @@ pub(crate) struct Progress {
     /// Occurrences the store refused for good (a permanent error, alone in
     /// a write, several times): set aside by the writer, not stored.
     pub(crate) set_aside: AtomicU64,
+    /// Groups deleted by retention, and the sum of their counts.
+    pub(crate) pruned_groups: AtomicU64,
+    pub(crate) pruned_occurrences: AtomicU64,
 }
 
 #[derive(Default)]
@@ -214,6 +217,8 @@ impl Default for Progress {
             lost: AtomicU64::new(0),
             write_failures: AtomicU64::new(0),
             set_aside: AtomicU64::new(0),
+            pruned_groups: AtomicU64::new(0),
+            pruned_occurrences: AtomicU64::new(0),
         }
     }
 }
@@ -235,6 +240,8 @@ impl Progress {
             lost: self.lost.load(Ordering::Relaxed),
             write_failures: self.write_failures.load(Ordering::Relaxed),
             set_aside: self.set_aside.load(Ordering::Relaxed),
+            pruned_groups: self.pruned_groups.load(Ordering::Relaxed),
+            pruned_occurrences: self.pruned_occurrences.load(Ordering::Relaxed),
         }
     }
 

@@ -27,6 +27,10 @@ const MAX_BATCH: usize = 4096;
 const MAX_PULLS: usize = 64 * 1024;
 /// How long the writer sleeps when there is nothing to do.
 const IDLE_WAKE: Duration = Duration::from_millis(250);
+/// How often the writer enforces the retention limits. A storm of distinct
+/// groups can write hundreds of MB a minute; the check itself is a count and
+/// a look at the page counts.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(10);
 /// The first pause after a failed write.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 /// How many times a part of a batch is written while the store refuses it
@@ -81,6 +85,8 @@ struct Writer {
     in_batch: HashMap<u64, InBatch>,
     /// When the last write ended.
     last_write: Option<Instant>,
+    /// When retention was last enforced (see `prune`).
+    last_prune: Option<Instant>,
     /// Open occurrences, waiting for the snapshots of outer tracked frames.
     held: HashMap<EventId, (Pending, Instant)>,
     /// The flushes waiting, in the order their tokens came.
@@ -131,6 +137,7 @@ impl Writer {
             notify,
             in_batch: HashMap::new(),
             last_write: None,
+            last_prune: None,
             held: HashMap::new(),
             flushes: VecDeque::new(),
             sites: HashMap::new(),
@@ -167,6 +174,7 @@ impl Writer {
             self.take_repeats();
             self.write();
             self.finish_flushes();
+            self.prune();
         }
     }
 
@@ -439,6 +447,29 @@ impl Writer {
         self.batch.clear();
         self.in_batch.clear();
         self.last_write = Some(Instant::now());
+    }
+
+    /// Every [`PRUNE_INTERVAL`] (and once at start), deletes the groups past
+    /// the retention limits, counting them in `Progress`; a failure is
+    /// logged and tried again at the next interval.
+    fn prune(&mut self) {
+        let now = Instant::now();
+        if self.last_prune.is_some_and(|t| now.duration_since(t) < PRUNE_INTERVAL) {
+            return;
+        }
+        self.last_prune = Some(now);
+        let limits = self.t.config.retention;
+        if limits == crate::store::Retention::UNLIMITED {
+            return;
+        }
+        match catch_unwind(AssertUnwindSafe(|| self.t.store.prune(&limits))) {
+            Ok(Ok(p)) => {
+                self.t.progress.pruned_groups.fetch_add(p.groups, Ordering::Relaxed);
+                self.t.progress.pruned_occurrences.fetch_add(p.occurrences, Ordering::Relaxed);
+            }
+            Ok(Err(e)) => eprintln!("error-tracker: enforcing the retention limits failed, will retry: {e}"),
+            Err(_) => eprintln!("error-tracker: enforcing the retention limits panicked"),
+        }
     }
 
     fn log_failure(&mut self, e: &dyn std::fmt::Display, entries: usize, then: &str) {

@@ -14,7 +14,8 @@ use std::time::Duration;
 use error_tracker::store::render_traceback;
 use error_tracker::{
     ChangeKind, FrameSnapshot, GroupQuery, Grouped, MemoryStore, Occurrence, PageRequest, PanicInfo, RequestContext,
-    SqliteStore, StackFrame, Status, Store, StoreError, StoreErrorKind, StoreQuery, StoreWrite, Timestamp, Variable,
+    Retention, SqliteStore, StackFrame, Status, Store, StoreError, StoreErrorKind, StoreQuery, StoreWrite, Timestamp,
+    Variable,
 };
 
 /// serde_json's `json!`, as the tracker's own [`error_tracker::Value`].
@@ -1029,4 +1030,84 @@ fn sqlite_open_does_not_wait_for_a_held_lock() {
     drop(locker);
     store.write(&one("a", occurrence("app::Late", "x", at(1)))).unwrap();
     assert_eq!(store.group("a").unwrap().unwrap().summary.count, 1);
+}
+
+// ---- retention (the stores that enforce it: memory, SQLite, PostgreSQL)
+
+/// Age first, then the group cap, least recently seen first; what was
+/// deleted is counted, and what is left plus what was deleted is all.
+fn retention_limits(db: &dyn Db) {
+    let s = db.handle();
+    // g0 was last seen 30 days ago; g1..g9 at minutes 1..9 (about two hours ago).
+    let old = Timestamp::now().saturating_sub(Duration::from_secs(30 * 86_400));
+    let mut batch = one("g0", occurrence("app::Old", "old", old));
+    for i in 1..10 {
+        for _ in 0..i {
+            batch.extend(one(&format!("g{i}"), occurrence("app::Kept", &format!("group {i}"), at(i))));
+        }
+    }
+    s.write(&batch).unwrap();
+    let limits = Retention { max_groups: Some(5), max_bytes: None, max_age: Some(Duration::from_secs(7 * 86_400)) };
+    let pruned = s.prune(&limits).unwrap();
+    let left: Vec<String> = {
+        let mut v: Vec<String> = all_groups(&*s).into_iter().map(|g| g.hash).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(left, ["g5", "g6", "g7", "g8", "g9"], "the 5 most recently seen are kept");
+    assert_eq!((pruned.groups, pruned.occurrences), (5, 1 + 1 + 2 + 3 + 4));
+    assert!(s.occurrences("g1", PageRequest::first(10)).unwrap().items.is_empty(), "with their occurrences");
+    assert_eq!(s.prune(&limits).unwrap(), Default::default(), "nothing more to delete");
+    assert_eq!(s.prune(&Retention::UNLIMITED).unwrap(), Default::default());
+}
+
+#[test]
+fn memory_retention_limits() {
+    retention_limits(&*memory("memory_retention_limits").unwrap());
+}
+
+#[test]
+fn sqlite_retention_limits() {
+    let db = sqlite("sqlite_retention_limits").unwrap();
+    retention_limits(&*db);
+}
+
+#[test]
+fn postgres_retention_limits() {
+    if let Some(db) = postgres("postgres_retention_limits") {
+        retention_limits(&*db);
+    }
+}
+
+#[test]
+fn sqlite_retention_bounds_the_data_and_keeps_the_counts() {
+    let (_dir, path, store) = sqlite_store();
+    let n = 2_000;
+    let batch: Vec<Grouped> = (0..n)
+        .flat_map(|i| one(&format!("g{i:04}"), occurrence("app::Big", &format!("{i} {}", "x".repeat(2_000)), at(i))))
+        .collect();
+    store.write(&batch).unwrap();
+    let max = 1 << 20;
+    let pruned = store.prune(&Retention { max_groups: None, max_bytes: Some(max), max_age: None }).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let used: i64 = conn
+        .query_row(
+            "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), \
+             pragma_page_size()",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let left = all_groups(&store);
+    println!("pruned {} groups; {} left, {used} bytes in use", pruned.groups, left.len());
+    assert!(used as u64 <= max, "{used} bytes in use");
+    assert!(!left.is_empty());
+    assert_eq!(left.len() as u64 + pruned.groups, n as u64);
+    assert_eq!(left.iter().map(|g| g.count).sum::<u64>() + pruned.occurrences, n as u64, "counts kept");
+    // The newest are kept; the table `pruned` has the totals.
+    assert!(left.iter().all(|g| g.hash.as_str() >= "g1000"), "oldest first");
+    let (groups, occurrences): (i64, i64) = conn
+        .query_row("SELECT groups, occurrences FROM pruned WHERE reason = 'size'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!((groups as u64, occurrences as u64), (pruned.groups, pruned.occurrences));
 }

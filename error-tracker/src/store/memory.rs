@@ -4,8 +4,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use super::{
-    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, StoreError,
-    StoreQuery, StoreWrite, hour_of, hours_since, render_traceback,
+    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Pruned, Retention, Status,
+    StoreError, StoreQuery, StoreWrite, hour_of, hours_since, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -118,6 +118,34 @@ impl StoreWrite for MemoryStore {
             }
         }
         Ok(changes)
+    }
+
+    /// By age, then past the group cap, least recently seen first (no size cap).
+    fn prune(&self, r: &Retention) -> Result<Pruned, StoreError> {
+        let mut groups = self.lock();
+        let mut out = Pruned::default();
+        if let Some(age) = r.max_age {
+            let cutoff = Timestamp::now().saturating_sub(age);
+            groups.retain(|_, e| {
+                let keep = e.group.summary.last_seen >= cutoff;
+                if !keep {
+                    out.add(e.group.summary.count);
+                }
+                keep
+            });
+        }
+        if let Some(max) = r.max_groups {
+            let excess = (groups.len() as u64).saturating_sub(max) as usize;
+            let mut oldest: Vec<(Timestamp, String)> =
+                groups.iter().map(|(h, e)| (e.group.summary.last_seen, h.clone())).collect();
+            oldest.sort();
+            for (_, hash) in oldest.into_iter().take(excess) {
+                if let Some(e) = groups.remove(&hash) {
+                    out.add(e.group.summary.count);
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

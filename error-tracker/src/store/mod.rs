@@ -69,6 +69,74 @@ pub trait StoreWrite: Send + Sync + 'static {
     fn close(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Deletes the groups past `retention`'s limits, oldest `last_seen`
+    /// first, with their occurrences, and keeps the count of what it deleted
+    /// (the SQLite and PostgreSQL stores: in the table `pruned`). The writer
+    /// calls it every few seconds; the default deletes nothing.
+    fn prune(&self, retention: &Retention) -> Result<Pruned, StoreError> {
+        let _ = retention;
+        Ok(Pruned::default())
+    }
+}
+
+/// How much a store keeps: the limits [`StoreWrite::prune`] enforces.
+///
+/// The defaults bound a storm of distinct errors: 50,000 groups, 1 GiB of
+/// data, and groups not seen for 90 days. `None` is no limit.
+///
+/// ```
+/// use std::time::Duration;
+/// use error_tracker::Retention;
+/// let r = Retention::default();
+/// assert_eq!(r.max_groups, Some(50_000));
+/// assert_eq!(r.max_bytes, Some(1 << 30));
+/// assert_eq!(r.max_age, Some(Duration::from_secs(90 * 24 * 3600)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The most groups kept; past it, the least recently seen go first.
+    pub max_groups: Option<u64>,
+    /// The most bytes of data the database may hold (SQLite: its pages in
+    /// use; the file does not shrink, freed pages are reused); past it, the
+    /// least recently seen groups go first. PostgreSQL leaves this limit to
+    /// the database's own administration.
+    pub max_bytes: Option<u64>,
+    /// Groups not seen for this long are deleted.
+    pub max_age: Option<std::time::Duration>,
+}
+
+impl Retention {
+    /// No limit at all.
+    pub const UNLIMITED: Retention = Retention { max_groups: None, max_bytes: None, max_age: None };
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_groups: Some(50_000),
+            max_bytes: Some(1 << 30),
+            max_age: Some(std::time::Duration::from_secs(90 * 24 * 3600)),
+        }
+    }
+}
+
+/// What one [`StoreWrite::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pruned {
+    /// Groups deleted.
+    pub groups: u64,
+    /// The sum of their counts: the occurrences no longer counted anywhere else.
+    pub occurrences: u64,
+}
+
+impl Pruned {
+    /// Adds `count` for one group deleted.
+    pub fn add(&mut self, count: u64) {
+        self.groups += 1;
+        self.occurrences += count;
+    }
 }
 
 /// The query half of a [`Store`]: what the UI and the notifiers read and change.
@@ -110,6 +178,9 @@ impl<T: StoreWrite + ?Sized> StoreWrite for std::sync::Arc<T> {
     }
     fn close(&self) -> Result<(), StoreError> {
         (**self).close()
+    }
+    fn prune(&self, retention: &Retention) -> Result<Pruned, StoreError> {
+        (**self).prune(retention)
     }
 }
 

@@ -21,8 +21,8 @@ use super::backtraces::{BatchBacktraces, missing_backtrace};
 use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
-    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, StoreError,
-    StoreQuery, StoreWrite, hours_since, mask_password, render_traceback,
+    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Pruned, Retention,
+    Status, StoreError, StoreQuery, StoreWrite, hours_since, mask_password, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -674,6 +674,71 @@ impl StoreWrite for PostgresStore {
             }
             if !broken {
                 std::thread::sleep(Duration::from_millis(5 << attempt));
+            }
+        }
+    }
+
+    /// Deletes by age, then past the group cap, least recently seen first,
+    /// in one transaction, with the counts added to the table `pruned`.
+    /// The size cap is left to the database's administration: PostgreSQL
+    /// reuses the space of deleted rows only after a vacuum.
+    fn prune(&self, r: &Retention) -> Result<Pruned, StoreError> {
+        let cutoff = r.max_age.map(|age| Timestamp::now().saturating_sub(age).to_string());
+        let max_groups = r.max_groups.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let now = Timestamp::now().to_string();
+        let mut slot = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = match slot.as_mut() {
+            Some(c) => c,
+            None => slot.insert(self.connect()?),
+        };
+        let result = (|| -> Result<Pruned, ::postgres::Error> {
+            let mut tx = conn.client.transaction()?;
+            let mut by_reason: Vec<(&str, Pruned)> = Vec::new();
+            let sum = |rows: Vec<Row>| {
+                let mut p = Pruned::default();
+                for r in rows {
+                    p.add(r.get::<_, i64>(0).max(0) as u64);
+                }
+                p
+            };
+            if let Some(cutoff) = &cutoff {
+                by_reason.push((
+                    "age",
+                    sum(tx.query("DELETE FROM exceptions WHERE last_seen < $1 RETURNING count", &[cutoff])?),
+                ));
+            }
+            if let Some(max) = max_groups {
+                let n: i64 = tx.query_one("SELECT count(*) FROM exceptions", &[])?.get(0);
+                if n > max {
+                    let rows = tx.query(
+                        "DELETE FROM exceptions WHERE hash IN
+                            (SELECT hash FROM exceptions ORDER BY last_seen, hash LIMIT $1) RETURNING count",
+                        &[&(n - max)],
+                    )?;
+                    by_reason.push(("groups", sum(rows)));
+                }
+            }
+            let mut total = Pruned::default();
+            for (reason, p) in by_reason.into_iter().filter(|(_, p)| p.groups > 0) {
+                tx.execute(
+                    "INSERT INTO pruned AS p (reason, groups, occurrences, last_pruned) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (reason) DO UPDATE SET groups = p.groups + excluded.groups,
+                         occurrences = p.occurrences + excluded.occurrences, last_pruned = excluded.last_pruned",
+                    &[&reason, &(p.groups as i64), &(p.occurrences as i64), &now],
+                )?;
+                total.groups += p.groups;
+                total.occurrences += p.occurrences;
+            }
+            tx.commit()?;
+            Ok(total)
+        })();
+        match result {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                if is_broken(&e, &conn.client) {
+                    *slot = None;
+                }
+                Err(pg_err(e))
             }
         }
     }

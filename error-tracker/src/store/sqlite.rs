@@ -14,8 +14,8 @@ use super::backtraces::{BatchBacktraces, missing_backtrace};
 use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
-    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, StoreError,
-    StoreQuery, StoreWrite, hours_since, render_traceback,
+    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Pruned, Retention,
+    Status, StoreError, StoreQuery, StoreWrite, hours_since, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_list_indexes.sql"),
     include_str!("migrations/0003_group_search.sql"),
+    include_str!("migrations/0004_pruned.sql"),
 ];
 
 /// How long a connection waits for another writer's lock.
@@ -408,6 +409,94 @@ impl StoreWrite for SqliteStore {
             0 => Ok(()),
             _ => Err(StoreError::Busy("another connection kept the WAL from being checkpointed".into())),
         }
+    }
+
+    /// Deletes by age, then past the group cap, then, while the pages in use
+    /// exceed the size cap, as many groups as the excess takes at the average
+    /// group's size and a tenth more (merging the
+    /// search index's segments between two rounds; at most 20 rounds), least
+    /// recently seen first; all in one transaction, with the counts added to
+    /// the table `pruned`.
+    fn prune(&self, r: &Retention) -> Result<Pruned, StoreError> {
+        const OLDEST: &str = "DELETE FROM exceptions WHERE rowid IN
+            (SELECT rowid FROM exceptions ORDER BY last_seen, hash LIMIT ?1) RETURNING count";
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.ready.load(Ordering::Acquire) {
+            prepare_writer(&conn).map_err(db_err)?;
+            self.ready.store(true, Ordering::Release);
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+        let delete = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<Pruned, StoreError> {
+            let mut stmt = tx.prepare_cached(sql).map_err(db_err)?;
+            let mut rows = stmt.query(p).map_err(db_err)?;
+            let mut out = Pruned::default();
+            while let Some(row) = rows.next().map_err(db_err)? {
+                out.add(row.get::<_, i64>(0).map_err(db_err)?.max(0) as u64);
+            }
+            Ok(out)
+        };
+        let groups = || -> Result<u64, StoreError> {
+            tx.query_row("SELECT count(*) FROM exceptions", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(db_err)
+        };
+        let mut by_reason: Vec<(&str, Pruned)> = Vec::new();
+        if let Some(age) = r.max_age {
+            let cutoff = Timestamp::now().saturating_sub(age).to_string();
+            by_reason.push(("age", delete("DELETE FROM exceptions WHERE last_seen < ?1 RETURNING count", &[&cutoff])?));
+        }
+        if let Some(max) = r.max_groups {
+            let excess = groups()?.saturating_sub(max);
+            if excess > 0 {
+                by_reason.push(("groups", delete(OLDEST, &[&(excess as i64)])?));
+            }
+        }
+        if let Some(max) = r.max_bytes {
+            let used = || -> Result<u64, StoreError> {
+                let sql = "SELECT (page_count - freelist_count) * page_size \
+                           FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()";
+                tx.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n.max(0) as u64).map_err(db_err)
+            };
+            let mut size = Pruned::default();
+            let mut optimized = false;
+            for _ in 0..20 {
+                let (n, in_use) = (groups()?, used()?);
+                if in_use <= max || n == 0 {
+                    break;
+                }
+                // The search index keeps deleted entries until its segments
+                // are merged: merge them before deciding to delete more.
+                if !optimized && size.groups > 0 {
+                    tx.execute("INSERT INTO exceptions_search (exceptions_search) VALUES ('optimize')", [])
+                        .map_err(db_err)?;
+                    optimized = true;
+                    continue;
+                }
+                optimized = false;
+                // As many groups as the excess takes at the average group's
+                // size, and a tenth more (at least one).
+                let keep = (n as f64 * max as f64 / in_use as f64 * 0.9) as u64;
+                let step = delete(OLDEST, &[&(n.saturating_sub(keep).max(1) as i64)])?;
+                size.groups += step.groups;
+                size.occurrences += step.occurrences;
+            }
+            by_reason.push(("size", size));
+        }
+        let now = Timestamp::now().to_string();
+        let mut total = Pruned::default();
+        for (reason, p) in by_reason.into_iter().filter(|(_, p)| p.groups > 0) {
+            tx.execute(
+                "INSERT INTO pruned (reason, groups, occurrences, last_pruned) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (reason) DO UPDATE SET groups = groups + excluded.groups,
+                     occurrences = occurrences + excluded.occurrences, last_pruned = excluded.last_pruned",
+                params![reason, p.groups as i64, p.occurrences as i64, now],
+            )
+            .map_err(db_err)?;
+            total.groups += p.groups;
+            total.occurrences += p.occurrences;
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(total)
     }
 }
 
