@@ -13,6 +13,7 @@ struct FleetError;
 
 /// Not a test on its own: the body of a child process, run when `CHILD_DB` is set.
 #[test]
+#[ignore = "a child process of another test, which runs it"]
 fn child_writer() {
     let Ok(db) = std::env::var("CHILD_DB") else { return };
     let n: usize = std::env::var("CHILD_COUNT").map(|v| v.parse().unwrap()).unwrap_or(PER_CHILD);

@@ -108,6 +108,7 @@ fn a_batch_the_store_refuses_is_set_aside_and_the_rest_stored() {
 /// The body of a child process: `init` while another connection holds the
 /// file's write lock (`CHILD_LOCK`: "migrated" or "new").
 #[test]
+#[ignore = "a child process of another test, which runs it"]
 fn child_locked_start() {
     let Ok(db) = std::env::var("CHILD_DB") else { return };
     let kind = std::env::var("CHILD_LOCK").unwrap();
@@ -143,6 +144,7 @@ fn init_under_another_process_lock_returns_and_the_writer_catches_up() {
 /// The body of a child process: record, then drop the guard, then copy the
 /// `.sqlite` file alone while the tracker's connection is still open.
 #[test]
+#[ignore = "a child process of another test, which runs it"]
 fn child_copy_after_guard() {
     let Ok(db) = std::env::var("CHILD_DB") else { return };
     let guard = error_tracker::init(error_tracker::Config::default().database(&db)).unwrap();
@@ -168,6 +170,7 @@ fn the_file_alone_holds_the_data_after_the_guard_drops() {
 /// The body of a child process: a store capped at a few pages (SQLite's
 /// `max_page_count`, as a full disk), a storm of distinct groups, then room.
 #[test]
+#[ignore = "a child process of another test, which runs it"]
 fn child_full_disk() {
     let Ok(db) = std::env::var("CHILD_DB") else { return };
     let store = std::sync::Arc::new(error_tracker::SqliteStore::open(&db, 100).unwrap());
@@ -228,6 +231,7 @@ struct Distinct(u32);
 
 /// The body of a child process: the writer enforces a group cap of 10.
 #[test]
+#[ignore = "a child process of another test, which runs it"]
 fn child_retention() {
     let Ok(db) = std::env::var("CHILD_DB") else { return };
     let limits = error_tracker::Retention { max_groups: Some(10), max_bytes: None, max_age: None };

@@ -48,6 +48,7 @@ fn postgres_down_at_start_is_a_clear_init_error() {
 }
 
 #[test]
+#[cfg_attr(not(test_pg), ignore = "needs PostgreSQL: set ERROR_TRACKER_TEST_PG (see the README)")]
 fn a_store_whose_server_went_away_returns_errors_then_recovers() {
     let Some(server) = pg_schema::server("a_store_whose_server_went_away_returns_errors_then_recovers") else {
         return;
@@ -64,6 +65,7 @@ fn a_store_whose_server_went_away_returns_errors_then_recovers() {
 /// Ends every connection of the child's tracker between rounds; each round's
 /// occurrences are queued while the writer's connection is dead.
 #[test]
+#[ignore = "a child process of another test, which runs it"]
 fn reconnect_child() {
     let (Ok(name), Ok(url)) = (std::env::var(CHILD_SCHEMA), std::env::var(CHILD_URL)) else { return };
     let server = std::env::var("ERROR_TRACKER_TEST_PG").expect("the parent passes the server");
@@ -92,6 +94,7 @@ fn reconnect_child() {
 }
 
 #[test]
+#[cfg_attr(not(test_pg), ignore = "needs PostgreSQL: set ERROR_TRACKER_TEST_PG (see the README)")]
 fn the_writer_reconnects_after_the_server_ends_its_connections() {
     let Some(server) = pg_schema::server("the_writer_reconnects_after_the_server_ends_its_connections") else {
         return;
@@ -287,6 +290,7 @@ const LOST_ROUNDS: u64 = 3;
 /// COMMIT on (the batch is stored, the writer hears nothing), then makes
 /// the writer's connection go silent while open.
 #[test]
+#[ignore = "a child process of another test, which runs it"]
 fn lost_commit_child() {
     let Ok(name) = std::env::var(LOST_CHILD_SCHEMA) else { return };
     let server = std::env::var("ERROR_TRACKER_TEST_PG").expect("the parent passes the server");
@@ -317,6 +321,7 @@ fn lost_commit_child() {
 }
 
 #[test]
+#[cfg_attr(not(test_pg), ignore = "needs PostgreSQL: set ERROR_TRACKER_TEST_PG (see the README)")]
 fn a_lost_commit_reply_counts_once_and_a_silent_connection_is_left_behind() {
     let Some(server) = pg_schema::server("a_lost_commit_reply_counts_once_and_a_silent_connection_is_left_behind")
     else {
@@ -338,6 +343,7 @@ const RESTART_CHILD_SCHEMA: &str = "ERROR_TRACKER_RESTART_CHILD_SCHEMA";
 /// Records through a proxy that goes down for a while: the writer's writes
 /// fail (it says so on stderr and retries), then succeed once it is back.
 #[test]
+#[ignore = "a child process of another test, which runs it"]
 fn restart_child() {
     let Ok(name) = std::env::var(RESTART_CHILD_SCHEMA) else { return };
     let server = std::env::var("ERROR_TRACKER_TEST_PG").expect("the parent passes the server");
@@ -364,6 +370,7 @@ fn restart_child() {
 }
 
 #[test]
+#[cfg_attr(not(test_pg), ignore = "needs PostgreSQL: set ERROR_TRACKER_TEST_PG (see the README)")]
 fn the_writer_retries_while_the_server_is_down_and_loses_nothing() {
     let Some(server) = pg_schema::server("the_writer_retries_while_the_server_is_down_and_loses_nothing") else {
         return;
@@ -383,7 +390,7 @@ fn the_writer_retries_while_the_server_is_down_and_loses_nothing() {
 /// passed, and returns its stdout and stderr.
 fn run_child(name: &str, env: &[(&str, &str)]) -> (String, String) {
     let out = Command::new(std::env::current_exe().expect("current exe"))
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .args([name, "--exact", "--include-ignored", "--nocapture", "--test-threads=1"])
         .envs(env.iter().copied())
         .output()
         .expect("run the child");

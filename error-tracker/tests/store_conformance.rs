@@ -120,13 +120,18 @@ macro_rules! conformance {
     ($($property:ident),* $(,)?) => {
         conformance!(@store memory: $($property),*);
         conformance!(@store sqlite: $($property),*);
-        conformance!(@store postgres: $($property),*);
+        conformance!(@store postgres #[cfg_attr(any(not(test_pg), not(feature = "postgres")), ignore = "needs PostgreSQL: set ERROR_TRACKER_TEST_PG and the postgres feature (see the README)")]: $($property),*);
         conformance!(@store json_lines: $($property),*);
     };
     (@store $store:ident: $($property:ident),*) => {
+        // An attribute that never applies: the stores that need no service.
+        conformance!(@store $store #[cfg_attr(any(), ignore)]: $($property),*);
+    };
+    (@store $store:ident #[$attr:meta]: $($property:ident),*) => {
         mod $store {
             $(
                 #[test]
+                #[$attr]
                 fn $property() {
                     if let Some(db) = super::$store(concat!(stringify!($store), "_", stringify!($property))) {
                         super::$property(&*db);
@@ -895,6 +900,7 @@ fn shared_backtraces(db: &dyn Db) {
 /// same order.
 #[cfg(feature = "postgres")]
 #[test]
+#[cfg_attr(not(test_pg), ignore = "needs PostgreSQL: set ERROR_TRACKER_TEST_PG (see the README)")]
 fn postgres_schema_has_the_sqlite_tables_and_columns() {
     let Some(server) = pg_schema::server("postgres_schema_has_the_sqlite_tables_and_columns") else { return };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -1073,6 +1079,10 @@ fn sqlite_retention_limits() {
 }
 
 #[test]
+#[cfg_attr(
+    any(not(test_pg), not(feature = "postgres")),
+    ignore = "needs PostgreSQL: set ERROR_TRACKER_TEST_PG and the postgres feature (see the README)"
+)]
 fn postgres_retention_limits() {
     if let Some(db) = postgres("postgres_retention_limits") {
         retention_limits(&*db);

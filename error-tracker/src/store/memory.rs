@@ -14,7 +14,7 @@ use crate::timestamp::Timestamp;
 /// SQLite store: exact counts, a fixed `created_on`, capped occurrences.
 ///
 /// ```
-/// use error_tracker::{MemoryStore, Store, GroupQuery};
+/// use error_tracker::{GroupQuery, MemoryStore, StoreQuery};
 /// let store = MemoryStore::new(100);
 /// assert_eq!(store.list_groups(&GroupQuery::default()).unwrap().total, 0);
 /// ```

@@ -70,7 +70,7 @@ const BATCH_ID_RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// is lost.
 ///
 /// ```
-/// use error_tracker::{GroupQuery, Store, store::postgres::PostgresStore};
+/// use error_tracker::{GroupQuery, StoreQuery, store::postgres::PostgresStore};
 /// let Ok(url) = std::env::var("ERROR_TRACKER_TEST_PG") else { return };
 /// let store = PostgresStore::open(&url, 100).unwrap();
 /// let first = store.list_groups(&GroupQuery::default()).unwrap();

@@ -47,7 +47,7 @@ const MAX_IDLE_READERS: usize = 8;
 /// WAL mode, that several processes may share.
 ///
 /// ```
-/// use error_tracker::{SqliteStore, Store, GroupQuery};
+/// use error_tracker::{GroupQuery, SqliteStore, StoreQuery};
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = SqliteStore::open(dir.path().join("errors.sqlite"), 100).unwrap();
 /// assert_eq!(store.list_groups(&GroupQuery::default()).unwrap().total, 0);
