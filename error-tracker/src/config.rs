@@ -12,25 +12,9 @@ use crate::store::Store;
 /// key out. It runs on the writer thread.
 pub type FingerprintFn = dyn Fn(&crate::Occurrence) -> String + Send + Sync + 'static;
 
-/// The default list of masked key substrings.
-pub const DEFAULT_MASKED_KEYS: &[&str] = &[
-    "password",
-    "secret",
-    "passwd",
-    "pwd",
-    "token",
-    "api_key",
-    "apikey",
-    "auth",
-    "credential",
-    "private_key",
-    "session",
-    "cookie",
-    "csrf",
-];
-
-/// The default mask string.
-pub const DEFAULT_MASK_WITH: &str = "**************";
+// The masking defaults live with masking (`mask::defaults`), which must not
+// import the configuration above it; re-exported here, where users find them.
+pub use crate::mask::{DEFAULT_MASK_WITH, DEFAULT_MASKED_KEYS};
 
 /// Where occurrences are stored.
 ///

@@ -45,6 +45,7 @@ mod mask;
 pub mod notify;
 mod occurrence;
 mod panic_hook;
+mod reentry;
 pub mod store;
 mod symbolize;
 mod timestamp;
