@@ -64,9 +64,11 @@ pub use notify::{Notifier, Ticketing};
 pub use occurrence::{CaptureSite, FrameSnapshot, Occurrence, PanicInfo, RequestContext, StackFrame, Variable};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 pub use store::{
     Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Page, PageRequest, Pruned,
-    Retention, SqliteStore, Status, Store, StoreError, StoreErrorKind, StoreQuery, StoreWrite,
+    Retention, Status, Store, StoreError, StoreErrorKind, StoreQuery, StoreWrite,
 };
 pub use timestamp::Timestamp;
 
@@ -132,9 +134,15 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
 
 fn open_store(config: &Config) -> Result<Arc<dyn Store>, InitError> {
     match &config.database {
+        #[cfg(feature = "sqlite")]
         Database::Sqlite(path) => {
             Ok(Arc::new(SqliteStore::open(path, config.occurrences_per_group).map_err(InitError::Store)?))
         }
+        #[cfg(not(feature = "sqlite"))]
+        Database::Sqlite(_) => Err(InitError::FeatureDisabled {
+            feature: "sqlite",
+            needed_for: "APP_ERROR_DB=<a SQLite path> (the default, errors.sqlite)".to_owned(),
+        }),
         #[cfg(feature = "postgres")]
         Database::Postgres(url) => {
             Ok(Arc::new(store::PostgresStore::open(url, config.occurrences_per_group).map_err(InitError::Store)?))

@@ -13,16 +13,22 @@ use serde::{Deserialize, Serialize};
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
 
+// Each distinct backtrace stored once: the SQL stores' (parts are one store's only).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 mod backtraces;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod batch;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 #[cfg(feature = "postgres")]
 pub use self::postgres::PostgresStore;
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 /// A place that keeps groups and their occurrences: a type with both halves,
