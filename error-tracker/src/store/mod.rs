@@ -147,8 +147,9 @@ impl Pruned {
 
 /// The query half of a [`Store`]: what the UI and the notifiers read and change.
 ///
-/// Methods added here later come with a default body, so that a store
-/// written against this version keeps compiling.
+/// Methods added here later come with a default body (returning
+/// [`StoreError::Unsupported`] where nothing else makes sense), so that a
+/// store written against this version keeps compiling.
 pub trait StoreQuery: Send + Sync + 'static {
     /// One page of groups, newest `last_seen` first, with the total.
     fn list_groups(&self, query: &GroupQuery) -> Result<Page<GroupSummary>, StoreError>;
@@ -477,6 +478,9 @@ pub enum StoreError {
     /// Stored data that cannot be read back, or a batch that cannot be
     /// serialized (permanent).
     Corrupt(Cause),
+    /// The store does not do this (permanent): what a method added to a
+    /// store trait later returns by default, for stores written before it.
+    Unsupported(&'static str),
 }
 
 /// Whether retrying may help: see [`StoreError::kind`].
@@ -538,13 +542,13 @@ impl StoreError {
             StoreError::Open { .. } | StoreError::Busy(_) | StoreError::Unavailable(_) | StoreError::Full(_) => {
                 StoreErrorKind::Transient
             }
-            StoreError::Database(_) | StoreError::Corrupt(_) => StoreErrorKind::Permanent,
+            StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Unsupported(_) => StoreErrorKind::Permanent,
         }
     }
 
     fn cause(&self) -> Option<&Cause> {
         match self {
-            StoreError::Open { .. } => None,
+            StoreError::Open { .. } | StoreError::Unsupported(_) => None,
             StoreError::Busy(c)
             | StoreError::Unavailable(c)
             | StoreError::Full(c)
@@ -563,6 +567,7 @@ impl fmt::Display for StoreError {
             StoreError::Full(e) => write!(f, "the store is full: {}", e.message),
             StoreError::Database(e) => write!(f, "store error: {}", e.message),
             StoreError::Corrupt(e) => write!(f, "stored data cannot be read: {}", e.message),
+            StoreError::Unsupported(what) => write!(f, "this store does not support {what}"),
         }
     }
 }
