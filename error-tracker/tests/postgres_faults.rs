@@ -310,14 +310,30 @@ fn lost_commit_child() {
     }
     let dropped = proxy.commits_dropped.load(std::sync::atomic::Ordering::SeqCst);
 
-    // Half-open: the writer's connection stays open and nothing comes through.
+    // Half-open: the writer's connection (and the reader's, pooled by this
+    // read) stays open and nothing comes through.
+    let store = error_tracker::store().expect("store");
+    store.list_groups(&Default::default()).expect("a read before the fault");
     proxy.silence_open_connections();
     let started = std::time::Instant::now();
     record("silent");
     assert!(error_tracker::flush(Duration::from_secs(90)), "stuck on a silent connection");
     let silent_for = started.elapsed();
     let stats = error_tracker::writer_stats().unwrap();
-    println!("DROPPED {dropped} SILENT_SECS {} FAILURES {}", silent_for.as_secs(), stats.write_failures);
+    // The UI's read on the silent pooled connection gives up, the next connects again.
+    let started = std::time::Instant::now();
+    let first = store.list_groups(&Default::default());
+    let read_for = started.elapsed();
+    let e = first.expect_err("the pooled reader is silent");
+    assert_eq!(e.kind(), error_tracker::StoreErrorKind::Transient, "{e}");
+    let total = store.list_groups(&Default::default()).expect("a read on a new connection").items[0].count;
+    assert_eq!(total, (LOST_ROUNDS + 2) * PER_ROUND);
+    println!(
+        "DROPPED {dropped} SILENT_SECS {} FAILURES {} READ_GAVE_UP_SECS {}",
+        silent_for.as_secs(),
+        stats.write_failures,
+        read_for.as_secs()
+    );
 }
 
 #[test]

@@ -37,6 +37,10 @@ const MIGRATION_LOCK: i64 = 0x6572_7274_7261_636b; // "errtrack"
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many idle connections the readers keep.
 const MAX_IDLE_READERS: usize = 8;
+/// The longest a read (or a UI action) may wait for the server, for the same
+/// reason as [`WRITE_TIMEOUT`]; longer, since a list of many groups may take
+/// a while (the server's own `statement_timeout` is 30 s).
+const READ_TIMEOUT: Duration = Duration::from_secs(15);
 /// How many times one batch is tried before the error goes back to the writer.
 const MAX_ATTEMPTS: u32 = 5;
 /// The longest a write may wait for the server. A connection can stay open
@@ -251,10 +255,16 @@ impl PostgresStore {
     /// that may run twice (a read, or an update that sets a value), so when
     /// the pooled connection turns out to be dead it is run once more on a
     /// fresh one.
-    fn with_conn<T>(
-        &self,
-        mut f: impl FnMut(&mut Client, &mut HashMap<&'static str, Statement>) -> Result<T, ::postgres::Error>,
-    ) -> Result<T, StoreError> {
+    ///
+    /// `f` runs on a thread of its own, waited for at most [`READ_TIMEOUT`]:
+    /// a half-open connection would otherwise hold the caller (a UI request)
+    /// forever. Past it the connection is left to that thread, and the error
+    /// is [`StoreError::Unavailable`]; the next call connects again.
+    fn with_conn<T, F>(&self, mut f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut Client, &mut HashMap<&'static str, Statement>) -> Result<T, ::postgres::Error> + Send + 'static,
+    {
         let mut pooled = self.readers().pop();
         loop {
             let was_pooled = pooled.is_some();
@@ -262,7 +272,23 @@ impl PostgresStore {
                 Some(c) => c,
                 None => self.connect()?,
             };
-            match f(&mut conn.client, &mut conn.statements) {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let spawned = std::thread::Builder::new().name("error-tracker-postgres-read".into()).spawn(move || {
+                crate::capture::with_state(crate::capture::State::Recording, || {
+                    let result = f(&mut conn.client, &mut conn.statements);
+                    let _ = tx.send((conn, f, result));
+                });
+            });
+            if let Err(e) = spawned {
+                return Err(StoreError::Unavailable(Cause::new("cannot start the read's thread", e)));
+            }
+            let (conn, f_back, result) = rx.recv_timeout(READ_TIMEOUT).map_err(|_| {
+                StoreError::Unavailable(
+                    format!("no reply from {} within {READ_TIMEOUT:?}; connecting again", self.location).into(),
+                )
+            })?;
+            f = f_back;
+            match result {
                 Ok(v) => {
                     let mut idle = self.readers();
                     if idle.len() < MAX_IDLE_READERS {
@@ -284,11 +310,19 @@ impl PostgresStore {
             }
         }
     }
+}
 
-    fn update(&self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<bool, StoreError> {
-        self.with_conn(|client, cache| {
+type Param = Box<dyn ToSql + Sync + Send>;
+
+impl PostgresStore {
+    /// One update statement; `params` makes its parameters (again, should
+    /// it run twice).
+    fn update(&self, sql: &'static str, params: impl Fn() -> Vec<Param> + Send + 'static) -> Result<bool, StoreError> {
+        self.with_conn(move |client, cache| {
             let stmt = prepared(client, cache, sql)?;
-            Ok(client.execute(&stmt, params)? > 0)
+            let params = params();
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
+            Ok(client.execute(&stmt, &refs)? > 0)
         })
     }
 }
@@ -782,7 +816,7 @@ impl StoreQuery for PostgresStore {
         });
         let status = q.status.map(Status::as_str);
         let (limit, offset) = (q.page.limit() as i64, q.page.offset() as i64);
-        let (total, rows) = self.with_conn(|client, cache| {
+        let (total, rows) = self.with_conn(move |client, cache| {
             let count = prepared(client, cache, COUNT)?;
             let total: i64 = client.query_one(&count, &[&status, &pattern])?.get(0);
             let list = prepared(client, cache, LIST)?;
@@ -794,7 +828,8 @@ impl StoreQuery for PostgresStore {
 
     fn group(&self, hash: &str) -> Result<Option<Group>, StoreError> {
         const SQL: &str = queries::GROUP;
-        let row = self.with_conn(|client, cache| {
+        let hash = hash.to_owned();
+        let row = self.with_conn(move |client, cache| {
             let stmt = prepared(client, cache, SQL)?;
             client.query_opt(&stmt, &[&hash])
         })?;
@@ -815,7 +850,8 @@ impl StoreQuery for PostgresStore {
                             FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
                             WHERE o.hash = $1 ORDER BY o.id DESC LIMIT $2 OFFSET $3";
         let (limit, offset) = (page.limit() as i64, page.offset() as i64);
-        let (total, rows) = self.with_conn(|client, cache| {
+        let hash = hash.to_owned();
+        let (total, rows) = self.with_conn(move |client, cache| {
             let count = prepared(client, cache, COUNT)?;
             let total: i64 = client.query_one(&count, &[&hash])?.get(0);
             let list = prepared(client, cache, LIST)?;
@@ -829,7 +865,8 @@ impl StoreQuery for PostgresStore {
         const SQL: &str = "SELECT hour, count FROM group_hours WHERE hash = $1 AND hour BETWEEN $2 AND $3";
         let hours = hours_since(since);
         let (first, last) = (*hours.start(), *hours.end());
-        let rows = self.with_conn(|client, cache| {
+        let hash = hash.to_owned();
+        let rows = self.with_conn(move |client, cache| {
             let stmt = prepared(client, cache, SQL)?;
             client.query(&stmt, &[&hash, &first, &last])
         })?;
@@ -843,20 +880,29 @@ impl StoreQuery for PostgresStore {
     }
 
     fn delete_group(&self, hash: &str) -> Result<bool, StoreError> {
-        self.update("DELETE FROM exceptions WHERE hash = $1", &[&hash])
+        let hash = hash.to_owned();
+        self.update("DELETE FROM exceptions WHERE hash = $1", move || vec![Box::new(hash.clone())])
     }
 
     fn set_status(&self, hash: &str, status: Status) -> Result<bool, StoreError> {
-        self.update("UPDATE exceptions SET status = $2 WHERE hash = $1", &[&hash, &status.as_str()])
+        let hash = hash.to_owned();
+        self.update("UPDATE exceptions SET status = $2 WHERE hash = $1", move || {
+            vec![Box::new(hash.clone()), Box::new(status.as_str())]
+        })
     }
 
     fn set_notification_sent(&self, hash: &str, sent: bool) -> Result<bool, StoreError> {
-        self.update("UPDATE exceptions SET notification_sent = $2 WHERE hash = $1", &[&hash, &sent])
+        let hash = hash.to_owned();
+        self.update("UPDATE exceptions SET notification_sent = $2 WHERE hash = $1", move || {
+            vec![Box::new(hash.clone()), Box::new(sent)]
+        })
     }
 
     fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError> {
-        let ticket = opt_text(ticket);
-        self.update("UPDATE exceptions SET ticket_raised = $2 WHERE hash = $1", &[&hash, &ticket])
+        let (hash, ticket) = (hash.to_owned(), opt_text(ticket));
+        self.update("UPDATE exceptions SET ticket_raised = $2 WHERE hash = $1", move || {
+            vec![Box::new(hash.clone()), Box::new(ticket.clone())]
+        })
     }
 }
 
