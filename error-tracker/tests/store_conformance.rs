@@ -1121,3 +1121,33 @@ fn sqlite_retention_bounds_the_data_and_keeps_the_counts() {
         .unwrap();
     assert_eq!((groups as u64, occurrences as u64), (pruned.groups, pruned.occurrences));
 }
+
+// ---- error kinds on PostgreSQL, from real faults
+
+#[cfg(feature = "postgres")]
+#[test]
+#[cfg_attr(not(test_pg), ignore = "needs PostgreSQL: set ERROR_TRACKER_TEST_PG (see the README)")]
+fn postgres_a_locked_row_is_busy_and_unreadable_rows_are_permanent() {
+    let server = pg_schema::server("postgres_error_kinds").expect("a server");
+    let schema = pg_schema::TestSchema::create(&server, "postgres_error_kinds");
+    let store = error_tracker::PostgresStore::open(&schema.url, CAP).expect("open postgres");
+    store.write(&one("a", occurrence("app::Locked", "first", at(1)))).unwrap();
+
+    // Another session holds the group's row: the write waits lock_timeout, then is Busy.
+    let mut other = schema.client();
+    let mut tx = other.transaction().unwrap();
+    tx.execute("SELECT 1 FROM exceptions WHERE hash = 'a' FOR UPDATE", &[]).unwrap();
+    let e = store.write(&one("a", occurrence("app::Locked", "second", at(2)))).unwrap_err();
+    assert_eq!(e.kind(), StoreErrorKind::Transient, "{e:?}");
+    assert!(matches!(e, StoreError::Busy(_)), "{e:?}");
+    let source = std::error::Error::source(&e).expect("a source");
+    assert!(source.downcast_ref::<::postgres::Error>().is_some(), "{source:?}");
+    tx.rollback().unwrap();
+    store.write(&one("a", occurrence("app::Locked", "second", at(2)))).unwrap();
+    assert_eq!(store.group("a").unwrap().unwrap().summary.count, 2, "nothing of the failed write was kept");
+
+    // A row that cannot be read back: permanent.
+    schema.client().execute("UPDATE exceptions SET last_seen = 'not a time' WHERE hash = 'a'", &[]).unwrap();
+    let e = store.group("a").unwrap_err();
+    assert_eq!(e.kind(), StoreErrorKind::Permanent, "{e:?}");
+}
