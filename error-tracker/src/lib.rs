@@ -95,7 +95,7 @@ impl Drop for Guard {
         // panic is its own bug; it must not take the app's exit down.
         if let Some(t) = tracker::installed() {
             let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                capture::with_state(capture::State::Recording, || t.store.close())
+                reentry::with_state(reentry::State::Recording, || t.store.close())
             }));
             match closed {
                 Ok(Ok(())) => {}

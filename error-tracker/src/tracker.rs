@@ -298,7 +298,7 @@ static TRACKER: OnceLock<Tracker> = OnceLock::new();
 #[inline]
 pub(crate) fn get() -> Option<&'static Tracker> {
     let t = TRACKER.get()?;
-    (crate::capture::state() == crate::capture::State::Outside).then_some(t)
+    (crate::reentry::state() == crate::reentry::State::Outside).then_some(t)
 }
 
 /// The installed tracker, whatever the thread is doing.

@@ -274,7 +274,7 @@ impl PostgresStore {
             };
             let (tx, rx) = crossbeam_channel::bounded(1);
             let spawned = std::thread::Builder::new().name("error-tracker-postgres-read".into()).spawn(move || {
-                crate::capture::with_state(crate::capture::State::Recording, || {
+                crate::reentry::with_state(crate::reentry::State::Recording, || {
                     let result = f(&mut conn.client, &mut conn.statements);
                     let _ = tx.send((conn, f, result));
                 });
@@ -791,7 +791,7 @@ impl PostgresStore {
         let (plan, cap) = (plan.clone(), self.cap);
         let spawned = std::thread::Builder::new().name("error-tracker-postgres-write".into()).spawn(move || {
             // Not recorded: this is the tracker's own thread.
-            crate::capture::with_state(crate::capture::State::Recording, || {
+            crate::reentry::with_state(crate::reentry::State::Recording, || {
                 let result = plan.run(&mut conn, cap);
                 let _ = tx.send((conn, result));
             });
