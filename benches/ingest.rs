@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use error_tracker::{
-    DefaultMasking, Grouped, Masking, Occurrence, RequestContext, SqliteStore, StackFrame, Store, Timestamp, Value,
-    Variable,
+    DefaultMasking, Grouped, Masking, Occurrence, RequestContext, SqliteStore, StackFrame, StoreWrite, Timestamp,
+    Value, Variable,
 };
 
 /// A JSON object, built as an application builds one.

@@ -12,6 +12,7 @@
 //! cargo bench --bench ui
 //! ```
 
+use error_tracker::StoreWrite;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;

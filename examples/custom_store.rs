@@ -1,6 +1,7 @@
 //! A store that a user wrote: the seed's "Using Mongo or other data store".
 //!
-//! Any type that implements [`error_tracker::Store`] can take the place of
+//! Any type that implements both halves of [`error_tracker::Store`]
+//! ([`error_tracker::StoreWrite`] and [`error_tracker::StoreQuery`]) can take the place of
 //! SQLite or PostgreSQL. This one keeps an append-only JSON-lines file: each
 //! write, status change and deletion is one line, and opening the file
 //! replays the lines into an in-memory index (a [`MemoryStore`]) that answers
@@ -16,8 +17,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use error_tracker::{
-    Config, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Occurrence, Page, PageRequest, Status,
-    Store, StoreError, Timestamp,
+    Cause, Config, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Occurrence, Page, PageRequest,
+    Status, StoreError, StoreQuery, StoreWrite, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +43,7 @@ struct Entry {
     occurrence: Occurrence,
 }
 
-/// A [`Store`] in a JSON-lines file. One process at a time may write to it.
+/// A [`error_tracker::Store`] in a JSON-lines file. One process at a time may write to it.
 pub struct JsonLinesStore {
     path: PathBuf,
     file: Mutex<File>,
@@ -50,7 +51,7 @@ pub struct JsonLinesStore {
 }
 
 fn io_err(e: std::io::Error) -> StoreError {
-    StoreError::Database(e.to_string())
+    StoreError::Database(Cause::of(e))
 }
 
 impl JsonLinesStore {
@@ -86,7 +87,7 @@ impl JsonLinesStore {
         event: Event,
         apply: impl FnOnce(&MemoryStore) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut line = serde_json::to_string(&event).map_err(|e| StoreError::Database(e.to_string()))?;
+        let mut line = serde_json::to_string(&event).map_err(|e| StoreError::Database(Cause::of(e)))?;
         line.push('\n');
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         file.write_all(line.as_bytes()).map_err(io_err)?;
@@ -112,7 +113,7 @@ fn apply(index: &MemoryStore, event: Event) -> Result<(), StoreError> {
     }
 }
 
-impl Store for JsonLinesStore {
+impl StoreWrite for JsonLinesStore {
     fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -128,7 +129,9 @@ impl Store for JsonLinesStore {
             .collect();
         self.record(Event::Write { batch: entries }, |index| index.write(batch))
     }
+}
 
+impl StoreQuery for JsonLinesStore {
     fn list_groups(&self, query: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
         self.index.list_groups(query)
     }

@@ -20,6 +20,18 @@ fn a_store_that_cannot_be_opened_is_a_clear_init_error() {
         assert!(matches!(err, InitError::FeatureDisabled { feature: "postgres", .. }), "{err:?}");
     }
 
+    // A libpq `key=value` string is PostgreSQL's, never a file name: init
+    // fails (nothing listens on port 1, or the feature is off) and creates
+    // no file named after the password.
+    let kv = "host=127.0.0.1 port=1 user=app password=kv-s3cret dbname=errors connect_timeout=2";
+    let err = error_tracker::init(Config::default().database(kv)).unwrap_err();
+    #[cfg(feature = "postgres")]
+    assert!(matches!(err, InitError::Store(StoreError::Open { .. })), "{err:?}");
+    #[cfg(not(feature = "postgres"))]
+    assert!(matches!(err, InitError::FeatureDisabled { feature: "postgres", .. }), "{err:?}");
+    assert!(!err.to_string().contains("kv-s3cret"), "{err}");
+    assert!(!std::path::Path::new(kv).exists(), "a file named after the connection string");
+
     // After failures, init still works once, then refuses a second time.
     let ok = dir.path().join("errors.sqlite");
     let guard = error_tracker::init(Config::default().database(ok.to_str().unwrap())).expect("first init");

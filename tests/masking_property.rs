@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
-use error_tracker::{PageRequest, Store, record_exception};
+use error_tracker::{PageRequest, StoreQuery, record_exception};
 use error_tracker_suite::{contains_bytes, database_bytes, flush, init_once, open};
 use proptest::prelude::*;
 use serde::Serialize;

@@ -3,7 +3,7 @@
 //! The parent tests re-run this binary as children (see `child_writer`), so
 //! each child is a separate process with its own tracker and address layout.
 
-use error_tracker::{GroupQuery, PageRequest, Store, record_exception};
+use error_tracker::{GroupQuery, PageRequest, StoreQuery, record_exception};
 use error_tracker_suite::{flush, open, spawn_child, temp_db, total_count, wait_child};
 
 const PER_CHILD: usize = 2_000;
@@ -13,6 +13,7 @@ struct FleetError;
 
 /// Not a test on its own: the body of a child process, run when `CHILD_DB` is set.
 #[test]
+#[ignore = "a child process of another test, which runs it"]
 fn child_writer() {
     let Ok(db) = std::env::var("CHILD_DB") else { return };
     let n: usize = std::env::var("CHILD_COUNT").map(|v| v.parse().unwrap()).unwrap_or(PER_CHILD);

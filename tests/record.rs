@@ -1,5 +1,6 @@
 //! Recording errors and panics end to end: capture, writer, SQLite file.
 
+use error_tracker::StoreQuery;
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::fmt;
@@ -249,4 +250,31 @@ fn a_storm_from_4_threads_is_counted_exactly_and_stored_within_the_cap() {
     assert_eq!(g.count, 40_000);
     let stored = store.occurrences(&g.hash, PageRequest::first(1)).unwrap().total;
     assert!((1..=100).contains(&stored), "{stored} occurrences stored, the cap is 100");
+}
+
+/// An error whose `source()` panics past the first link of its chain.
+#[derive(Debug)]
+struct PanickySource;
+impl fmt::Display for PanickySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the outer error")
+    }
+}
+impl Error for PanickySource {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        panic!("source() exploded")
+    }
+}
+
+#[test]
+fn a_panicking_source_ends_the_chain_and_the_app_goes_on() {
+    let path = init();
+    let id = record_exception!(PanickySource);
+    assert!(!id.is_nil(), "recorded");
+    flush();
+    let store = open(&path);
+    let g = find(&store, "::PanickySource");
+    let o = &store.occurrences(&g.hash, PageRequest::first(1)).unwrap().items[0];
+    assert_eq!(o.message, "the outer error");
+    assert!(o.sources.is_empty(), "{:?}", o.sources);
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use error_tracker::{
-    FrameSnapshot, Grouped, Occurrence, RequestContext, SqliteStore, StackFrame, Store, Timestamp, Variable,
+    FrameSnapshot, Grouped, Occurrence, RequestContext, SqliteStore, StackFrame, StoreWrite, Timestamp, Variable,
 };
 use error_tracker_ui::{ErrorTrackerUi, LocalhostOnly};
 

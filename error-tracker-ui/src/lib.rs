@@ -42,7 +42,7 @@
 
 use std::sync::Arc;
 
-use error_tracker::{Config, Store};
+use error_tracker::{Config, StoreQuery};
 
 #[cfg(feature = "actix")]
 pub mod actix;
@@ -64,7 +64,7 @@ pub use service::{PeerAddr, UiService, serve};
 /// Cloning is cheap: clones share the store, the templates and the CSRF key.
 #[derive(Clone)]
 pub struct ErrorTrackerUi {
-    store: Arc<dyn Store>,
+    store: Arc<dyn StoreQuery>,
     permission: Arc<dyn ViewPermission>,
     prefix: Arc<str>,
     page_size: u32,
@@ -87,7 +87,7 @@ pub const DEFAULT_PREFIX: &str = "/dev/error";
 impl ErrorTrackerUi {
     /// A UI over `store`, at [`DEFAULT_PREFIX`], 10 groups a page, denying
     /// every request until [`permission`](Self::permission) is set.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn StoreQuery>) -> Self {
         Self {
             store,
             permission: Arc::new(DenyAll),
@@ -101,7 +101,7 @@ impl ErrorTrackerUi {
 
     /// A UI over `store` with the prefix (`APP_ERROR_URL_PREFIX`) and page
     /// size (`EXCEPTION_APP_DEFAULT_LIST_SIZE`) of `config`.
-    pub fn from_config(config: &Config, store: Arc<dyn Store>) -> Self {
+    pub fn from_config(config: &Config, store: Arc<dyn StoreQuery>) -> Self {
         Self::new(store).prefix(config.url_prefix()).page_size(config.page_size())
     }
 

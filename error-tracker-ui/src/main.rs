@@ -3,6 +3,7 @@
 //! ```text
 //! error-tracker-ui --db errors.sqlite [--listen 127.0.0.1:8080] [--prefix /dev/error]
 //!                  [--allowed-host errors.internal]... [--user U --password P] [--token-can-change]
+//! error-tracker-ui --db errors.sqlite prune [--max-groups N] [--max-size-mb MB] [--max-age-days D]
 //! ```
 
 use std::net::SocketAddr;
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use error_tracker::{Database, SqliteStore, Store};
+use error_tracker::{Database, SqliteStore, Store, StoreWrite};
 use error_tracker_ui::{AnyOf, BasicAuth, BearerToken, ErrorTrackerUi, LocalhostOnly};
 
 /// The environment variable holding a bearer token (kept out of the command
@@ -59,6 +60,54 @@ struct Args {
     /// Let the bearer token resolve, ignore, reopen and delete, not only read.
     #[arg(long)]
     token_can_change: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Deletes the least recently seen groups past the limits given, as the
+    /// tracker's writer does with its own (Config::retention), for a database
+    /// written elsewhere or with other limits; prints what it deleted. The
+    /// counts of what it deleted are added to the table `pruned`.
+    Prune {
+        /// Keep at most this many groups.
+        #[arg(long)]
+        max_groups: Option<u64>,
+        /// Keep at most this many MiB of data (SQLite: the pages in use; the
+        /// file does not shrink, its free pages are reused).
+        #[arg(long)]
+        max_size_mb: Option<u64>,
+        /// Delete the groups not seen for this many days.
+        #[arg(long)]
+        max_age_days: Option<u64>,
+    },
+}
+
+/// `prune`: the limits given, the store's prune, a line saying what it did.
+fn prune(db: &str, limits: error_tracker::Retention) -> ExitCode {
+    if limits == error_tracker::Retention::UNLIMITED {
+        eprintln!("error-tracker-ui prune: give at least one of --max-groups, --max-size-mb, --max-age-days");
+        return ExitCode::from(2);
+    }
+    let store = match open_store(db) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error-tracker-ui: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match store.prune(&limits) {
+        Ok(p) => {
+            println!("error-tracker-ui: pruned {} group(s), {} occurrence(s) in all", p.groups, p.occurrences);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error-tracker-ui prune: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn open_store(db: &str) -> Result<Arc<dyn Store>, String> {
@@ -93,6 +142,14 @@ fn open_postgres(url: &str) -> Result<Arc<dyn Store>, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::Prune { max_groups, max_size_mb, max_age_days }) = args.command {
+        let limits = error_tracker::Retention {
+            max_groups,
+            max_bytes: max_size_mb.map(|mb| mb.saturating_mul(1 << 20)),
+            max_age: max_age_days.map(|d| std::time::Duration::from_secs(d.saturating_mul(86_400))),
+        };
+        return prune(&args.db, limits);
+    }
     if args.user.as_deref().is_some_and(|u| u.trim().is_empty()) || args.password.as_deref().is_some_and(str::is_empty)
     {
         eprintln!(

@@ -64,7 +64,7 @@ fn bad_page_numbers_give_the_first_page() {
 #[test]
 fn filter_by_status_and_search() {
     let (store, server) = seeded(12);
-    use error_tracker::Store;
+    use error_tracker::StoreQuery;
     store.store.set_status("hash003", Status::Resolved).unwrap();
     store.store.set_status("hash004", Status::Ignored).unwrap();
     let resolved = server.get("/dev/error/?status=resolved");
@@ -308,7 +308,7 @@ fn every_page_in_order_from_both_ends() {
         })
         .collect();
     store.write(&batch);
-    use error_tracker::Store;
+    use error_tracker::StoreQuery;
     store.store.set_status("h03", Status::Resolved).unwrap();
     let server = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(AllowAll));
     for filter in ["", "&status=unresolved", "&q=shop"] {

@@ -2,7 +2,7 @@
 
 mod support;
 
-use error_tracker::{Status, Store};
+use error_tracker::{Status, StoreQuery};
 use error_tracker_ui::{AllowAll, BasicAuth, BearerToken, ErrorTrackerUi, LocalhostOnly};
 use support::{CORPUS, Server, TestStore, csrf_token, grouped, hostile_groups, occurrence};
 

@@ -4,10 +4,8 @@
 //! extra values (masked), walks the stack without symbolizing it, and hands
 //! the result to the writer through a bounded queue.
 
-use std::cell::Cell;
 use std::error::Error;
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::__private::RecordedAt;
 use crate::context::current_request;
@@ -21,44 +19,10 @@ const MAX_STACK_FRAMES: usize = 128;
 /// The longest `source()` chain kept.
 const MAX_SOURCES: usize = 32;
 
-/// What the current thread is doing for the tracker. Anything raised while
-/// it is not [`State::Outside`] is not recorded: the tracker never recurses.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum State {
-    /// User code.
-    Outside,
-    /// Capturing an occurrence, or the writer thread.
-    Recording,
-    /// Running a user `Debug`/`Display`/`Serialize` impl under `catch_unwind`:
-    /// a panic here is expected, so it is neither recorded nor printed.
-    Rendering,
-}
-
-thread_local! {
-    static STATE: Cell<State> = const { Cell::new(State::Outside) };
-}
-
-pub(crate) fn state() -> State {
-    STATE.try_with(Cell::get).unwrap_or(State::Recording)
-}
-
-/// Runs `f` with the thread in `state`, restoring the previous state after.
-pub(crate) fn with_state<R>(s: State, f: impl FnOnce() -> R) -> R {
-    struct Restore(State);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let _ = STATE.try_with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(STATE.try_with(|c| c.replace(s)).unwrap_or(State::Recording));
-    f()
-}
-
-/// Runs user rendering code: a panic in it yields `None` and is neither
-/// recorded nor printed.
-pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
-    with_state(State::Rendering, || catch_unwind(AssertUnwindSafe(f)).ok())
-}
+// The re-entrancy guard lives in a leaf of its own (`reentry`), which
+// masking, the request context and the notifiers use without importing the
+// capture path; these names stay here for the callers that use them so.
+pub(crate) use crate::reentry::{State, guarded, state, with_state};
 
 /// The id of a recorded occurrence: a UUID v4, stored with it, like Sentry's
 /// event id. It is nil when nothing was recorded (before [`init`](crate::init),
@@ -218,13 +182,15 @@ fn submit_recorded(t: &Tracker, mut p: Pending, at: &RecordedAt, extra: Vec<Vari
 pub(crate) fn pending_error(type_name: &'static str, err: &(dyn Error + '_), from: usize) -> Pending {
     with_state(State::Recording, || {
         let mut o = base_occurrence(type_name.to_owned(), display(&err));
-        let mut next = err.source();
+        // `source()` is user code like `Display`: a panic in it ends the
+        // chain where it is, and the occurrence is recorded with the rest.
+        let mut next = guarded(|| err.source()).flatten();
         while let Some(src) = next {
             if o.sources.len() >= MAX_SOURCES {
                 break;
             }
             o.sources.push(display(&src));
-            next = src.source();
+            next = guarded(|| src.source()).flatten();
         }
         Pending::new(o, raw_stack(from), current_request())
     })

@@ -12,42 +12,81 @@ use crate::store::Store;
 /// key out. It runs on the writer thread.
 pub type FingerprintFn = dyn Fn(&crate::Occurrence) -> String + Send + Sync + 'static;
 
-/// The default list of masked key substrings.
-pub const DEFAULT_MASKED_KEYS: &[&str] = &[
-    "password",
-    "secret",
-    "passwd",
-    "pwd",
-    "token",
-    "api_key",
-    "apikey",
-    "auth",
-    "credential",
-    "private_key",
-    "session",
-    "cookie",
-    "csrf",
-];
-
-/// The default mask string.
-pub const DEFAULT_MASK_WITH: &str = "**************";
+// The masking defaults live with masking (`mask::defaults`), which must not
+// import the configuration above it; re-exported here, where users find them.
+pub use crate::mask::{DEFAULT_MASK_WITH, DEFAULT_MASKED_KEYS};
 
 /// Where occurrences are stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` masks a PostgreSQL password:
+///
+/// ```
+/// use error_tracker::Database;
+/// let db = Database::parse("postgres://app:s3cret@db/errors");
+/// assert_eq!(format!("{db:?}"), r#"Postgres("postgres://app:****@db/errors")"#);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub enum Database {
     /// A SQLite file (the default: `errors.sqlite`).
     Sqlite(PathBuf),
-    /// A PostgreSQL URL (`postgres://…`), with the `postgres` feature.
+    /// A PostgreSQL URL (`postgres://…`) or `key=value` connection string
+    /// (`host=db user=app dbname=errors`), with the `postgres` feature.
     Postgres(String),
 }
 
+/// The keywords of libpq's `key=value` connection strings that tell one
+/// from a file name: a SQLite path starting with `host=` is not worth
+/// supporting, a connection string taken for a path creates a file named
+/// after the password.
+const PG_KEYWORDS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "connect_timeout",
+    "options",
+    "application_name",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "target_session_attrs",
+    "keepalives",
+    "keepalives_idle",
+    "service",
+];
+
 impl Database {
-    /// Reads `APP_ERROR_DB`'s form: a `postgres://` or `postgresql://` URL, else a SQLite path.
+    /// Reads `APP_ERROR_DB`'s form: a `postgres://` or `postgresql://` URL,
+    /// or a libpq `key=value` string whose first key is one of libpq's
+    /// (`host=db user=app password=… dbname=errors`); else a SQLite path.
+    ///
+    /// ```
+    /// use error_tracker::Database;
+    /// assert!(matches!(Database::parse("host=db user=app dbname=errors"), Database::Postgres(_)));
+    /// assert!(matches!(Database::parse("data/errors.sqlite"), Database::Sqlite(_)));
+    /// ```
     pub fn parse(s: &str) -> Database {
-        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        let key_value = s
+            .trim_start()
+            .split_once('=')
+            .is_some_and(|(key, _)| PG_KEYWORDS.contains(&key.trim().to_ascii_lowercase().as_str()));
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") || key_value {
             Database::Postgres(s.to_owned())
         } else {
             Database::Sqlite(PathBuf::from(s))
+        }
+    }
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Database::Postgres(url) => f.debug_tuple("Postgres").field(&crate::store::mask_password(url)).finish(),
         }
     }
 }
@@ -87,6 +126,7 @@ pub struct Config {
     pub(crate) notify: crate::notify::NotifySettings,
     pub(crate) context_builder: Option<Arc<dyn crate::ContextBuilder>>,
     pub(crate) max_body_size: usize,
+    pub(crate) retention: crate::store::Retention,
 }
 
 impl Default for Config {
@@ -114,6 +154,7 @@ impl Default for Config {
             notify: Default::default(),
             context_builder: None,
             max_body_size: crate::context::DEFAULT_MAX_BODY_SIZE,
+            retention: crate::store::Retention::default(),
         }
     }
 }
@@ -141,6 +182,7 @@ impl fmt::Debug for Config {
             .field("custom_fingerprint", &self.fingerprint.is_some())
             .field("custom_context_builder", &self.context_builder.is_some())
             .field("max_body_size", &self.max_body_size)
+            .field("retention", &self.retention)
             .field("notify", &self.notify)
             .finish()
     }
@@ -260,9 +302,30 @@ impl Config {
         }
         if let Some((name, v)) = get("APP_ERROR_DB") {
             if v.trim().is_empty() {
-                return Err(invalid(name, v, "expected a SQLite path or a postgres:// URL"));
+                return Err(invalid(
+                    name,
+                    v,
+                    "expected a SQLite path, a postgres:// URL or a host=… dbname=… connection string",
+                ));
             }
             c.database = Database::parse(v.trim());
+        }
+        // Retention limits: a whole number, 0 for none.
+        let limit = |name: &'static str, v: String| -> Result<Option<u64>, InitError> {
+            match v.trim().parse::<u64>() {
+                Ok(0) => Ok(None),
+                Ok(n) => Ok(Some(n)),
+                Err(_) => Err(invalid(name, v, "expected a whole number (0: no limit)")),
+            }
+        };
+        if let Some((name, v)) = get("APP_ERROR_MAX_GROUPS") {
+            c.retention.max_groups = limit(name, v)?;
+        }
+        if let Some((name, v)) = get("APP_ERROR_MAX_DB_MB") {
+            c.retention.max_bytes = limit(name, v)?.map(|mb| mb.saturating_mul(1 << 20));
+        }
+        if let Some((name, v)) = get("APP_ERROR_MAX_AGE_DAYS") {
+            c.retention.max_age = limit(name, v)?.map(|d| Duration::from_secs(d.saturating_mul(86_400)));
         }
         if let Some((_, v)) = get("APP_ERROR_RELEASE") {
             c.release = Some(v).filter(|v| !v.is_empty());
@@ -363,6 +426,28 @@ impl Config {
     pub fn queue_capacity(mut self, n: usize) -> Self {
         self.queue_capacity = n.max(1);
         self
+    }
+
+    /// How much the store keeps (default [`Retention::default`](crate::Retention):
+    /// 50,000 groups, 1 GiB, 90 days). The writer deletes the least recently
+    /// seen groups past these limits every few seconds, and the store keeps
+    /// the counts of what it deleted (`APP_ERROR_MAX_GROUPS`,
+    /// `APP_ERROR_MAX_DB_MB`, `APP_ERROR_MAX_AGE_DAYS`; 0 is no limit).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use error_tracker::{Config, Retention};
+    /// let limits = Retention { max_groups: Some(1_000), max_bytes: None, max_age: Some(Duration::from_secs(86_400)) };
+    /// assert_eq!(Config::default().retention(limits).retention_limits(), limits);
+    /// ```
+    pub fn retention(mut self, limits: crate::store::Retention) -> Self {
+        self.retention = limits;
+        self
+    }
+
+    /// The retention limits (see [`retention`](Self::retention)).
+    pub fn retention_limits(&self) -> crate::store::Retention {
+        self.retention
     }
 
     /// How many occurrences are kept per group, newest first (default 100).
@@ -574,6 +659,20 @@ mod tests {
         let e = env(&[("TRACK_ALL_EXCEPTIONS", "maybe")]).unwrap_err();
         assert!(matches!(e, InitError::InvalidSetting { name: "TRACK_ALL_EXCEPTIONS", .. }));
         assert!(env(&[("APP_ERROR_URL_PREFIX", "dev")]).is_err());
+    }
+
+    #[test]
+    fn key_value_strings_are_postgres_and_debug_masks_passwords() {
+        let kv = "host=db user=app password=s3cret dbname=errors";
+        assert_eq!(Database::parse(kv), Database::Postgres(kv.into()));
+        assert_eq!(Database::parse(" dbname=errors"), Database::Postgres(" dbname=errors".into()));
+        assert_eq!(Database::parse("a=b.sqlite"), Database::Sqlite("a=b.sqlite".into()));
+        for db in [kv, "postgres://app:s3cret@db/errors"] {
+            let text = format!("{:?}", Database::parse(db));
+            assert!(!text.contains("s3cret") && text.contains("****"), "{text}");
+            let text = format!("{:?}", Config::default().database(db));
+            assert!(!text.contains("s3cret"), "{text}");
+        }
     }
 
     #[test]

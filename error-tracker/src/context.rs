@@ -24,9 +24,9 @@ use std::task::{Context, Poll};
 
 use crate::json::{Map, Value};
 
-use crate::capture::guarded;
 use crate::mask::{Masking, mask_json_keys, truncate_string};
 use crate::occurrence::{RequestContext, Variable};
+use crate::reentry::guarded;
 use crate::tracker::Tracker;
 
 /// The default limit on a captured request body: 64 KiB.
@@ -585,7 +585,7 @@ mod tests {
             ("x-auth-token", b"t-1"),
         ];
         let c = build(RequestView::new("POST", "http://bob:pw@h:8080/a/b?token=q1&page=2").headers(&headers));
-        let mask = crate::config::DEFAULT_MASK_WITH;
+        let mask = crate::mask::DEFAULT_MASK_WITH;
         assert_eq!(c.url, format!("http://bob:{mask}@h:8080/a/b?token={mask}&page=2"));
         assert_eq!(c.path, "/a/b");
         assert_eq!(c.query, [("token".to_owned(), mask.to_owned()), ("page".to_owned(), "2".to_owned())]);

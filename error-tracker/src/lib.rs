@@ -45,6 +45,7 @@ mod mask;
 pub mod notify;
 mod occurrence;
 mod panic_hook;
+mod reentry;
 pub mod store;
 mod symbolize;
 mod timestamp;
@@ -63,9 +64,11 @@ pub use notify::{Notifier, Ticketing};
 pub use occurrence::{CaptureSite, FrameSnapshot, Occurrence, PanicInfo, RequestContext, StackFrame, Variable};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 pub use store::{
-    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Page, PageRequest, SqliteStore,
-    Status, Store, StoreError,
+    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Page, PageRequest, Pruned,
+    Retention, Status, Store, StoreError, StoreErrorKind, StoreQuery, StoreWrite,
 };
 pub use timestamp::Timestamp;
 
@@ -86,6 +89,19 @@ impl Drop for Guard {
         // Then the notifications of what was just stored, within the same bound.
         if !notify::flush(self.timeout) {
             eprintln!("error-tracker: some notifications were not delivered within {:?}", self.timeout);
+        }
+        // Then the store makes what it holds whole (SQLite: the WAL folded
+        // into the file, so that the file alone can be copied). A store's
+        // panic is its own bug; it must not take the app's exit down.
+        if let Some(t) = tracker::installed() {
+            let closed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                reentry::with_state(reentry::State::Recording, || t.store.close())
+            }));
+            match closed {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => eprintln!("error-tracker: closing the store: {e}"),
+                Err(_) => eprintln!("error-tracker: closing the store panicked"),
+            }
         }
     }
 }
@@ -118,9 +134,15 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
 
 fn open_store(config: &Config) -> Result<Arc<dyn Store>, InitError> {
     match &config.database {
+        #[cfg(feature = "sqlite")]
         Database::Sqlite(path) => {
             Ok(Arc::new(SqliteStore::open(path, config.occurrences_per_group).map_err(InitError::Store)?))
         }
+        #[cfg(not(feature = "sqlite"))]
+        Database::Sqlite(_) => Err(InitError::FeatureDisabled {
+            feature: "sqlite",
+            needed_for: "APP_ERROR_DB=<a SQLite path> (the default, errors.sqlite)".to_owned(),
+        }),
         #[cfg(feature = "postgres")]
         Database::Postgres(url) => {
             Ok(Arc::new(store::PostgresStore::open(url, config.occurrences_per_group).map_err(InitError::Store)?))
@@ -141,6 +163,34 @@ pub fn flush(timeout: Duration) -> bool {
         Some(t) => t.flush(timeout),
         None => true,
     }
+}
+
+/// What the writer counted since [`init`]: see [`writer_stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriterStats {
+    /// Occurrences dropped: their preparation panicked (a bug of ours), or
+    /// they were recorded after the writer thread ended.
+    pub lost: u64,
+    /// Writes the store failed (each retry counts).
+    pub write_failures: u64,
+    /// Occurrences the store refused for good (a permanent error on the
+    /// occurrence alone, [`StoreErrorKind::Permanent`], several times), set
+    /// aside so that the rest is stored.
+    pub set_aside: u64,
+    /// Groups deleted by retention ([`Config::retention`]).
+    pub pruned_groups: u64,
+    /// The sum of the counts of those groups.
+    pub pruned_occurrences: u64,
+}
+
+/// What the writer counted so far, or `None` before [`init`].
+///
+/// ```
+/// assert!(error_tracker::writer_stats().is_none()); // not initialized here
+/// ```
+pub fn writer_stats() -> Option<WriterStats> {
+    tracker::installed().map(|t| t.progress.stats())
 }
 
 /// The configuration the tracker was initialized with, if [`init`] was called.

@@ -193,6 +193,12 @@ pub(crate) struct Progress {
     pub(crate) lost: AtomicU64,
     /// Write attempts that failed.
     pub(crate) write_failures: AtomicU64,
+    /// Occurrences the store refused for good (a permanent error, alone in
+    /// a write, several times): set aside by the writer, not stored.
+    pub(crate) set_aside: AtomicU64,
+    /// Groups deleted by retention, and the sum of their counts.
+    pub(crate) pruned_groups: AtomicU64,
+    pub(crate) pruned_occurrences: AtomicU64,
 }
 
 #[derive(Default)]
@@ -210,6 +216,9 @@ impl Default for Progress {
             tokens: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             write_failures: AtomicU64::new(0),
+            set_aside: AtomicU64::new(0),
+            pruned_groups: AtomicU64::new(0),
+            pruned_occurrences: AtomicU64::new(0),
         }
     }
 }
@@ -223,6 +232,17 @@ impl Progress {
     /// repeats counted by their site's budget).
     pub(crate) fn accept(&self, n: u64) {
         self.accepted.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// What the counters say now.
+    pub(crate) fn stats(&self) -> crate::WriterStats {
+        crate::WriterStats {
+            lost: self.lost.load(Ordering::Relaxed),
+            write_failures: self.write_failures.load(Ordering::Relaxed),
+            set_aside: self.set_aside.load(Ordering::Relaxed),
+            pruned_groups: self.pruned_groups.load(Ordering::Relaxed),
+            pruned_occurrences: self.pruned_occurrences.load(Ordering::Relaxed),
+        }
     }
 
     /// The writer is done with `n` more occurrences.
@@ -278,7 +298,7 @@ static TRACKER: OnceLock<Tracker> = OnceLock::new();
 #[inline]
 pub(crate) fn get() -> Option<&'static Tracker> {
     let t = TRACKER.get()?;
-    (crate::capture::state() == crate::capture::State::Outside).then_some(t)
+    (crate::reentry::state() == crate::reentry::State::Outside).then_some(t)
 }
 
 /// The installed tracker, whatever the thread is doing.

@@ -2,7 +2,9 @@
 //! and stores what the capture path queued, in batched transactions.
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
@@ -14,7 +16,7 @@ use crate::fingerprint::{default_fingerprint, fold_key};
 use crate::mask::scrub_occurrence;
 use crate::notify::Dispatcher;
 use crate::occurrence::Occurrence;
-use crate::store::{GroupChange, Grouped};
+use crate::store::{Grouped, StoreError, StoreErrorKind};
 use crate::symbolize::Symbolizer;
 use crate::timestamp::Timestamp;
 use crate::tracker::{Pending, Queued, Tracker};
@@ -25,6 +27,15 @@ const MAX_BATCH: usize = 4096;
 const MAX_PULLS: usize = 64 * 1024;
 /// How long the writer sleeps when there is nothing to do.
 const IDLE_WAKE: Duration = Duration::from_millis(250);
+/// How often the writer enforces the retention limits. A storm of distinct
+/// groups can write hundreds of MB a minute; the check itself is a count and
+/// a look at the page counts.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(10);
+/// The first pause after a failed write.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+/// How many times a part of a batch is written while the store refuses it
+/// (a permanent error) before it is split or set aside.
+const PERMANENT_ATTEMPTS: u32 = 3;
 /// The longest pause between two attempts at a failing write.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// While occurrences keep coming, the shortest time between two writes.
@@ -74,6 +85,8 @@ struct Writer {
     in_batch: HashMap<u64, InBatch>,
     /// When the last write ended.
     last_write: Option<Instant>,
+    /// When retention was last enforced (see `prune`).
+    last_prune: Option<Instant>,
     /// Open occurrences, waiting for the snapshots of outer tracked frames.
     held: HashMap<EventId, (Pending, Instant)>,
     /// The flushes waiting, in the order their tokens came.
@@ -124,6 +137,7 @@ impl Writer {
             notify,
             in_batch: HashMap::new(),
             last_write: None,
+            last_prune: None,
             held: HashMap::new(),
             flushes: VecDeque::new(),
             sites: HashMap::new(),
@@ -160,6 +174,7 @@ impl Writer {
             self.take_repeats();
             self.write();
             self.finish_flushes();
+            self.prune();
         }
     }
 
@@ -260,9 +275,9 @@ impl Writer {
     fn take_guarded(&mut self, p: Pending) {
         let times = p.times;
         if catch_unwind(AssertUnwindSafe(|| self.take(p))).is_err() {
-            self.t.progress.lost.fetch_add(times, std::sync::atomic::Ordering::Relaxed);
+            self.t.progress.lost.fetch_add(times, Ordering::Relaxed);
             self.t.progress.finish(times);
-            self.log_failure(&"an occurrence could not be prepared for storing and was dropped (counted as lost)");
+            self.log_failure(&"its preparation panicked", 1, "dropped (counted as lost)");
         }
     }
 
@@ -359,46 +374,107 @@ impl Writer {
         });
     }
 
-    /// Writes the batch, retrying with backoff until the store takes it.
+    /// Writes the batch, by what the store's errors say (see [`StoreErrorKind`]):
+    ///
+    /// - a transient error: the same part again after a backoff, until the
+    ///   store takes it (the app is never blocked meanwhile: the queue folds
+    ///   into counters once full);
+    /// - [`StoreError::Full`]: the part split in two, so that what fits is
+    ///   written now (a whole batch may never fit on a nearly full disk,
+    ///   and everything buffered is lost should the process exit meanwhile);
+    /// - a permanent error: the part again, [`PERMANENT_ATTEMPTS`] times
+    ///   in all, then split in two, each half tried once, down to the single
+    ///   entries the store refuses, which are set aside (counted in
+    ///   `Progress::set_aside`), so that one poisoned occurrence cannot stop
+    ///   all storage.
+    ///
+    /// Parts are written in batch order; a store's write is all or nothing,
+    /// so no part counts twice.
     fn write(&mut self) {
         if self.batch.is_empty() {
             return;
         }
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            let result = catch_unwind(AssertUnwindSafe(|| self.t.store.write(&self.batch)));
-            match result {
+        // The parts still to write, the next one last, with their permanent failures.
+        let mut parts: Vec<(Range<usize>, u32)> = vec![(0..self.batch.len(), 0)];
+        let mut backoff = FIRST_BACKOFF;
+        while let Some((range, failures)) = parts.pop() {
+            let part = &self.batch[range.clone()];
+            let times: u64 = part.iter().map(|g| g.times).sum();
+            let result = catch_unwind(AssertUnwindSafe(|| self.t.store.write(part)));
+            let e = match result {
                 Ok(Ok(changes)) => {
-                    self.after_write(&changes);
-                    break;
+                    if let Some(d) = &mut self.notify {
+                        d.after_write(&changes, part);
+                    }
+                    self.t.progress.finish(times);
+                    backoff = FIRST_BACKOFF;
+                    continue;
                 }
-                Ok(Err(e)) => self.log_failure(&e),
-                Err(_) => self.log_failure(&"the store panicked"),
+                Ok(Err(e)) => e,
+                Err(_) => StoreError::Database("the store panicked".into()),
+            };
+            self.t.progress.write_failures.fetch_add(1, Ordering::Relaxed);
+            let halves = |failures| {
+                let mid = range.start + range.len() / 2;
+                // The first half on top: it is written first.
+                [(mid..range.end, failures), (range.start..mid, failures)]
+            };
+            match e.kind() {
+                _ if matches!(e, StoreError::Full(_)) && range.len() > 1 => parts.extend(halves(0)),
+                StoreErrorKind::Transient => {
+                    self.log_failure(&e, range.len(), "will retry");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    parts.push((range, failures));
+                }
+                StoreErrorKind::Permanent if failures + 1 < PERMANENT_ATTEMPTS => {
+                    self.log_failure(&e, range.len(), "will retry");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    parts.push((range, failures + 1));
+                }
+                // Each half gets one try before it is split again.
+                StoreErrorKind::Permanent if range.len() > 1 => parts.extend(halves(PERMANENT_ATTEMPTS - 1)),
+                StoreErrorKind::Permanent => {
+                    self.t.progress.set_aside.fetch_add(times, Ordering::Relaxed);
+                    self.t.progress.finish(times);
+                    self.log_failure(&e, range.len(), "set aside (counted as lost)");
+                }
             }
-            self.t.progress.write_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
-        let n = self.batch.iter().map(|g| g.times).sum();
         self.batch.clear();
         self.in_batch.clear();
         self.last_write = Some(Instant::now());
-        self.t.progress.finish(n);
     }
 
-    /// What happens once a batch is stored: the groups the policy picks are
-    /// handed to the notification worker, without waiting for delivery.
-    fn after_write(&mut self, changes: &[GroupChange]) {
-        if let Some(d) = &mut self.notify {
-            d.after_write(changes, &self.batch);
+    /// Every [`PRUNE_INTERVAL`] (and once at start), deletes the groups past
+    /// the retention limits, counting them in `Progress`; a failure is
+    /// logged and tried again at the next interval.
+    fn prune(&mut self) {
+        let now = Instant::now();
+        if self.last_prune.is_some_and(|t| now.duration_since(t) < PRUNE_INTERVAL) {
+            return;
+        }
+        self.last_prune = Some(now);
+        let limits = self.t.config.retention;
+        if limits == crate::store::Retention::UNLIMITED {
+            return;
+        }
+        match catch_unwind(AssertUnwindSafe(|| self.t.store.prune(&limits))) {
+            Ok(Ok(p)) => {
+                self.t.progress.pruned_groups.fetch_add(p.groups, Ordering::Relaxed);
+                self.t.progress.pruned_occurrences.fetch_add(p.occurrences, Ordering::Relaxed);
+            }
+            Ok(Err(e)) => eprintln!("error-tracker: enforcing the retention limits failed, will retry: {e}"),
+            Err(_) => eprintln!("error-tracker: enforcing the retention limits panicked"),
         }
     }
 
-    fn log_failure(&mut self, e: &dyn std::fmt::Display) {
+    fn log_failure(&mut self, e: &dyn std::fmt::Display, entries: usize, then: &str) {
         let now = Instant::now();
         if self.last_log.is_none_or(|t| now.duration_since(t) > Duration::from_secs(30)) {
             self.last_log = Some(now);
-            eprintln!("error-tracker: cannot store {} occurrence(s), will retry: {e}", self.batch.len());
+            eprintln!("error-tracker: cannot store {entries} occurrence(s), {then}: {e}");
         }
     }
 }

@@ -14,7 +14,8 @@ use std::time::Duration;
 use error_tracker::store::render_traceback;
 use error_tracker::{
     ChangeKind, FrameSnapshot, GroupQuery, Grouped, MemoryStore, Occurrence, PageRequest, PanicInfo, RequestContext,
-    SqliteStore, StackFrame, Status, Store, Timestamp, Variable,
+    Retention, SqliteStore, StackFrame, Status, Store, StoreError, StoreErrorKind, StoreQuery, StoreWrite, Timestamp,
+    Variable,
 };
 
 /// serde_json's `json!`, as the tracker's own [`error_tracker::Value`].
@@ -119,13 +120,18 @@ macro_rules! conformance {
     ($($property:ident),* $(,)?) => {
         conformance!(@store memory: $($property),*);
         conformance!(@store sqlite: $($property),*);
-        conformance!(@store postgres: $($property),*);
+        conformance!(@store postgres #[cfg_attr(any(not(test_pg), not(feature = "postgres")), ignore = "needs PostgreSQL: set ERROR_TRACKER_TEST_PG and the postgres feature (see the README)")]: $($property),*);
         conformance!(@store json_lines: $($property),*);
     };
     (@store $store:ident: $($property:ident),*) => {
+        // An attribute that never applies: the stores that need no service.
+        conformance!(@store $store #[cfg_attr(any(), ignore)]: $($property),*);
+    };
+    (@store $store:ident #[$attr:meta]: $($property:ident),*) => {
         mod $store {
             $(
                 #[test]
+                #[$attr]
                 fn $property() {
                     if let Some(db) = super::$store(concat!(stringify!($store), "_", stringify!($property))) {
                         super::$property(&*db);
@@ -156,6 +162,7 @@ conformance!(
     concurrent_writers,
     shared_backtraces,
     count_only_entries,
+    split_halves,
 );
 
 // ---- building occurrences
@@ -893,6 +900,7 @@ fn shared_backtraces(db: &dyn Db) {
 /// same order.
 #[cfg(feature = "postgres")]
 #[test]
+#[cfg_attr(not(test_pg), ignore = "needs PostgreSQL: set ERROR_TRACKER_TEST_PG (see the README)")]
 fn postgres_schema_has_the_sqlite_tables_and_columns() {
     let Some(server) = pg_schema::server("postgres_schema_has_the_sqlite_tables_and_columns") else { return };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -919,4 +927,227 @@ fn postgres_schema_has_the_sqlite_tables_and_columns() {
         assert!(!sqlite.is_empty(), "no table {table} in SQLite");
         assert_eq!(postgres, sqlite, "the columns of {table}");
     }
+}
+
+/// The writer sees only the write half and the UI only the query half, and
+/// each works alone on the same store; `close` leaves the store usable.
+fn split_halves(db: &dyn Db) {
+    let s = db.handle();
+    let writer: Arc<dyn StoreWrite> = s.clone();
+    let reader: Arc<dyn StoreQuery> = s;
+    let changes = writer.write(&one("split", occurrence("app::Split", "halves", at(1)))).unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(reader.group("split").unwrap().expect("the group").summary.count, 1);
+    writer.close().expect("close");
+    writer.write(&one("split", occurrence("app::Split", "halves", at(2)))).unwrap();
+    assert_eq!(reader.group("split").unwrap().expect("the group").summary.count, 2, "usable after close");
+}
+
+// ---- error kinds, from the faults that cause them (SQLite: a real file)
+
+fn sqlite_store() -> (tempfile::TempDir, std::path::PathBuf, SqliteStore) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("errors.sqlite");
+    let store = SqliteStore::open(&path, CAP).expect("open sqlite");
+    (dir, path, store)
+}
+
+#[test]
+fn sqlite_a_held_write_lock_is_busy_and_transient() {
+    let (_dir, path, store) = sqlite_store();
+    store.write(&one("a", occurrence("app::Locked", "first", at(1)))).unwrap();
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let e = store.write(&one("a", occurrence("app::Locked", "second", at(2)))).unwrap_err();
+    assert!(matches!(e, StoreError::Busy(_)), "{e:?}");
+    assert_eq!(e.kind(), StoreErrorKind::Transient);
+    let source = std::error::Error::source(&e).expect("a source");
+    assert!(source.downcast_ref::<rusqlite::Error>().is_some(), "{source:?}");
+    locker.execute_batch("COMMIT").unwrap();
+    store.write(&one("a", occurrence("app::Locked", "second", at(2)))).unwrap();
+    assert_eq!(store.group("a").unwrap().unwrap().summary.count, 2, "nothing of the failed write was kept");
+}
+
+#[test]
+fn sqlite_a_full_database_is_full_and_transient() {
+    let (_dir, path, store) = sqlite_store();
+    store.write(&one("a", occurrence("app::Full", "first", at(1)))).unwrap();
+    // Cap the file at about what it holds now.
+    let pages: i64 = {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap()
+    };
+    store.set_max_page_count(pages as u64 + 2).unwrap();
+    let big: Vec<Grouped> =
+        (0..200).flat_map(|i| one(&format!("g{i}"), occurrence("app::Full", &"x".repeat(2000), at(i)))).collect();
+    let e = store.write(&big).unwrap_err();
+    assert!(matches!(e, StoreError::Full(_)), "{e:?}");
+    assert_eq!(e.kind(), StoreErrorKind::Transient);
+    assert_eq!(store.group("g1").unwrap(), None, "all or nothing");
+}
+
+#[test]
+fn sqlite_unreadable_rows_are_corrupt_and_permanent() {
+    let (_dir, path, store) = sqlite_store();
+    store.write(&one("a", occurrence("app::Corrupt", "first", at(1)))).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE exceptions SET last_seen = 'not a time' WHERE hash = 'a'", []).unwrap();
+    let e = store.group("a").unwrap_err();
+    assert_eq!(e.kind(), StoreErrorKind::Permanent, "{e:?}");
+}
+
+#[test]
+fn sqlite_close_folds_the_wal_into_the_file() {
+    let (dir, path, store) = sqlite_store();
+    store.write(&one("a", occurrence("app::Copied", "in the file", at(1)))).unwrap();
+    store.close().unwrap();
+    let wal = path.with_extension("sqlite-wal");
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0, "the WAL is empty");
+    // The file alone, copied while the store is still open, has the data.
+    let copy = dir.path().join("copy.sqlite");
+    std::fs::copy(&path, &copy).unwrap();
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let n: i64 = conn.query_row("SELECT count FROM exceptions WHERE hash = 'a'", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn sqlite_open_does_not_wait_for_a_held_lock() {
+    // Migrated: open only reads the version.
+    let (_dir, path, store) = sqlite_store();
+    drop(store);
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let store = SqliteStore::open(&path, CAP).expect("open under a held write lock");
+    assert!(store.write(&one("a", occurrence("app::Late", "x", at(1)))).is_err(), "locked");
+    locker.execute_batch("COMMIT").unwrap();
+    store.write(&one("a", occurrence("app::Late", "x", at(1)))).unwrap();
+
+    // Not migrated yet (a new file another process is writing): open
+    // returns, and the first write after the lock migrates.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.sqlite");
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("CREATE TABLE other (x); BEGIN EXCLUSIVE; INSERT INTO other VALUES (1);").unwrap();
+    let store = SqliteStore::open(&path, CAP).expect("open an unmigrated file under a held lock");
+    let e = store.write(&one("a", occurrence("app::Late", "x", at(1)))).unwrap_err();
+    assert_eq!(e.kind(), StoreErrorKind::Transient, "{e:?}");
+    locker.execute_batch("COMMIT").unwrap();
+    drop(locker);
+    store.write(&one("a", occurrence("app::Late", "x", at(1)))).unwrap();
+    assert_eq!(store.group("a").unwrap().unwrap().summary.count, 1);
+}
+
+// ---- retention (the stores that enforce it: memory, SQLite, PostgreSQL)
+
+/// Age first, then the group cap, least recently seen first; what was
+/// deleted is counted, and what is left plus what was deleted is all.
+fn retention_limits(db: &dyn Db) {
+    let s = db.handle();
+    // g0 was last seen 30 days ago; g1..g9 at minutes 1..9 (about two hours ago).
+    let old = Timestamp::now().saturating_sub(Duration::from_secs(30 * 86_400));
+    let mut batch = one("g0", occurrence("app::Old", "old", old));
+    for i in 1..10 {
+        for _ in 0..i {
+            batch.extend(one(&format!("g{i}"), occurrence("app::Kept", &format!("group {i}"), at(i))));
+        }
+    }
+    s.write(&batch).unwrap();
+    let limits = Retention { max_groups: Some(5), max_bytes: None, max_age: Some(Duration::from_secs(7 * 86_400)) };
+    let pruned = s.prune(&limits).unwrap();
+    let left: Vec<String> = {
+        let mut v: Vec<String> = all_groups(&*s).into_iter().map(|g| g.hash).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(left, ["g5", "g6", "g7", "g8", "g9"], "the 5 most recently seen are kept");
+    assert_eq!((pruned.groups, pruned.occurrences), (5, 1 + 1 + 2 + 3 + 4));
+    assert!(s.occurrences("g1", PageRequest::first(10)).unwrap().items.is_empty(), "with their occurrences");
+    assert_eq!(s.prune(&limits).unwrap(), Default::default(), "nothing more to delete");
+    assert_eq!(s.prune(&Retention::UNLIMITED).unwrap(), Default::default());
+}
+
+#[test]
+fn memory_retention_limits() {
+    retention_limits(&*memory("memory_retention_limits").unwrap());
+}
+
+#[test]
+fn sqlite_retention_limits() {
+    let db = sqlite("sqlite_retention_limits").unwrap();
+    retention_limits(&*db);
+}
+
+#[test]
+#[cfg_attr(
+    any(not(test_pg), not(feature = "postgres")),
+    ignore = "needs PostgreSQL: set ERROR_TRACKER_TEST_PG and the postgres feature (see the README)"
+)]
+fn postgres_retention_limits() {
+    if let Some(db) = postgres("postgres_retention_limits") {
+        retention_limits(&*db);
+    }
+}
+
+#[test]
+fn sqlite_retention_bounds_the_data_and_keeps_the_counts() {
+    let (_dir, path, store) = sqlite_store();
+    let n = 2_000;
+    let batch: Vec<Grouped> = (0..n)
+        .flat_map(|i| one(&format!("g{i:04}"), occurrence("app::Big", &format!("{i} {}", "x".repeat(2_000)), at(i))))
+        .collect();
+    store.write(&batch).unwrap();
+    let max = 1 << 20;
+    let pruned = store.prune(&Retention { max_groups: None, max_bytes: Some(max), max_age: None }).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let used: i64 = conn
+        .query_row(
+            "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), \
+             pragma_page_size()",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let left = all_groups(&store);
+    println!("pruned {} groups; {} left, {used} bytes in use", pruned.groups, left.len());
+    assert!(used as u64 <= max, "{used} bytes in use");
+    assert!(!left.is_empty());
+    assert_eq!(left.len() as u64 + pruned.groups, n as u64);
+    assert_eq!(left.iter().map(|g| g.count).sum::<u64>() + pruned.occurrences, n as u64, "counts kept");
+    // The newest are kept; the table `pruned` has the totals.
+    assert!(left.iter().all(|g| g.hash.as_str() >= "g1000"), "oldest first");
+    let (groups, occurrences): (i64, i64) = conn
+        .query_row("SELECT groups, occurrences FROM pruned WHERE reason = 'size'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!((groups as u64, occurrences as u64), (pruned.groups, pruned.occurrences));
+}
+
+// ---- error kinds on PostgreSQL, from real faults
+
+#[cfg(feature = "postgres")]
+#[test]
+#[cfg_attr(not(test_pg), ignore = "needs PostgreSQL: set ERROR_TRACKER_TEST_PG (see the README)")]
+fn postgres_a_locked_row_is_busy_and_unreadable_rows_are_permanent() {
+    let server = pg_schema::server("postgres_error_kinds").expect("a server");
+    let schema = pg_schema::TestSchema::create(&server, "postgres_error_kinds");
+    let store = error_tracker::PostgresStore::open(&schema.url, CAP).expect("open postgres");
+    store.write(&one("a", occurrence("app::Locked", "first", at(1)))).unwrap();
+
+    // Another session holds the group's row: the write waits lock_timeout, then is Busy.
+    let mut other = schema.client();
+    let mut tx = other.transaction().unwrap();
+    tx.execute("SELECT 1 FROM exceptions WHERE hash = 'a' FOR UPDATE", &[]).unwrap();
+    let e = store.write(&one("a", occurrence("app::Locked", "second", at(2)))).unwrap_err();
+    assert_eq!(e.kind(), StoreErrorKind::Transient, "{e:?}");
+    assert!(matches!(e, StoreError::Busy(_)), "{e:?}");
+    let source = std::error::Error::source(&e).expect("a source");
+    assert!(source.downcast_ref::<::postgres::Error>().is_some(), "{source:?}");
+    tx.rollback().unwrap();
+    store.write(&one("a", occurrence("app::Locked", "second", at(2)))).unwrap();
+    assert_eq!(store.group("a").unwrap().unwrap().summary.count, 2, "nothing of the failed write was kept");
+
+    // A row that cannot be read back: permanent.
+    schema.client().execute("UPDATE exceptions SET last_seen = 'not a time' WHERE hash = 'a'", &[]).unwrap();
+    let e = store.group("a").unwrap_err();
+    assert_eq!(e.kind(), StoreErrorKind::Permanent, "{e:?}");
 }

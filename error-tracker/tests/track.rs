@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use error_tracker::{
-    Config, FrameSnapshot, Guard, Occurrence, PageRequest, SqliteStore, Store, Value, auto_track_exception,
+    Config, FrameSnapshot, Guard, Occurrence, PageRequest, SqliteStore, StoreQuery, Value, auto_track_exception,
     track_exception,
 };
 use serde::Serialize;

@@ -60,7 +60,8 @@ pub fn contains_bytes(hay: &[u8], needle: &[u8]) -> bool {
 /// Starts this test binary again as a child running only `test_name`, with `env` set.
 pub fn spawn_child(test_name: &str, env: &[(&str, &str)]) -> std::process::Child {
     let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
-    cmd.args([test_name, "--exact", "--nocapture", "--test-threads=1"]);
+    // A child test is `#[ignore]`d in a normal run, where it would do nothing.
+    cmd.args([test_name, "--exact", "--include-ignored", "--nocapture", "--test-threads=1"]);
     cmd.envs(env.iter().copied()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     cmd.spawn().expect("spawn child")
 }

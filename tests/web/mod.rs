@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use error_tracker::Value;
-use error_tracker::{GroupQuery, Occurrence, PageRequest, Store};
+use error_tracker::{GroupQuery, Occurrence, PageRequest, StoreQuery};
 use error_tracker_suite as support;
 
 /// serde_json's `json!`, as the tracker's own [`error_tracker::Value`].

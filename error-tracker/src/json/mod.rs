@@ -19,10 +19,13 @@ use std::fmt;
 use std::ops::Index;
 use std::str::FromStr;
 
+// Typed reading is for the stores that read JSON columns back.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 mod de;
 mod parse;
 mod write;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use de::from_str;
 pub use parse::{ParseError, ParseErrorKind};
 pub(crate) use write::to_string;
@@ -365,6 +368,7 @@ pub const MAX_PARSE_DEPTH: usize = 127;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Error {
     /// The text is not JSON.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     Parse(ParseError),
     /// The JSON has another shape than the type, or the type cannot be written as JSON.
     Shape(String),

@@ -22,11 +22,13 @@ use regex::{Captures, Regex};
 use crate::occurrence::{Occurrence, Variable};
 
 mod debug_text;
+mod defaults;
 pub(crate) mod render;
 mod text_pairs;
 mod token_rules;
 
 pub use debug_text::mask_debug_text;
+pub use defaults::{DEFAULT_MASK_WITH, DEFAULT_MASKED_KEYS};
 pub(crate) use render::{render_debug, render_serialize, truncate_string};
 
 /// Strings longer than this many characters are cut, with a marker.
@@ -107,10 +109,7 @@ pub struct DefaultMasking {
 
 impl Default for DefaultMasking {
     fn default() -> Self {
-        Self::new(
-            crate::config::DEFAULT_MASKED_KEYS.iter().map(|s| (*s).to_owned()).collect(),
-            crate::config::DEFAULT_MASK_WITH.to_owned(),
-        )
+        Self::new(DEFAULT_MASKED_KEYS.iter().map(|s| (*s).to_owned()).collect(), DEFAULT_MASK_WITH.to_owned())
     }
 }
 
@@ -323,7 +322,7 @@ pub(crate) fn luhn_valid(s: &str) -> bool {
 
 /// Masks the password in a URL's userinfo (`postgres://user:pw@host` → `postgres://user:****@host`).
 pub fn mask_url_userinfo(url: &str) -> String {
-    mask_value_rules(url, crate::config::DEFAULT_MASK_WITH).into_owned()
+    mask_value_rules(url, DEFAULT_MASK_WITH).into_owned()
 }
 
 /// Applies the value rules of `m` to every string of a JSON value, in place.

@@ -14,7 +14,7 @@ use super::{MAX_DEPTH, MAX_ITEMS, MAX_STRING_CHARS, Masking, RENDER_ERROR, mask_
 /// Renders through `Serialize`, masking secret fields, keys and variants.
 /// A panicking impl yields [`RENDER_ERROR`].
 pub(crate) fn render_serialize<T: Serialize + ?Sized>(m: &dyn Masking, v: &T) -> Value {
-    crate::capture::guarded(|| match v.serialize(MaskingSerializer { m, depth: 0 }) {
+    crate::reentry::guarded(|| match v.serialize(MaskingSerializer { m, depth: 0 }) {
         Ok(v) => v,
         Err(e) => Value::String(format!("<error while rendering: {}>", e.0)),
     })
@@ -24,7 +24,7 @@ pub(crate) fn render_serialize<T: Serialize + ?Sized>(m: &dyn Masking, v: &T) ->
 /// Renders through `Debug` into at most [`MAX_STRING_CHARS`] characters,
 /// masking `key: value` pairs. A panicking impl yields [`RENDER_ERROR`].
 pub(crate) fn render_debug<T: Debug + ?Sized>(m: &dyn Masking, v: &T) -> Value {
-    crate::capture::guarded(|| {
+    crate::reentry::guarded(|| {
         let text = bounded_format(format_args!("{v:?}"));
         Value::String(mask_debug_text(m, &text).into_owned())
     })

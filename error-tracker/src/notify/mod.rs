@@ -38,9 +38,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use serde::Serialize;
 
-use crate::capture::{self, State};
 use crate::config::{Config, InitError};
 use crate::occurrence::Occurrence;
+use crate::reentry::{self, State};
 use crate::store::{ChangeKind, GroupChange, GroupSummary, Grouped, Status, Store, render_traceback};
 use crate::timestamp::Timestamp;
 
@@ -654,7 +654,7 @@ impl Dispatcher {
         let (tx, rx) = crossbeam_channel::bounded(QUEUE_CAPACITY);
         std::thread::Builder::new()
             .name("error-tracker-notify".into())
-            .spawn(move || capture::with_state(State::Recording, || worker.run(&rx)))
+            .spawn(move || reentry::with_state(State::Recording, || worker.run(&rx)))
             .map_err(InitError::Spawn)?;
         Ok(Some(Dispatcher {
             every: config.notify.every,

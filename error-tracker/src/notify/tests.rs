@@ -1,6 +1,7 @@
 //! The policy, the texts and the worker, through the crate-internal API and
 //! the in-memory store. The real SMTP and HTTP peers are in tests/notify.rs.
 
+use crate::store::{StoreQuery, StoreWrite};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

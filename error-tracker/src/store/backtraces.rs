@@ -58,7 +58,7 @@ pub(crate) fn backtrace_key(frames: &[StackFrame]) -> i64 {
 /// An occurrence row whose backtrace row is gone: the store lost track of
 /// one, which the trim and the cascades are there to prevent.
 pub(crate) fn missing_backtrace(event_id: &str) -> StoreError {
-    StoreError::Corrupt(format!("the backtrace of occurrence {event_id} is missing"))
+    StoreError::Corrupt(format!("the backtrace of occurrence {event_id} is missing").into())
 }
 
 /// The backtraces of the occurrences a batch stores.

@@ -4,8 +4,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use super::{
-    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, Store, StoreError,
-    hour_of, hours_since, render_traceback,
+    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Pruned, Retention, Status,
+    StoreError, StoreQuery, StoreWrite, hour_of, hours_since, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -14,7 +14,7 @@ use crate::timestamp::Timestamp;
 /// SQLite store: exact counts, a fixed `created_on`, capped occurrences.
 ///
 /// ```
-/// use error_tracker::{MemoryStore, Store, GroupQuery};
+/// use error_tracker::{GroupQuery, MemoryStore, StoreQuery};
 /// let store = MemoryStore::new(100);
 /// assert_eq!(store.list_groups(&GroupQuery::default()).unwrap().total, 0);
 /// ```
@@ -56,7 +56,7 @@ fn page_of<T: Clone>(all: &[T], page: PageRequest) -> Page<T> {
     Page::exact(all[start..end].to_vec(), all.len() as u64, page)
 }
 
-impl Store for MemoryStore {
+impl StoreWrite for MemoryStore {
     fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, StoreError> {
         let mut groups = self.lock();
         let mut changes: Vec<GroupChange> = Vec::new();
@@ -120,6 +120,36 @@ impl Store for MemoryStore {
         Ok(changes)
     }
 
+    /// By age, then past the group cap, least recently seen first (no size cap).
+    fn prune(&self, r: &Retention) -> Result<Pruned, StoreError> {
+        let mut groups = self.lock();
+        let mut out = Pruned::default();
+        if let Some(age) = r.max_age {
+            let cutoff = Timestamp::now().saturating_sub(age);
+            groups.retain(|_, e| {
+                let keep = e.group.summary.last_seen >= cutoff;
+                if !keep {
+                    out.add(e.group.summary.count);
+                }
+                keep
+            });
+        }
+        if let Some(max) = r.max_groups {
+            let excess = (groups.len() as u64).saturating_sub(max) as usize;
+            let mut oldest: Vec<(Timestamp, String)> =
+                groups.iter().map(|(h, e)| (e.group.summary.last_seen, h.clone())).collect();
+            oldest.sort();
+            for (_, hash) in oldest.into_iter().take(excess) {
+                if let Some(e) = groups.remove(&hash) {
+                    out.add(e.group.summary.count);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl StoreQuery for MemoryStore {
     fn list_groups(&self, q: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
         let groups = self.lock();
         // ASCII case only, as SQLite's LIKE and its search index fold it.

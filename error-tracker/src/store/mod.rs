@@ -1,7 +1,8 @@
 //! Where groups and occurrences are kept: the [`Store`] trait and its implementations.
 //!
-//! Only this module speaks SQL. The writer thread calls [`Store::write`] with
-//! batches; the UI and the notifiers call the read methods.
+//! Only this module speaks SQL. A [`Store`] has two halves, split by who
+//! calls them: the writer thread calls [`StoreWrite::write`] with batches;
+//! the UI and the notifiers call [`StoreQuery`].
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -12,28 +13,144 @@ use serde::{Deserialize, Serialize};
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
 
+// Each distinct backtrace stored once: the SQL stores' (parts are one store's only).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 mod backtraces;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod batch;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 #[cfg(feature = "postgres")]
 pub use self::postgres::PostgresStore;
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
-/// A place that keeps groups and their occurrences.
+/// A place that keeps groups and their occurrences: a type with both halves,
+/// [`StoreWrite`] (the writer's) and [`StoreQuery`] (the UI's and the
+/// notifiers'). It is implemented for every such type; implement the two
+/// halves, never this.
 ///
 /// Implementations must keep `count` exact when several processes write at
 /// once, never change `created_on` after the first occurrence, and cap the
 /// stored occurrences per group to the newest ones.
-pub trait Store: Send + Sync + 'static {
+///
+/// ```
+/// use std::sync::Arc;
+/// use error_tracker::{MemoryStore, Store, StoreQuery};
+/// let store: Arc<dyn Store> = Arc::new(MemoryStore::new(100));
+/// // The UI and the notifiers take only the query half.
+/// let query: Arc<dyn StoreQuery> = store;
+/// assert_eq!(query.list_groups(&Default::default()).unwrap().total, 0);
+/// ```
+pub trait Store: StoreWrite + StoreQuery {}
+
+impl<T: StoreWrite + StoreQuery + ?Sized> Store for T {}
+
+/// The writer's half of a [`Store`]: only the writer thread calls it.
+///
+/// The writer tells what to do with a failed write from the error's
+/// [`kind`](StoreError::kind): a transient one is retried with backoff, a
+/// permanent one a few times, then the batch is split to find the entries
+/// the store refuses, and those are set aside (counted, never retried
+/// forever). A [`StoreError::Full`] batch is split into smaller ones, so that
+/// what fits is written.
+pub trait StoreWrite: Send + Sync + 'static {
     /// Writes a batch of fingerprinted occurrences in one transaction, and
     /// tells for each group touched whether it is new, regressed or recurring.
+    ///
+    /// It writes all of the batch or nothing: the writer retries or splits a
+    /// batch that failed, and a part written twice would count twice.
     fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, StoreError>;
 
+    /// Called once as the process ends (the [`Guard`](crate::Guard) is
+    /// dropped), after the last write: the SQLite store folds its WAL into
+    /// the file here, so that the file alone holds the data. It must not
+    /// wait long; the default does nothing.
+    fn close(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Deletes the groups past `retention`'s limits, oldest `last_seen`
+    /// first, with their occurrences, and keeps the count of what it deleted
+    /// (the SQLite and PostgreSQL stores: in the table `pruned`). The writer
+    /// calls it every few seconds; the default deletes nothing.
+    fn prune(&self, retention: &Retention) -> Result<Pruned, StoreError> {
+        let _ = retention;
+        Ok(Pruned::default())
+    }
+}
+
+/// How much a store keeps: the limits [`StoreWrite::prune`] enforces.
+///
+/// The defaults bound a storm of distinct errors: 50,000 groups, 1 GiB of
+/// data, and groups not seen for 90 days. `None` is no limit.
+///
+/// ```
+/// use std::time::Duration;
+/// use error_tracker::Retention;
+/// let r = Retention::default();
+/// assert_eq!(r.max_groups, Some(50_000));
+/// assert_eq!(r.max_bytes, Some(1 << 30));
+/// assert_eq!(r.max_age, Some(Duration::from_secs(90 * 24 * 3600)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The most groups kept; past it, the least recently seen go first.
+    pub max_groups: Option<u64>,
+    /// The most bytes of data the database may hold (SQLite: its pages in
+    /// use; the file does not shrink, freed pages are reused); past it, the
+    /// least recently seen groups go first. PostgreSQL leaves this limit to
+    /// the database's own administration.
+    pub max_bytes: Option<u64>,
+    /// Groups not seen for this long are deleted.
+    pub max_age: Option<std::time::Duration>,
+}
+
+impl Retention {
+    /// No limit at all.
+    pub const UNLIMITED: Retention = Retention { max_groups: None, max_bytes: None, max_age: None };
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_groups: Some(50_000),
+            max_bytes: Some(1 << 30),
+            max_age: Some(std::time::Duration::from_secs(90 * 24 * 3600)),
+        }
+    }
+}
+
+/// What one [`StoreWrite::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pruned {
+    /// Groups deleted.
+    pub groups: u64,
+    /// The sum of their counts: the occurrences no longer counted anywhere else.
+    pub occurrences: u64,
+}
+
+impl Pruned {
+    /// Adds `count` for one group deleted.
+    pub fn add(&mut self, count: u64) {
+        self.groups += 1;
+        self.occurrences += count;
+    }
+}
+
+/// The query half of a [`Store`]: what the UI and the notifiers read and change.
+///
+/// Methods added here later come with a default body (returning
+/// [`StoreError::Unsupported`] where nothing else makes sense), so that a
+/// store written against this version keeps compiling.
+pub trait StoreQuery: Send + Sync + 'static {
     /// One page of groups, newest `last_seen` first, with the total.
     fn list_groups(&self, query: &GroupQuery) -> Result<Page<GroupSummary>, StoreError>;
 
@@ -60,7 +177,48 @@ pub trait Store: Send + Sync + 'static {
     fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError>;
 }
 
-/// One occurrence with its fingerprint, as the writer hands it to a [`Store`].
+/// A shared store is a store: keep an `Arc` of it to reach it after handing
+/// it to [`Config::store`](crate::Config::store).
+impl<T: StoreWrite + ?Sized> StoreWrite for std::sync::Arc<T> {
+    fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, StoreError> {
+        (**self).write(batch)
+    }
+    fn close(&self) -> Result<(), StoreError> {
+        (**self).close()
+    }
+    fn prune(&self, retention: &Retention) -> Result<Pruned, StoreError> {
+        (**self).prune(retention)
+    }
+}
+
+impl<T: StoreQuery + ?Sized> StoreQuery for std::sync::Arc<T> {
+    fn list_groups(&self, query: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
+        (**self).list_groups(query)
+    }
+    fn group(&self, hash: &str) -> Result<Option<Group>, StoreError> {
+        (**self).group(hash)
+    }
+    fn occurrences(&self, hash: &str, page: PageRequest) -> Result<Page<Occurrence>, StoreError> {
+        (**self).occurrences(hash, page)
+    }
+    fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {
+        (**self).hourly_counts(hash, since)
+    }
+    fn delete_group(&self, hash: &str) -> Result<bool, StoreError> {
+        (**self).delete_group(hash)
+    }
+    fn set_status(&self, hash: &str, status: Status) -> Result<bool, StoreError> {
+        (**self).set_status(hash, status)
+    }
+    fn set_notification_sent(&self, hash: &str, sent: bool) -> Result<bool, StoreError> {
+        (**self).set_notification_sent(hash, sent)
+    }
+    fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError> {
+        (**self).set_ticket(hash, ticket)
+    }
+}
+
+/// One occurrence with its fingerprint, as the writer hands it to a [`StoreWrite`].
 #[derive(Debug, Clone)]
 pub struct Grouped {
     /// The group's fingerprint (hex).
@@ -152,7 +310,7 @@ impl FromStr for Status {
         Status::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}").into()))
     }
 }
 
@@ -281,37 +439,156 @@ pub struct Group {
     pub request_data: Option<String>,
 }
 
+/// The error beneath a [`StoreError`], boxed.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Why a store failed.
+///
+/// [`kind`](StoreError::kind) tells the writer whether to retry, and
+/// [`source`](std::error::Error::source) gives the database's own error.
+///
+/// ```
+/// use error_tracker::{Cause, StoreError, StoreErrorKind};
+/// let e = StoreError::Database(Cause::of(std::io::Error::other("constraint failed")));
+/// assert_eq!(e.kind(), StoreErrorKind::Permanent);
+/// assert_eq!(e.to_string(), "store error: constraint failed");
+/// assert!(std::error::Error::source(&e).is_some());
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The database cannot be opened.
+    /// The database cannot be opened (transient: it may be later).
     Open {
         /// The path or URL (password masked).
         location: String,
         /// The cause.
         reason: String,
     },
-    /// The database is busy or locked; retrying later may work.
-    Busy(String),
-    /// Any other database error.
-    Database(String),
-    /// Stored data that cannot be read back.
-    Corrupt(String),
+    /// The database is busy or locked by another writer (transient).
+    Busy(Cause),
+    /// The connection to the database was lost, refused, or timed out
+    /// (transient).
+    Unavailable(Cause),
+    /// The disk or the database is full (transient: space may be freed, and
+    /// a smaller batch may fit now).
+    Full(Cause),
+    /// Any other database error: the database refuses this batch as it is
+    /// (permanent).
+    Database(Cause),
+    /// Stored data that cannot be read back, or a batch that cannot be
+    /// serialized (permanent).
+    Corrupt(Cause),
+    /// The store does not do this (permanent): what a method added to a
+    /// store trait later returns by default, for stores written before it.
+    Unsupported(&'static str),
+}
+
+/// Whether retrying may help: see [`StoreError::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// Busy, unreachable, or full: the same call may succeed later.
+    Transient,
+    /// The store refuses this call as it is: retrying it unchanged will fail again.
+    Permanent,
+}
+
+/// What a [`StoreError`] says, and the error beneath it.
+#[derive(Debug)]
+pub struct Cause {
+    message: String,
+    source: Option<BoxError>,
+}
+
+impl Cause {
+    /// A message with the error it comes from.
+    pub fn new(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Cause { message: message.into(), source: Some(source.into()) }
+    }
+
+    /// An error's text as the message, and the error as the source.
+    pub fn of(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Cause { message: e.to_string(), source: Some(Box::new(e)) }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<String> for Cause {
+    fn from(message: String) -> Self {
+        Cause { message, source: None }
+    }
+}
+
+impl From<&str> for Cause {
+    fn from(message: &str) -> Self {
+        message.to_owned().into()
+    }
+}
+
+/// The error's text is the message; the error itself is the source.
+impl From<BoxError> for Cause {
+    fn from(e: BoxError) -> Self {
+        Cause { message: e.to_string(), source: Some(e) }
+    }
+}
+
+impl StoreError {
+    /// Whether the writer should retry (see [`StoreErrorKind`]).
+    pub fn kind(&self) -> StoreErrorKind {
+        match self {
+            StoreError::Open { .. } | StoreError::Busy(_) | StoreError::Unavailable(_) | StoreError::Full(_) => {
+                StoreErrorKind::Transient
+            }
+            StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Unsupported(_) => StoreErrorKind::Permanent,
+        }
+    }
+
+    fn cause(&self) -> Option<&Cause> {
+        match self {
+            StoreError::Open { .. } | StoreError::Unsupported(_) => None,
+            StoreError::Busy(c)
+            | StoreError::Unavailable(c)
+            | StoreError::Full(c)
+            | StoreError::Database(c)
+            | StoreError::Corrupt(c) => Some(c),
+        }
+    }
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Open { location, reason } => write!(f, "cannot open the store at {location}: {reason}"),
-            StoreError::Busy(e) => write!(f, "the store is busy: {e}"),
-            StoreError::Database(e) => write!(f, "store error: {e}"),
-            StoreError::Corrupt(e) => write!(f, "stored data cannot be read: {e}"),
+            StoreError::Busy(e) => write!(f, "the store is busy: {}", e.message),
+            StoreError::Unavailable(e) => write!(f, "the store is unreachable: {}", e.message),
+            StoreError::Full(e) => write!(f, "the store is full: {}", e.message),
+            StoreError::Database(e) => write!(f, "store error: {}", e.message),
+            StoreError::Corrupt(e) => write!(f, "stored data cannot be read: {}", e.message),
+            StoreError::Unsupported(what) => write!(f, "this store does not support {what}"),
         }
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause()?.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// `url` with its password replaced by `****`, for messages and `Debug`.
+pub(crate) fn mask_password(url: &str) -> String {
+    use std::sync::OnceLock;
+    static USERINFO: OnceLock<regex::Regex> = OnceLock::new();
+    static KEY: OnceLock<regex::Regex> = OnceLock::new();
+    let userinfo =
+        USERINFO.get_or_init(|| regex::Regex::new(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*:)[^/?#]*@").expect("valid"));
+    let key = KEY.get_or_init(|| regex::Regex::new(r"(?i)(\bpassword\s*=\s*)('[^']*'|[^&\s]*)").expect("valid"));
+    let s = userinfo.replace(url, "${1}****@");
+    key.replace_all(&s, "${1}****").into_owned()
+}
 
 /// The readable traceback text stored in `exceptions.traceback`: the error,
 /// its sources, each tracked frame with its arguments and locals, then the
@@ -352,13 +629,13 @@ pub fn render_traceback(o: &Occurrence) -> String {
     s
 }
 
-/// The hour of `t`, as `group_hours` and [`Store::hourly_counts`] count them: Unix time / 3600.
+/// The hour of `t`, as `group_hours` and [`StoreQuery::hourly_counts`] count them: Unix time / 3600.
 pub(crate) fn hour_of(t: Timestamp) -> i64 {
     t.as_secs().div_euclid(3600)
 }
 
 /// The hours from the one of `since` to the current one, both included: the
-/// slots of [`Store::hourly_counts`].
+/// slots of [`StoreQuery::hourly_counts`].
 pub(crate) fn hours_since(since: Timestamp) -> RangeInclusive<i64> {
     let first = hour_of(since);
     first..=hour_of(Timestamp::now()).max(first)

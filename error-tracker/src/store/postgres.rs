@@ -21,14 +21,15 @@ use super::backtraces::{BatchBacktraces, missing_backtrace};
 use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
-    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, Store, StoreError,
-    hours_since, render_traceback,
+    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Pruned, Retention,
+    Status, StoreError, StoreQuery, StoreWrite, hours_since, mask_password, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
 
 /// The migrations, in order. Version N of the schema has the first N applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_initial.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/postgres/0001_initial.sql"), include_str!("migrations/postgres/0002_batches.sql")];
 
 /// The advisory lock that serializes migrations when a fleet starts at once.
 const MIGRATION_LOCK: i64 = 0x6572_7274_7261_636b; // "errtrack"
@@ -36,8 +37,29 @@ const MIGRATION_LOCK: i64 = 0x6572_7274_7261_636b; // "errtrack"
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many idle connections the readers keep.
 const MAX_IDLE_READERS: usize = 8;
+/// The longest a read (or a UI action) may wait for the server, for the same
+/// reason as [`WRITE_TIMEOUT`]; longer, since a list of many groups may take
+/// a while (the server's own `statement_timeout` is 30 s).
+const READ_TIMEOUT: Duration = Duration::from_secs(15);
 /// How many times one batch is tried before the error goes back to the writer.
 const MAX_ATTEMPTS: u32 = 5;
+/// The longest a write may wait for the server. A connection can stay open
+/// with nothing coming through (a half-open connection, a stuck proxy), and
+/// the client library has no read timeout: past this the write is given up
+/// as [`StoreError::Unavailable`], its connection left behind, and the next
+/// one connects again (the batch id makes a late commit of it harmless).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Server-side limits set on every connection (unless the URL's `options`
+/// set them): a statement, a lock wait, and a transaction left idle (the
+/// one of a connection given up on) end instead of holding locks forever.
+const SESSION_LIMITS: &[(&str, &str)] =
+    &[("statement_timeout", "30s"), ("lock_timeout", "5s"), ("idle_in_transaction_session_timeout", "20s")];
+/// TCP keepalive: a peer that vanished is noticed within about a minute.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+/// Data sent and not acknowledged for this long ends the connection (Linux).
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the batch ids are kept (see `migrations/postgres/0002_batches.sql`).
+const BATCH_ID_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// A [`Store`] in a PostgreSQL database, for fleets: every process writes
 /// into the same tables and the UI reads them.
@@ -52,7 +74,7 @@ const MAX_ATTEMPTS: u32 = 5;
 /// is lost.
 ///
 /// ```
-/// use error_tracker::{GroupQuery, Store, store::postgres::PostgresStore};
+/// use error_tracker::{GroupQuery, StoreQuery, store::postgres::PostgresStore};
 /// let Ok(url) = std::env::var("ERROR_TRACKER_TEST_PG") else { return };
 /// let store = PostgresStore::open(&url, 100).unwrap();
 /// let first = store.list_groups(&GroupQuery::default()).unwrap();
@@ -98,18 +120,6 @@ fn prepared(
     Ok(s)
 }
 
-/// `url` with its password replaced by `****`, for messages.
-pub(crate) fn mask_password(url: &str) -> String {
-    use std::sync::OnceLock;
-    static USERINFO: OnceLock<regex::Regex> = OnceLock::new();
-    static KEY: OnceLock<regex::Regex> = OnceLock::new();
-    let userinfo =
-        USERINFO.get_or_init(|| regex::Regex::new(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*:)[^/?#]*@").expect("valid"));
-    let key = KEY.get_or_init(|| regex::Regex::new(r"(?i)(\bpassword\s*=\s*)('[^']*'|[^&\s]*)").expect("valid"));
-    let s = userinfo.replace(url, "${1}****@");
-    key.replace_all(&s, "${1}****").into_owned()
-}
-
 /// The text of an error, with the server's message when there is one.
 fn describe(e: &::postgres::Error) -> String {
     match e.as_db_error() {
@@ -147,14 +157,31 @@ fn is_broken(e: &::postgres::Error, client: &Client) -> bool {
     }
 }
 
-fn pg_err(e: &::postgres::Error) -> StoreError {
-    let busy = is_conflict(e)
+fn pg_err(e: ::postgres::Error) -> StoreError {
+    let busy = is_conflict(&e)
         || matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::CANNOT_CONNECT_NOW);
-    if busy { StoreError::Busy(describe(e)) } else { StoreError::Database(describe(e)) }
+    // The connection failed (I/O, closed), class 08 (connection exception)
+    // or 57 (a statement cancelled by a timeout, the server shutting down):
+    // transient, on another connection.
+    let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+    let lost =
+        e.is_closed() || io || matches!(e.code(), Some(c) if c.code().starts_with("08") || c.code().starts_with("57"));
+    // Class 53: insufficient resources (disk full, out of memory, too many connections).
+    let full = matches!(e.code(), Some(c) if c.code().starts_with("53"));
+    let cause = Cause::new(describe(&e), e);
+    if busy {
+        StoreError::Busy(cause)
+    } else if full {
+        StoreError::Full(cause)
+    } else if lost {
+        StoreError::Unavailable(cause)
+    } else {
+        StoreError::Database(cause)
+    }
 }
 
 fn json_err(e: crate::json::Error) -> StoreError {
-    StoreError::Corrupt(e.to_string())
+    StoreError::Corrupt(Cause::of(e))
 }
 
 /// PostgreSQL text cannot hold NUL characters: one in a message must not
@@ -184,6 +211,17 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("error-tracker");
         }
+        let mut options = config.get_options().unwrap_or_default().to_owned();
+        for (name, value) in SESSION_LIMITS {
+            if !options.contains(name) {
+                options = format!("{options} -c {name}={value}").trim_start().to_owned();
+            }
+        }
+        config.options(&options);
+        config.keepalives(true).keepalives_idle(KEEPALIVE_IDLE);
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(TCP_USER_TIMEOUT);
+        }
         let mut conn = Conn::open(&config).map_err(|e| open_err(describe(&e)))?;
         migrate(&mut conn.client).map_err(|e| open_err(describe(&e)))?;
         Ok(Self {
@@ -202,10 +240,10 @@ impl PostgresStore {
 
     fn connect(&self) -> Result<Conn, StoreError> {
         let what = |reason: String| format!("cannot connect to {}: {reason}", self.location);
-        Conn::open(&self.config).map_err(|e| match pg_err(&e) {
-            StoreError::Busy(reason) => StoreError::Busy(what(reason)),
-            StoreError::Database(reason) => StoreError::Database(what(reason)),
-            other => other,
+        Conn::open(&self.config).map_err(|e| {
+            let cause = Cause::new(what(describe(&e)), e);
+            // Whatever the reason, the database may be reachable later.
+            StoreError::Unavailable(cause)
         })
     }
 
@@ -217,10 +255,16 @@ impl PostgresStore {
     /// that may run twice (a read, or an update that sets a value), so when
     /// the pooled connection turns out to be dead it is run once more on a
     /// fresh one.
-    fn with_conn<T>(
-        &self,
-        mut f: impl FnMut(&mut Client, &mut HashMap<&'static str, Statement>) -> Result<T, ::postgres::Error>,
-    ) -> Result<T, StoreError> {
+    ///
+    /// `f` runs on a thread of its own, waited for at most [`READ_TIMEOUT`]:
+    /// a half-open connection would otherwise hold the caller (a UI request)
+    /// forever. Past it the connection is left to that thread, and the error
+    /// is [`StoreError::Unavailable`]; the next call connects again.
+    fn with_conn<T, F>(&self, mut f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut Client, &mut HashMap<&'static str, Statement>) -> Result<T, ::postgres::Error> + Send + 'static,
+    {
         let mut pooled = self.readers().pop();
         loop {
             let was_pooled = pooled.is_some();
@@ -228,7 +272,23 @@ impl PostgresStore {
                 Some(c) => c,
                 None => self.connect()?,
             };
-            match f(&mut conn.client, &mut conn.statements) {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let spawned = std::thread::Builder::new().name("error-tracker-postgres-read".into()).spawn(move || {
+                crate::reentry::with_state(crate::reentry::State::Recording, || {
+                    let result = f(&mut conn.client, &mut conn.statements);
+                    let _ = tx.send((conn, f, result));
+                });
+            });
+            if let Err(e) = spawned {
+                return Err(StoreError::Unavailable(Cause::new("cannot start the read's thread", e)));
+            }
+            let (conn, f_back, result) = rx.recv_timeout(READ_TIMEOUT).map_err(|_| {
+                StoreError::Unavailable(
+                    format!("no reply from {} within {READ_TIMEOUT:?}; connecting again", self.location).into(),
+                )
+            })?;
+            f = f_back;
+            match result {
                 Ok(v) => {
                     let mut idle = self.readers();
                     if idle.len() < MAX_IDLE_READERS {
@@ -240,21 +300,29 @@ impl PostgresStore {
                     // A dead pool connection: the others are likely dead too.
                     self.readers().clear();
                     if !was_pooled {
-                        return Err(pg_err(&e));
+                        return Err(pg_err(e));
                     }
                 }
                 Err(e) => {
                     self.readers().push(conn);
-                    return Err(pg_err(&e));
+                    return Err(pg_err(e));
                 }
             }
         }
     }
+}
 
-    fn update(&self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<bool, StoreError> {
-        self.with_conn(|client, cache| {
+type Param = Box<dyn ToSql + Sync + Send>;
+
+impl PostgresStore {
+    /// One update statement; `params` makes its parameters (again, should
+    /// it run twice).
+    fn update(&self, sql: &'static str, params: impl Fn() -> Vec<Param> + Send + 'static) -> Result<bool, StoreError> {
+        self.with_conn(move |client, cache| {
             let stmt = prepared(client, cache, sql)?;
-            Ok(client.execute(&stmt, params)? > 0)
+            let params = params();
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
+            Ok(client.execute(&stmt, &refs)? > 0)
         })
     }
 }
@@ -278,6 +346,13 @@ fn migrate(client: &mut Client) -> Result<(), ::postgres::Error> {
     }
     tx.commit()
 }
+
+/// Claims the batch's id; no row back: a write of the batch committed already.
+const CLAIM_BATCH: &str = "INSERT INTO error_tracker_batches (id, written_on) VALUES ($1, $2)
+    ON CONFLICT (id) DO NOTHING RETURNING id";
+
+/// Forgets the ids of batches written long ago (a retry comes within seconds).
+const FORGET_BATCHES: &str = "DELETE FROM error_tracker_batches WHERE written_on < $1";
 
 const LOCK_GROUPS: &str = "SELECT hash, status FROM exceptions WHERE hash = ANY($1::text[]) ORDER BY hash FOR UPDATE";
 
@@ -348,6 +423,9 @@ const ADD_HOURS: &str = "
 /// so that a retry does not serialize it again.
 #[derive(Default)]
 struct Plan {
+    /// The batch's id: the same batch written again is refused (see
+    /// `migrations/postgres/0002_batches.sql`).
+    batch_id: String,
     /// The groups in the order they first appear in the batch.
     order: Vec<String>,
     /// `exceptions` columns, one entry per group, sorted by hash so that
@@ -400,7 +478,16 @@ impl Plan {
     fn new(batch: &[Grouped], cap: u32) -> Result<Self, StoreError> {
         let folded = FoldedBatch::new(batch);
         let order = folded.order.iter().map(|h| (*h).to_owned()).collect();
-        let mut p = Plan { order, ..Plan::default() };
+        let mut id = sha1_smol::Sha1::new();
+        for g in batch {
+            let times = g.times.to_le_bytes();
+            let at = g.occurrence.timestamp.to_string();
+            for part in [g.hash.as_bytes(), g.occurrence.id.as_bytes(), &times, at.as_bytes()] {
+                id.update(&(part.len() as u64).to_le_bytes());
+                id.update(part);
+            }
+        }
+        let mut p = Plan { batch_id: id.digest().to_string(), order, ..Plan::default() };
         let mut sorted: Vec<_> = folded.groups.iter().map(|(h, w)| (*h, w)).collect();
         sorted.sort_unstable_by_key(|(h, _)| *h);
         for (hash, w) in sorted {
@@ -497,6 +584,18 @@ impl Plan {
         let not_committing = |e| (e, false);
         let mut tx = client.transaction().map_err(not_committing)?;
 
+        // First the batch's id: if a write of this batch committed already
+        // (its COMMIT's reply was lost), there is nothing more to do.
+        let claim = prepared(&mut tx, statements, CLAIM_BATCH).map_err(not_committing)?;
+        let now = Timestamp::now();
+        if tx.query(&claim, &[&self.batch_id, &now.to_string()]).map_err(not_committing)?.is_empty() {
+            tx.rollback().map_err(not_committing)?;
+            return Ok(Vec::new());
+        }
+        let forget = prepared(&mut tx, statements, FORGET_BATCHES).map_err(not_committing)?;
+        let before = now.saturating_sub(BATCH_ID_RETENTION).to_string();
+        tx.execute(&forget, &[&before]).map_err(not_committing)?;
+
         let lock = prepared(&mut tx, statements, LOCK_GROUPS).map_err(not_committing)?;
         let before: HashMap<String, String> =
             tx.query(&lock, &[&self.hash]).map_err(not_committing)?.iter().map(|r| (r.get(0), r.get(1))).collect();
@@ -573,35 +672,39 @@ impl Plan {
     }
 }
 
-impl Store for PostgresStore {
+impl StoreWrite for PostgresStore {
     fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let plan = Plan::new(batch, self.cap)?;
+        let plan = std::sync::Arc::new(Plan::new(batch, self.cap)?);
         let mut slot = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let conn = match slot.as_mut() {
+            let conn = match slot.take() {
                 Some(c) => c,
-                None => slot.insert(self.connect()?),
+                None => self.connect()?,
             };
-            let (e, committing) = match plan.run(conn, self.cap) {
-                Ok(changes) => return Ok(changes),
+            let (conn, result) = self.run_with_timeout(&plan, conn)?;
+            let (e, committing) = match result {
+                Ok(changes) => {
+                    *slot = Some(conn);
+                    return Ok(changes);
+                }
                 Err(failure) => failure,
             };
             let broken = is_broken(&e, &conn.client);
-            if broken {
-                // Connect again on the next attempt or the next call.
-                *slot = None;
+            if !broken {
+                *slot = Some(conn);
             }
             // A connection that died before COMMIT was sent wrote nothing,
             // so the batch can go again at once. One that died while
-            // committing may or may not have written: the writer decides.
+            // committing may or may not have written: the writer retries it
+            // later, and the batch id makes that count once.
             let again = (broken && !committing) || is_conflict(&e);
             if !again || attempt >= MAX_ATTEMPTS {
-                return Err(pg_err(&e));
+                return Err(pg_err(e));
             }
             if !broken {
                 std::thread::sleep(Duration::from_millis(5 << attempt));
@@ -609,6 +712,102 @@ impl Store for PostgresStore {
         }
     }
 
+    /// Deletes by age, then past the group cap, least recently seen first,
+    /// in one transaction, with the counts added to the table `pruned`.
+    /// The size cap is left to the database's administration: PostgreSQL
+    /// reuses the space of deleted rows only after a vacuum.
+    fn prune(&self, r: &Retention) -> Result<Pruned, StoreError> {
+        let cutoff = r.max_age.map(|age| Timestamp::now().saturating_sub(age).to_string());
+        let max_groups = r.max_groups.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let now = Timestamp::now().to_string();
+        let mut slot = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = match slot.as_mut() {
+            Some(c) => c,
+            None => slot.insert(self.connect()?),
+        };
+        let result = (|| -> Result<Pruned, ::postgres::Error> {
+            let mut tx = conn.client.transaction()?;
+            let mut by_reason: Vec<(&str, Pruned)> = Vec::new();
+            let sum = |rows: Vec<Row>| {
+                let mut p = Pruned::default();
+                for r in rows {
+                    p.add(r.get::<_, i64>(0).max(0) as u64);
+                }
+                p
+            };
+            if let Some(cutoff) = &cutoff {
+                by_reason.push((
+                    "age",
+                    sum(tx.query("DELETE FROM exceptions WHERE last_seen < $1 RETURNING count", &[cutoff])?),
+                ));
+            }
+            if let Some(max) = max_groups {
+                let n: i64 = tx.query_one("SELECT count(*) FROM exceptions", &[])?.get(0);
+                if n > max {
+                    let rows = tx.query(
+                        "DELETE FROM exceptions WHERE hash IN
+                            (SELECT hash FROM exceptions ORDER BY last_seen, hash LIMIT $1) RETURNING count",
+                        &[&(n - max)],
+                    )?;
+                    by_reason.push(("groups", sum(rows)));
+                }
+            }
+            let mut total = Pruned::default();
+            for (reason, p) in by_reason.into_iter().filter(|(_, p)| p.groups > 0) {
+                tx.execute(
+                    "INSERT INTO pruned AS p (reason, groups, occurrences, last_pruned) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (reason) DO UPDATE SET groups = p.groups + excluded.groups,
+                         occurrences = p.occurrences + excluded.occurrences, last_pruned = excluded.last_pruned",
+                    &[&reason, &(p.groups as i64), &(p.occurrences as i64), &now],
+                )?;
+                total.groups += p.groups;
+                total.occurrences += p.occurrences;
+            }
+            tx.commit()?;
+            Ok(total)
+        })();
+        match result {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                if is_broken(&e, &conn.client) {
+                    *slot = None;
+                }
+                Err(pg_err(e))
+            }
+        }
+    }
+}
+
+type RunResult = Result<Vec<GroupChange>, (::postgres::Error, bool)>;
+
+impl PostgresStore {
+    /// Runs the plan on `conn` on a thread of its own, waiting at most
+    /// [`WRITE_TIMEOUT`]: the client library would wait forever on a
+    /// connection that stays open with nothing coming through. Past the
+    /// timeout, the connection is left to that thread (which ends when the
+    /// socket does) and the error is [`StoreError::Unavailable`].
+    fn run_with_timeout(&self, plan: &std::sync::Arc<Plan>, mut conn: Conn) -> Result<(Conn, RunResult), StoreError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (plan, cap) = (plan.clone(), self.cap);
+        let spawned = std::thread::Builder::new().name("error-tracker-postgres-write".into()).spawn(move || {
+            // Not recorded: this is the tracker's own thread.
+            crate::reentry::with_state(crate::reentry::State::Recording, || {
+                let result = plan.run(&mut conn, cap);
+                let _ = tx.send((conn, result));
+            });
+        });
+        if let Err(e) = spawned {
+            return Err(StoreError::Unavailable(Cause::new("cannot start the write's thread", e)));
+        }
+        rx.recv_timeout(WRITE_TIMEOUT).map_err(|_| {
+            StoreError::Unavailable(
+                format!("no reply from {} within {WRITE_TIMEOUT:?}; connecting again", self.location).into(),
+            )
+        })
+    }
+}
+
+impl StoreQuery for PostgresStore {
     fn list_groups(&self, q: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
         use queries::{COUNT, LIST};
         let pattern = q.search.as_deref().filter(|s| !s.is_empty()).map(|s| {
@@ -617,7 +816,7 @@ impl Store for PostgresStore {
         });
         let status = q.status.map(Status::as_str);
         let (limit, offset) = (q.page.limit() as i64, q.page.offset() as i64);
-        let (total, rows) = self.with_conn(|client, cache| {
+        let (total, rows) = self.with_conn(move |client, cache| {
             let count = prepared(client, cache, COUNT)?;
             let total: i64 = client.query_one(&count, &[&status, &pattern])?.get(0);
             let list = prepared(client, cache, LIST)?;
@@ -629,7 +828,8 @@ impl Store for PostgresStore {
 
     fn group(&self, hash: &str) -> Result<Option<Group>, StoreError> {
         const SQL: &str = queries::GROUP;
-        let row = self.with_conn(|client, cache| {
+        let hash = hash.to_owned();
+        let row = self.with_conn(move |client, cache| {
             let stmt = prepared(client, cache, SQL)?;
             client.query_opt(&stmt, &[&hash])
         })?;
@@ -650,7 +850,8 @@ impl Store for PostgresStore {
                             FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
                             WHERE o.hash = $1 ORDER BY o.id DESC LIMIT $2 OFFSET $3";
         let (limit, offset) = (page.limit() as i64, page.offset() as i64);
-        let (total, rows) = self.with_conn(|client, cache| {
+        let hash = hash.to_owned();
+        let (total, rows) = self.with_conn(move |client, cache| {
             let count = prepared(client, cache, COUNT)?;
             let total: i64 = client.query_one(&count, &[&hash])?.get(0);
             let list = prepared(client, cache, LIST)?;
@@ -664,7 +865,8 @@ impl Store for PostgresStore {
         const SQL: &str = "SELECT hour, count FROM group_hours WHERE hash = $1 AND hour BETWEEN $2 AND $3";
         let hours = hours_since(since);
         let (first, last) = (*hours.start(), *hours.end());
-        let rows = self.with_conn(|client, cache| {
+        let hash = hash.to_owned();
+        let rows = self.with_conn(move |client, cache| {
             let stmt = prepared(client, cache, SQL)?;
             client.query(&stmt, &[&hash, &first, &last])
         })?;
@@ -678,20 +880,29 @@ impl Store for PostgresStore {
     }
 
     fn delete_group(&self, hash: &str) -> Result<bool, StoreError> {
-        self.update("DELETE FROM exceptions WHERE hash = $1", &[&hash])
+        let hash = hash.to_owned();
+        self.update("DELETE FROM exceptions WHERE hash = $1", move || vec![Box::new(hash.clone())])
     }
 
     fn set_status(&self, hash: &str, status: Status) -> Result<bool, StoreError> {
-        self.update("UPDATE exceptions SET status = $2 WHERE hash = $1", &[&hash, &status.as_str()])
+        let hash = hash.to_owned();
+        self.update("UPDATE exceptions SET status = $2 WHERE hash = $1", move || {
+            vec![Box::new(hash.clone()), Box::new(status.as_str())]
+        })
     }
 
     fn set_notification_sent(&self, hash: &str, sent: bool) -> Result<bool, StoreError> {
-        self.update("UPDATE exceptions SET notification_sent = $2 WHERE hash = $1", &[&hash, &sent])
+        let hash = hash.to_owned();
+        self.update("UPDATE exceptions SET notification_sent = $2 WHERE hash = $1", move || {
+            vec![Box::new(hash.clone()), Box::new(sent)]
+        })
     }
 
     fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError> {
-        let ticket = opt_text(ticket);
-        self.update("UPDATE exceptions SET ticket_raised = $2 WHERE hash = $1", &[&hash, &ticket])
+        let (hash, ticket) = (hash.to_owned(), opt_text(ticket));
+        self.update("UPDATE exceptions SET ticket_raised = $2 WHERE hash = $1", move || {
+            vec![Box::new(hash.clone()), Box::new(ticket.clone())]
+        })
     }
 }
 
@@ -722,12 +933,12 @@ mod queries {
 }
 
 fn corrupt(e: ::postgres::Error) -> StoreError {
-    StoreError::Corrupt(describe(&e))
+    StoreError::Corrupt(Cause::new(describe(&e), e))
 }
 
 fn timestamp_at(r: &Row, i: usize) -> Result<Timestamp, StoreError> {
     let s: String = r.try_get(i).map_err(corrupt)?;
-    Timestamp::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp {s:?}")))
+    Timestamp::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("bad timestamp {s:?}").into()))
 }
 
 fn summary_from_row(r: &Row) -> Result<GroupSummary, StoreError> {

@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
@@ -13,8 +14,8 @@ use super::backtraces::{BatchBacktraces, missing_backtrace};
 use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
-    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Status, Store, StoreError,
-    hours_since, render_traceback,
+    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Pruned, Retention,
+    Status, StoreError, StoreQuery, StoreWrite, hours_since, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -24,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_list_indexes.sql"),
     include_str!("migrations/0003_group_search.sql"),
+    include_str!("migrations/0004_pruned.sql"),
 ];
 
 /// How long a connection waits for another writer's lock.
@@ -36,6 +38,8 @@ const READER_CACHE_KIB: i64 = -32 * 1024;
 /// back from the OS on every batch (ingest: 91,000 occurrences/s with the
 /// default, 106,000 with this; see BENCHMARKS.md).
 const WRITER_CACHE_KIB: i64 = -64 * 1024;
+/// How long closing waits for other connections to let the WAL be checkpointed.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How many idle read connections are kept.
 const MAX_IDLE_READERS: usize = 8;
 
@@ -43,7 +47,7 @@ const MAX_IDLE_READERS: usize = 8;
 /// WAL mode, that several processes may share.
 ///
 /// ```
-/// use error_tracker::{SqliteStore, Store, GroupQuery};
+/// use error_tracker::{GroupQuery, SqliteStore, StoreQuery};
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = SqliteStore::open(dir.path().join("errors.sqlite"), 100).unwrap();
 /// assert_eq!(store.list_groups(&GroupQuery::default()).unwrap().total, 0);
@@ -51,6 +55,10 @@ const MAX_IDLE_READERS: usize = 8;
 pub struct SqliteStore {
     path: PathBuf,
     cap: u32,
+    /// Whether the write connection's pragmas and the migrations are done:
+    /// `open` leaves them to the first write when another process holds the
+    /// file's write lock, rather than wait for it (see [`SqliteStore::open`]).
+    ready: AtomicBool,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
 }
@@ -62,32 +70,77 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 fn db_err(e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy(e.to_string()),
-        _ => StoreError::Database(e.to_string()),
+    let code = e.sqlite_error_code();
+    let cause = Cause::new(e.to_string(), e);
+    match code {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy(cause),
+        // SQLITE_FULL: the disk, or `max_page_count`.
+        Some(ErrorCode::DiskFull) => StoreError::Full(cause),
+        Some(ErrorCode::CannotOpen | ErrorCode::SystemIoFailure | ErrorCode::OutOfMemory) => {
+            StoreError::Unavailable(cause)
+        }
+        _ => StoreError::Database(cause),
     }
 }
 
 fn json_err(e: crate::json::Error) -> StoreError {
-    StoreError::Corrupt(e.to_string())
+    StoreError::Corrupt(Cause::of(e))
 }
 
 impl SqliteStore {
     /// Opens (creating it if needed) the file at `path`, applies the
     /// migrations, and keeps at most `occurrences_per_group` occurrences per group.
+    ///
+    /// It never waits for another process's lock: on a migrated file it only
+    /// reads the schema version; on a file that needs migrating while
+    /// another process holds its write lock, it returns at once and the
+    /// first write migrates it (failing with [`StoreError::Busy`], which the
+    /// writer retries, until the lock is gone).
     pub fn open(path: impl AsRef<Path>, occurrences_per_group: u32) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let open_err =
             |e: rusqlite::Error| StoreError::Open { location: path.display().to_string(), reason: e.to_string() };
-        let writer = open_connection(&path, true).map_err(open_err)?;
-        writer.pragma_update(None, "cache_size", WRITER_CACHE_KIB).map_err(open_err)?;
-        migrate(&writer).map_err(open_err)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_CREATE;
+        let writer = Connection::open_with_flags(&path, flags).map_err(open_err)?;
+        // No waiting for a lock at open: the app's `init` must not block.
+        writer.busy_timeout(Duration::ZERO).map_err(open_err)?;
+        let ready = match prepare_writer(&writer) {
+            Ok(()) => true,
+            Err(e) if matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)) => {
+                false
+            }
+            Err(e) => return Err(open_err(e)),
+        };
+        writer.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         Ok(Self {
             path,
             cap: occurrences_per_group.max(1),
+            ready: AtomicBool::new(ready),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Caps the file at `pages` pages (SQLite's `max_page_count`, on this
+    /// store's write connection): a write that needs more fails with
+    /// [`StoreError::Full`], as on a full disk, and the writer then writes
+    /// the batch in smaller parts. Returns the cap in effect, which is never
+    /// below the pages the file already has (0 changes nothing).
+    ///
+    /// ```
+    /// use error_tracker::SqliteStore;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = SqliteStore::open(dir.path().join("errors.sqlite"), 100).unwrap();
+    /// assert!(store.set_max_page_count(10_000).unwrap() >= 10_000);
+    /// ```
+    pub fn set_max_page_count(&self, pages: u64) -> Result<u64, StoreError> {
+        let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let pages = i64::try_from(pages).unwrap_or(i64::MAX);
+        let set: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0)).map_err(db_err)?;
+        Ok(set as u64)
     }
 
     /// The file this store writes to.
@@ -130,6 +183,11 @@ fn open_connection(path: &Path, create: bool) -> rusqlite::Result<Connection> {
     }
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    set_pragmas(&conn)?;
+    Ok(conn)
+}
+
+fn set_pragmas(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -138,12 +196,25 @@ fn open_connection(path: &Path, create: bool) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "wal_autocheckpoint", 16_384)?;
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
+    Ok(())
+}
+
+/// The write connection's pragmas and the migrations.
+fn prepare_writer(conn: &Connection) -> rusqlite::Result<()> {
+    set_pragmas(conn)?;
+    conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
+    migrate(conn)
 }
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    // Read the version inside the write transaction: two processes opening a
-    // new file at once must not both apply the same migration.
+    // Up to date: nothing to write, so no write lock to wait for (another
+    // process may hold it for long).
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version >= MIGRATIONS.len() as i64 {
+        return Ok(());
+    }
+    // Read the version again inside the write transaction: two processes
+    // opening a new file at once must not both apply the same migration.
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = (|| {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -210,7 +281,7 @@ const ADD_HOUR: &str = "
     INSERT INTO group_hours (hash, hour, count) VALUES (?1, ?2, ?3)
     ON CONFLICT (hash, hour) DO UPDATE SET count = count + excluded.count";
 
-impl Store for SqliteStore {
+impl StoreWrite for SqliteStore {
     fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -219,6 +290,10 @@ impl Store for SqliteStore {
         let folded = FoldedBatch::new(batch);
 
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.ready.load(Ordering::Acquire) {
+            prepare_writer(&conn).map_err(db_err)?;
+            self.ready.store(true, Ordering::Release);
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
         let mut changes = Vec::with_capacity(folded.order.len());
         {
@@ -321,6 +396,111 @@ impl Store for SqliteStore {
         Ok(changes)
     }
 
+    /// Folds the WAL into the file (`PRAGMA wal_checkpoint(TRUNCATE)`), so
+    /// that the file alone, copied elsewhere, holds everything. It waits for
+    /// other connections' transactions at most [`CLOSE_TIMEOUT`], and not at
+    /// all for this store's writer, should a write still run.
+    fn close(&self) -> Result<(), StoreError> {
+        let Ok(conn) = self.writer.try_lock() else { return Ok(()) };
+        conn.busy_timeout(CLOSE_TIMEOUT).map_err(db_err)?;
+        let checkpoint = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+        match checkpoint.map_err(db_err)? {
+            0 => Ok(()),
+            _ => Err(StoreError::Busy("another connection kept the WAL from being checkpointed".into())),
+        }
+    }
+
+    /// Deletes by age, then past the group cap, then, while the pages in use
+    /// exceed the size cap, as many groups as the excess takes at the average
+    /// group's size and a tenth more (merging the
+    /// search index's segments between two rounds; at most 20 rounds), least
+    /// recently seen first; all in one transaction, with the counts added to
+    /// the table `pruned`.
+    fn prune(&self, r: &Retention) -> Result<Pruned, StoreError> {
+        const OLDEST: &str = "DELETE FROM exceptions WHERE rowid IN
+            (SELECT rowid FROM exceptions ORDER BY last_seen, hash LIMIT ?1) RETURNING count";
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.ready.load(Ordering::Acquire) {
+            prepare_writer(&conn).map_err(db_err)?;
+            self.ready.store(true, Ordering::Release);
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+        let delete = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<Pruned, StoreError> {
+            let mut stmt = tx.prepare_cached(sql).map_err(db_err)?;
+            let mut rows = stmt.query(p).map_err(db_err)?;
+            let mut out = Pruned::default();
+            while let Some(row) = rows.next().map_err(db_err)? {
+                out.add(row.get::<_, i64>(0).map_err(db_err)?.max(0) as u64);
+            }
+            Ok(out)
+        };
+        let groups = || -> Result<u64, StoreError> {
+            tx.query_row("SELECT count(*) FROM exceptions", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(db_err)
+        };
+        let mut by_reason: Vec<(&str, Pruned)> = Vec::new();
+        if let Some(age) = r.max_age {
+            let cutoff = Timestamp::now().saturating_sub(age).to_string();
+            by_reason.push(("age", delete("DELETE FROM exceptions WHERE last_seen < ?1 RETURNING count", &[&cutoff])?));
+        }
+        if let Some(max) = r.max_groups {
+            let excess = groups()?.saturating_sub(max);
+            if excess > 0 {
+                by_reason.push(("groups", delete(OLDEST, &[&(excess as i64)])?));
+            }
+        }
+        if let Some(max) = r.max_bytes {
+            let used = || -> Result<u64, StoreError> {
+                let sql = "SELECT (page_count - freelist_count) * page_size \
+                           FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()";
+                tx.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|n| n.max(0) as u64).map_err(db_err)
+            };
+            let mut size = Pruned::default();
+            let mut optimized = false;
+            for _ in 0..20 {
+                let (n, in_use) = (groups()?, used()?);
+                if in_use <= max || n == 0 {
+                    break;
+                }
+                // The search index keeps deleted entries until its segments
+                // are merged: merge them before deciding to delete more.
+                if !optimized && size.groups > 0 {
+                    tx.execute("INSERT INTO exceptions_search (exceptions_search) VALUES ('optimize')", [])
+                        .map_err(db_err)?;
+                    optimized = true;
+                    continue;
+                }
+                optimized = false;
+                // As many groups as the excess takes at the average group's
+                // size, and a tenth more (at least one).
+                let keep = (n as f64 * max as f64 / in_use as f64 * 0.9) as u64;
+                let step = delete(OLDEST, &[&(n.saturating_sub(keep).max(1) as i64)])?;
+                size.groups += step.groups;
+                size.occurrences += step.occurrences;
+            }
+            by_reason.push(("size", size));
+        }
+        let now = Timestamp::now().to_string();
+        let mut total = Pruned::default();
+        for (reason, p) in by_reason.into_iter().filter(|(_, p)| p.groups > 0) {
+            tx.execute(
+                "INSERT INTO pruned (reason, groups, occurrences, last_pruned) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (reason) DO UPDATE SET groups = groups + excluded.groups,
+                     occurrences = occurrences + excluded.occurrences, last_pruned = excluded.last_pruned",
+                params![reason, p.groups as i64, p.occurrences as i64, now],
+            )
+            .map_err(db_err)?;
+            total.groups += p.groups;
+            total.occurrences += p.occurrences;
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(total)
+    }
+}
+
+impl StoreQuery for SqliteStore {
     fn list_groups(&self, q: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
         let search = q.search.as_deref().filter(|s| !s.is_empty()).map(SearchText::new);
         let (limit, offset) = (q.page.limit() as i64, q.page.offset() as i64);
