@@ -6,6 +6,7 @@
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +59,73 @@ pub trait Store: Send + Sync + 'static {
 
     /// Keeps the ticket reference (an id or URL) raised for the group.
     fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError>;
+
+    // The notification outbox: what each channel still owes (see
+    // [`PendingNotification`]). The defaults keep nothing, so that a store
+    // of yours keeps compiling; the notification worker then holds what is
+    // undelivered in memory only, for this process.
+
+    /// Keeps `items` until their channel delivers them, claimed by this
+    /// process for `lease` (another process does not take them meanwhile),
+    /// and sets `notification_sent` to false on their groups: something is
+    /// owed. An item with the `(channel, hash, kind)` of one already kept
+    /// replaces it.
+    fn put_pending_notifications(&self, items: &[PendingNotification], lease: Duration) -> Result<(), StoreError> {
+        let _ = (items, lease);
+        Err(StoreError::Unsupported("a notification outbox"))
+    }
+
+    /// Claims for `lease` up to `limit` of what `channel` owes, oldest first,
+    /// among what no live claim holds: those released, those of a process
+    /// that ended, those whose claim ran out.
+    fn claim_pending_notifications(
+        &self,
+        channel: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<PendingNotification>, StoreError> {
+        let _ = (channel, limit, lease);
+        Err(StoreError::Unsupported("a notification outbox"))
+    }
+
+    /// Gives back the claim on a notification that could not be delivered
+    /// now: any process (this one included) may take it again.
+    fn release_pending_notification(&self, channel: &str, id: &str) -> Result<(), StoreError> {
+        let _ = (channel, id);
+        Err(StoreError::Unsupported("a notification outbox"))
+    }
+
+    /// Forgets a notification that `channel` delivered (`delivered`) or gave
+    /// up on. When it was delivered and the group is owed nothing more on
+    /// any channel, sets the group's `notification_sent`. Returns whether
+    /// the notification was still kept.
+    fn finish_pending_notification(&self, channel: &str, id: &str, delivered: bool) -> Result<bool, StoreError> {
+        let _ = (channel, id, delivered);
+        Err(StoreError::Unsupported("a notification outbox"))
+    }
+}
+
+/// A notification that a channel (an email notifier, a webhook, a ticket
+/// system) has not delivered yet: one row of `notification_outbox`.
+///
+/// The store keeps it opaque: `payload` is JSON text written and read by the
+/// notification worker (the reason, the count and the masked occurrence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingNotification {
+    /// The notification's id: the idempotency key (`Idempotency-Key`
+    /// header, `Message-ID`) of every try to deliver it.
+    pub id: String,
+    /// The channel's name (`email`, `webhook`, `slack`, `github`, …).
+    pub channel: String,
+    /// The group.
+    pub hash: String,
+    /// `new`, `regressed`, `every` or `reminder`: a group is owed at most
+    /// one notification of each kind per channel.
+    pub kind: String,
+    /// What to send, as JSON text.
+    pub payload: String,
+    /// When it was first kept.
+    pub created_on: Timestamp,
 }
 
 /// One occurrence with its fingerprint, as the writer hands it to a [`Store`].
@@ -298,6 +366,9 @@ pub enum StoreError {
     Database(String),
     /// Stored data that cannot be read back.
     Corrupt(String),
+    /// The store does not implement this (a store of yours that keeps the
+    /// trait's default methods).
+    Unsupported(&'static str),
 }
 
 impl fmt::Display for StoreError {
@@ -307,6 +378,7 @@ impl fmt::Display for StoreError {
             StoreError::Busy(e) => write!(f, "the store is busy: {e}"),
             StoreError::Database(e) => write!(f, "store error: {e}"),
             StoreError::Corrupt(e) => write!(f, "stored data cannot be read: {e}"),
+            StoreError::Unsupported(what) => write!(f, "this store does not keep {what}"),
         }
     }
 }
@@ -350,6 +422,14 @@ pub fn render_traceback(o: &Occurrence) -> String {
         }
     }
     s
+}
+
+/// Now, and the end of a claim of `lease` from now, in Unix milliseconds:
+/// the `lease_until` column of `notification_outbox`.
+pub(crate) fn lease_clock(lease: Duration) -> (i64, i64) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    (ms(now), ms(now).saturating_add(ms(lease)))
 }
 
 /// The hour of `t`, as `group_hours` and [`Store::hourly_counts`] count them: Unix time / 3600.
