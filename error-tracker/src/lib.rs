@@ -85,7 +85,12 @@ impl Drop for Guard {
         }
         // Then the notifications of what was just stored, within the same bound.
         if !notify::flush(self.timeout) {
-            eprintln!("error-tracker: some notifications were not delivered within {:?}", self.timeout);
+            eprintln!(
+                "error-tracker: some notifications were not delivered within {:?}; they are kept in the store \
+                 and sent by the next process",
+                self.timeout
+            );
+            notify::release_queued();
         }
     }
 }
