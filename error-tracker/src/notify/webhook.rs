@@ -102,11 +102,19 @@ impl Notifier for WebhookNotifier {
 const MAX_SLACK_TRACEBACK: usize = 3_000;
 
 /// Slack's `mrkdwn`: the subject in bold, the facts, a link to the UI, and
-/// the traceback (with the tracked frames' masked arguments and locals) in a
+/// the extra values and the traceback (with the tracked frames' masked
+/// arguments and locals) in a
 /// code block, cut at [`MAX_SLACK_TRACEBACK`] characters.
 fn slack_text(n: &Notification) -> String {
     let g = &n.group;
-    let traceback = render_traceback(&n.occurrence);
+    let mut traceback = String::new();
+    for v in &n.occurrence.extra {
+        traceback.push_str(&format!("{} = {}\n", v.name, v.value));
+    }
+    if !traceback.is_empty() {
+        traceback.push('\n');
+    }
+    traceback.push_str(&render_traceback(&n.occurrence));
     let mut cut: String = traceback.chars().take(MAX_SLACK_TRACEBACK).collect();
     if cut.len() < traceback.len() {
         cut.push_str("\n… (the whole traceback is on the group's page)");
