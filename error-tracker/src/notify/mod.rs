@@ -988,7 +988,10 @@ pub(crate) fn sinks(config: &Config) -> Result<Vec<Sink>, InitError> {
     }
     let mut list: Vec<Sink> = s.notifiers.iter().cloned().map(Sink::Notifier).collect();
     list.extend(env_notifiers(s)?.into_iter().map(Sink::Notifier));
-    if config.send_notification && (list.is_empty() || !config.recipient_emails.is_empty()) {
+    // Mail when recipients are given, or when notifications are asked for
+    // and nothing else is configured (so that a missing SMTP server is named).
+    let nothing_else = list.is_empty() && s.ticketing.is_none() && !s.env_names_a_channel();
+    if config.send_notification && (nothing_else || !config.recipient_emails.is_empty()) {
         list.push(Sink::Notifier(email_notifier(config)?));
     }
     match &s.ticketing {

@@ -204,6 +204,9 @@ impl Dispatcher {
                 outbox: true,
             };
             shared.keep_receiver(&name, rx.clone());
+            // The first look at the outbox counts as pending, so that a
+            // flush right after init waits for what an earlier process left.
+            shared.update(index, |s| s.pending += 1);
             std::thread::Builder::new()
                 .name(format!("error-tracker-notify-{name}"))
                 .spawn(move || capture::with_state(State::Recording, || worker.run(&rx)))
@@ -339,6 +342,8 @@ impl Dispatcher {
 
 impl Worker {
     fn run(mut self, queue: &Receiver<Job>) {
+        self.drain_outbox();
+        self.shared.update(self.index, |s| s.pending -= 1);
         loop {
             if self.shared.take_rescan(self.index) {
                 self.rescan_at = Instant::now();
@@ -452,10 +457,9 @@ impl Worker {
     /// The channel answers again: what waits in memory, then the outbox.
     fn up(&mut self) {
         self.down = None;
-        self.shared.update(self.index, |s| {
-            s.down_since = None;
-            s.waiting = self.held.len() as u64;
-        });
+        // `waiting` stays until the outbox is drained: a flush meanwhile must
+        // not find the channel idle.
+        self.shared.update(self.index, |s| s.down_since = None);
         while self.down.is_none()
             && let Some(job) = self.held.pop_front()
         {
