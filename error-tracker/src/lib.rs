@@ -64,8 +64,8 @@ pub use occurrence::{CaptureSite, FrameSnapshot, Occurrence, PanicInfo, RequestC
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
 pub use store::{
-    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Page, PageRequest, SqliteStore,
-    Status, Store, StoreError,
+    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Page, PageRequest,
+    PendingNotification, SqliteStore, Status, Store, StoreError,
 };
 pub use timestamp::Timestamp;
 
