@@ -40,8 +40,7 @@ fn sent(store: &dyn Store, hash: &str) -> bool {
 /// What every store's outbox must do. `other` is a second handle on the
 /// same database, as another process would have.
 fn outbox_properties(store: Arc<dyn Store>, other: Arc<dyn Store>) {
-    let batch: Vec<Grouped> =
-        ["g1", "g2"].iter().map(|h| Grouped { hash: (*h).into(), occurrence: occurrence(h), times: 1 }).collect();
+    let batch: Vec<Grouped> = ["g1", "g2"].iter().map(|h| Grouped::new(*h, occurrence(h))).collect();
     store.write(&batch).unwrap();
     store.set_notification_sent("g1", true).unwrap();
     let lease = Duration::from_secs(300);

@@ -26,7 +26,9 @@ use super::{ChannelStatus, Notification, Notifier, NotifyError, Reason, Shared, 
 use crate::capture::{self, State};
 use crate::config::{Config, InitError};
 use crate::occurrence::Occurrence;
-use crate::store::{ChangeKind, GroupChange, GroupSummary, Grouped, PendingNotification, Status, Store, StoreError};
+use crate::store::{
+    ChangeKind, GroupChange, GroupSummary, Grouped, PageRequest, PendingNotification, Status, Store, StoreError,
+};
 use crate::timestamp::Timestamp;
 
 /// How many interval reminders the policy remembers before it forgets the oldest.
@@ -55,6 +57,9 @@ pub(crate) struct Job {
     reason: Reason,
     count: u64,
     occurrence: Occurrence,
+    /// The occurrence is a count-only entry's (no traceback, no request):
+    /// the worker reads the group's latest stored one instead.
+    count_only: bool,
     /// Whether the outbox keeps it (false: this process's memory only).
     kept: bool,
 }
@@ -71,6 +76,8 @@ struct Payload {
     reason: Reason,
     count: u64,
     occurrence: Occurrence,
+    #[serde(default)]
+    count_only: bool,
 }
 
 /// The outbox's `kind`: a group is owed one notification of each per channel.
@@ -234,10 +241,13 @@ impl Dispatcher {
         for change in changes {
             let Some(reason) = self.decide(change, now) else { continue };
             let index = latest.get_or_insert_with(|| {
+                // The latest occurrence in detail; a count-only entry only
+                // when the batch has nothing else of the group.
                 let mut m: HashMap<&str, &Grouped> = HashMap::new();
                 for g in batch {
                     let e = m.entry(g.hash.as_str()).or_insert(g);
-                    if g.occurrence.timestamp >= e.occurrence.timestamp {
+                    let newer = g.occurrence.timestamp >= e.occurrence.timestamp;
+                    if (e.count_only && !g.count_only) || (newer && g.count_only == e.count_only) {
                         *e = g;
                     }
                 }
@@ -250,6 +260,7 @@ impl Dispatcher {
                 reason,
                 count: change.count,
                 occurrence: g.occurrence.clone(),
+                count_only: g.count_only,
                 kept: false,
             });
         }
@@ -288,7 +299,12 @@ impl Dispatcher {
     fn keep(&self, jobs: &[Job]) -> bool {
         let mut rows = Vec::with_capacity(jobs.len() * self.channels.len());
         for job in jobs {
-            let payload = Payload { reason: job.reason, count: job.count, occurrence: job.occurrence.clone() };
+            let payload = Payload {
+                reason: job.reason,
+                count: job.count,
+                occurrence: job.occurrence.clone(),
+                count_only: job.count_only,
+            };
             let Ok(payload) = crate::json::to_string(&payload) else { return false };
             for (name, _) in &self.channels {
                 rows.push(PendingNotification {
@@ -593,7 +609,14 @@ impl Worker {
             return Outcome::Delivered;
         }
         let url = format!("{}/group/{}", self.detail_url, job.hash);
-        let mut n = Notification::new(job.reason, group, job.occurrence, &self.subject_prefix, url);
+        let mut occurrence = job.occurrence;
+        if job.count_only
+            && let Ok(page) = self.store.occurrences(&job.hash, PageRequest::first(1))
+            && let Some(latest) = page.items.into_iter().next()
+        {
+            occurrence = latest;
+        }
+        let mut n = Notification::new(job.reason, group, occurrence, &self.subject_prefix, url);
         n.id = job.id;
         let mut pause = self.backoff;
         for attempt in 1..=self.tries {
@@ -644,6 +667,7 @@ fn job_of(row: &PendingNotification) -> Option<Job> {
         reason: p.reason,
         count: p.count,
         occurrence: p.occurrence,
+        count_only: p.count_only,
         kept: true,
     })
 }
