@@ -206,7 +206,12 @@ impl Config {
     /// `APP_ERROR_URL_PREFIX`, `APP_ERROR_SEND_NOTIFICATION`,
     /// `APP_ERROR_RECIPIENT_EMAIL` (comma-separated), `APP_ERROR_SUBJECT_PREFIX`,
     /// `APP_ERROR_EMAIL_SENDER`, `EXCEPTION_APP_DEFAULT_LIST_SIZE`,
-    /// `TRACK_ALL_EXCEPTIONS`, `APP_ERROR_DB` and `APP_ERROR_RELEASE`.
+    /// `TRACK_ALL_EXCEPTIONS`, `APP_ERROR_DB` and `APP_ERROR_RELEASE`, and
+    /// those of notifications: `APP_ERROR_SMTP_*`, `APP_ERROR_WEBHOOK_URL`,
+    /// `APP_ERROR_SLACK_WEBHOOK_URL`, `APP_ERROR_GITHUB_*`, `APP_ERROR_JIRA_*`,
+    /// `APP_ERROR_TICKET_WEBHOOK_URL`, `APP_ERROR_HTTP_TIMEOUT_SECS`,
+    /// `APP_ERROR_NOTIFY_*` and `APP_ERROR_UI_BASE_URL` (the README's
+    /// settings table says what each does).
     ///
     /// A value that cannot be used gives [`InitError::InvalidSetting`] naming
     /// the variable and the value.
