@@ -221,7 +221,7 @@ impl Store for MemoryStore {
         outbox.retain(|(p, _)| groups.contains_key(&p.hash));
         let mut free: Vec<&mut (PendingNotification, i64)> =
             outbox.iter_mut().filter(|(p, at)| p.channel == channel && *at <= now).collect();
-        free.sort_by(|a, b| a.0.created_on.cmp(&b.0.created_on));
+        free.sort_by_key(|a| a.0.created_on);
         Ok(free
             .into_iter()
             .take(limit as usize)

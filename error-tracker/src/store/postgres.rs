@@ -753,7 +753,7 @@ impl Store for PostgresStore {
                     .ok_or_else(|| StoreError::Corrupt(format!("notification_outbox.created_on {created:?}")))?,
             });
         }
-        out.sort_by(|a, b| a.created_on.cmp(&b.created_on));
+        out.sort_by_key(|a| a.created_on);
         Ok(out)
     }
 

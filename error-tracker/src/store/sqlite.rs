@@ -484,7 +484,7 @@ impl Store for SqliteStore {
                 .ok_or_else(|| StoreError::Corrupt(format!("notification_outbox.created_on {created:?}")))?;
             out.push(PendingNotification { id, channel, hash, kind, payload, created_on });
         }
-        out.sort_by(|a, b| a.created_on.cmp(&b.created_on));
+        out.sort_by_key(|a| a.created_on);
         Ok(out)
     }
 
