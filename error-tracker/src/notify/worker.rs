@@ -416,7 +416,6 @@ impl Worker {
             self.shared.update(self.index, |s| s.pending += rows.len() as u64);
             let mut rows = rows.into_iter();
             for row in rows.by_ref() {
-                self.shared.update(self.index, |s| s.pending -= 1);
                 match job_of(&row) {
                     Some(job) => self.deliver_guarded(job),
                     None => {
@@ -424,6 +423,8 @@ impl Worker {
                         self.note(format!("dropped an unreadable notification of group {}", row.hash));
                     }
                 }
+                // Only now: a flush must not find the channel idle while the last one is on its way.
+                self.shared.update(self.index, |s| s.pending -= 1);
                 if self.down.is_some() {
                     break;
                 }
@@ -457,9 +458,15 @@ impl Worker {
             self.up();
             return;
         };
+        // In flight meanwhile; counted again by `put_aside` should the probe fail.
+        self.shared.update(self.index, |s| {
+            s.waiting = s.waiting.saturating_sub(1);
+            s.pending += 1;
+        });
         let (_, pause) = self.down.unwrap_or((Instant::now(), self.backoff));
         self.down = None;
         self.deliver_guarded(job);
+        self.shared.update(self.index, |s| s.pending -= 1);
         match &mut self.down {
             // Still down: wait longer before the next probe.
             Some((at, next)) => {
@@ -479,8 +486,12 @@ impl Worker {
         while self.down.is_none()
             && let Some(job) = self.held.pop_front()
         {
-            self.shared.update(self.index, |s| s.waiting = s.waiting.saturating_sub(1));
+            self.shared.update(self.index, |s| {
+                s.waiting = s.waiting.saturating_sub(1);
+                s.pending += 1;
+            });
             self.deliver_guarded(job);
+            self.shared.update(self.index, |s| s.pending -= 1);
         }
         if self.down.is_none() {
             self.drain_outbox();
