@@ -109,19 +109,47 @@ fn outbox_properties(store: Arc<dyn Store>, other: Arc<dyn Store>) {
     assert_eq!(store.list_groups(&q).unwrap().total, 1);
 }
 
+/// Two processes claiming at once take each row once between them.
+fn concurrent_claims_are_disjoint(store: Arc<dyn Store>, other: Arc<dyn Store>) {
+    store.write(&[Grouped::new("c1", occurrence("c1"))]).unwrap();
+    let rows: Vec<PendingNotification> =
+        (0..200).map(|i| pending("email", "c1", &format!("k{i}"), &format!("c{i}"))).collect();
+    store.put_pending_notifications(&rows, Duration::ZERO).unwrap();
+    let claim = |s: Arc<dyn Store>| {
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            loop {
+                let batch = s.claim_pending_notifications("email", 7, Duration::from_secs(300)).unwrap();
+                if batch.is_empty() {
+                    return got;
+                }
+                got.extend(batch.into_iter().map(|p| p.id));
+            }
+        })
+    };
+    let (a, b) = (claim(store), claim(other));
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    let mut all: Vec<String> = a.iter().chain(&b).cloned().collect();
+    all.sort();
+    all.dedup();
+    assert_eq!((a.len() + b.len(), all.len()), (200, 200), "each row claimed once: {} and {}", a.len(), b.len());
+}
+
 #[test]
 fn the_sqlite_outbox() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("outbox.sqlite");
     let store = Arc::new(SqliteStore::open(&path, 10).unwrap());
     let other = Arc::new(SqliteStore::open(&path, 10).unwrap());
-    outbox_properties(store, other);
+    outbox_properties(store.clone(), other.clone());
+    concurrent_claims_are_disjoint(store, other);
 }
 
 #[test]
 fn the_memory_outbox() {
     let store = Arc::new(MemoryStore::default());
-    outbox_properties(store.clone(), store);
+    outbox_properties(store.clone(), store.clone());
+    concurrent_claims_are_disjoint(store.clone(), store);
 }
 
 #[cfg(feature = "postgres")]
@@ -134,5 +162,6 @@ fn the_postgres_outbox() {
     let schema = pg_schema::TestSchema::create(&server, "outbox");
     let store = Arc::new(error_tracker::PostgresStore::open(&schema.url, 10).unwrap());
     let other = Arc::new(error_tracker::PostgresStore::open(&schema.url, 10).unwrap());
-    outbox_properties(store, other);
+    outbox_properties(store.clone(), other.clone());
+    concurrent_claims_are_disjoint(store, other);
 }

@@ -371,8 +371,6 @@ pub enum NotifyError {
         /// The cause.
         reason: String,
     },
-    /// The group was deleted before its notification went out.
-    GroupDeleted,
     /// The notifier panicked.
     Panicked,
 }
@@ -405,7 +403,6 @@ impl fmt::Display for NotifyError {
             NotifyError::Smtp(e) => write!(f, "SMTP: {e}"),
             NotifyError::SmtpTransient(e) => write!(f, "SMTP, refused for now: {e}"),
             NotifyError::Unconfirmed { peer, reason } => write!(f, "no answer from {peer} in time: {reason}"),
-            NotifyError::GroupDeleted => f.write_str("the group was deleted"),
             NotifyError::Panicked => f.write_str("the notifier panicked"),
         }
     }

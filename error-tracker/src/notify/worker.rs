@@ -164,6 +164,9 @@ struct Worker {
 /// How one try ended.
 enum Outcome {
     Delivered,
+    /// Nothing to send any more: the group was deleted, or is ignored and
+    /// this is a reminder.
+    Skipped,
     /// Tried every time, or a refusal that a retry cannot change.
     Failed {
         error: NotifyError,
@@ -539,6 +542,7 @@ impl Worker {
                 });
                 self.finish(&job, true);
             }
+            Outcome::Skipped => self.finish(&job, false),
             Outcome::Unconfirmed(e) => {
                 // Not resent: the receiver may have it, and a peer that was
                 // slow once is slow again (three tries gave three copies).
@@ -610,14 +614,14 @@ impl Worker {
         let group = match self.store.group(&job.hash) {
             Ok(Some(g)) => g.summary,
             // Deleted since: nothing to say any more.
-            Ok(None) => return Outcome::Failed { error: NotifyError::GroupDeleted, permanent: true },
+            Ok(None) => return Outcome::Skipped,
             // The store is failing: notify from what the writer saw.
             Err(_) => summary_of(&job),
         };
         if group.status == Status::Ignored
             && matches!(job.reason, Reason::Every(_) | Reason::Multiples { .. } | Reason::Reminder)
         {
-            return Outcome::Delivered;
+            return Outcome::Skipped;
         }
         let url = format!("{}/group/{}", self.detail_url, job.hash);
         let mut occurrence = job.occurrence;
