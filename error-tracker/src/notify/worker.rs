@@ -536,9 +536,11 @@ impl Worker {
         let outcome = attempt.unwrap_or(Outcome::Failed { error: NotifyError::Panicked, permanent: true });
         match outcome {
             Outcome::Delivered => {
+                // It answers: the channel is up (a probe clears it here, before a flush can see it idle).
                 self.shared.update(self.index, |s| {
                     s.sent += 1;
                     s.last_sent = Some(Timestamp::now());
+                    s.down_since = None;
                 });
                 self.finish(&job, true);
             }
