@@ -120,10 +120,13 @@ fn groups_sent(db: &std::path::Path) -> BTreeMap<String, bool> {
     store.list_groups(&q).unwrap().items.into_iter().map(|g| (g.hash, g.notification_sent)).collect()
 }
 
-/// Rows left in the outbox, per channel.
+/// What the outbox still owes, per channel.
 fn outbox(db: &std::path::Path) -> BTreeMap<String, u64> {
     let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare("SELECT channel, count(*) FROM notification_outbox GROUP BY channel").unwrap();
+    // Delivered rows stay as markers (lease_until = i64::MAX) while another channel owes the group.
+    let sql =
+        "SELECT channel, count(*) FROM notification_outbox WHERE lease_until < 9223372036854775807 GROUP BY channel";
+    let mut stmt = conn.prepare(sql).unwrap();
     stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
         .unwrap()
         .map(Result::unwrap)

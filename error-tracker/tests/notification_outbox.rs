@@ -81,9 +81,25 @@ fn outbox_properties(store: Arc<dyn Store>, other: Arc<dyn Store>) {
     assert!(store.finish_pending_notification("webhook", "n1", true).unwrap());
     assert!(sent(&*store, "g1"), "delivered everywhere");
 
-    // Given up: forgotten, and the flag not set.
+    // Given up: forgotten, and the flag not set (nobody delivered it).
     assert!(other.finish_pending_notification("email", "n2", false).unwrap());
     assert!(!sent(&*store, "g2"));
+
+    // Delivered on one channel and given up on the other, in either order: sent.
+    for (first, then) in [(true, false), (false, true)] {
+        store
+            .put_pending_notifications(
+                &[pending("email", "g2", "regressed", "r1"), pending("webhook", "g2", "regressed", "r1")],
+                lease,
+            )
+            .unwrap();
+        assert!(!sent(&*store, "g2"));
+        assert!(store.finish_pending_notification("email", "r1", first).unwrap());
+        assert!(!sent(&*store, "g2"), "the other channel still owes it");
+        assert!(store.finish_pending_notification("webhook", "r1", then).unwrap());
+        assert!(sent(&*store, "g2"), "delivered by one, given up by the other ({first}, {then})");
+        assert!(!store.finish_pending_notification("email", "r1", true).unwrap(), "nothing left of it");
+    }
 
     // One row per (channel, group, kind): a later one replaces it.
     store.put_pending_notifications(&[pending("email", "g2", "every", "e1")], Duration::ZERO).unwrap();

@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{
-    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, PendingNotification, Status,
-    Store, StoreError, hour_of, hours_since, lease_clock, render_traceback,
+    ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
+    PendingNotification, Status, Store, StoreError, hour_of, hours_since, lease_clock, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -233,7 +233,7 @@ impl Store for MemoryStore {
     }
 
     fn release_pending_notification(&self, channel: &str, id: &str) -> Result<(), StoreError> {
-        for row in self.outbox().iter_mut().filter(|(p, _)| p.channel == channel && p.id == id) {
+        for row in self.outbox().iter_mut().filter(|(p, at)| p.channel == channel && p.id == id && *at < DELIVERED) {
             row.1 = 0;
         }
         Ok(())
@@ -242,13 +242,21 @@ impl Store for MemoryStore {
     fn finish_pending_notification(&self, channel: &str, id: &str, delivered: bool) -> Result<bool, StoreError> {
         let mut groups = self.lock();
         let mut outbox = self.outbox();
-        let Some(at) = outbox.iter().position(|(p, _)| p.channel == channel && p.id == id) else { return Ok(false) };
-        let (p, _) = outbox.remove(at);
-        if delivered
-            && !outbox.iter().any(|(o, _)| o.hash == p.hash)
-            && let Some(e) = groups.get_mut(&p.hash)
-        {
-            e.group.summary.notification_sent = true;
+        let Some(at) = outbox.iter().position(|(p, at)| p.channel == channel && p.id == id && *at < DELIVERED) else {
+            return Ok(false);
+        };
+        let hash = outbox[at].0.hash.clone();
+        if delivered {
+            outbox[at].1 = DELIVERED;
+        } else {
+            outbox.remove(at);
+        }
+        if !outbox.iter().any(|(o, at)| o.hash == hash && *at < DELIVERED) {
+            let reached = outbox.iter().any(|(o, at)| o.hash == hash && *at == DELIVERED);
+            if reached && let Some(e) = groups.get_mut(&hash) {
+                e.group.summary.notification_sent = true;
+            }
+            outbox.retain(|(o, _)| o.hash != hash);
         }
         Ok(true)
     }

@@ -95,10 +95,11 @@ pub trait Store: Send + Sync + 'static {
         Err(StoreError::Unsupported("a notification outbox"))
     }
 
-    /// Forgets a notification that `channel` delivered (`delivered`) or gave
-    /// up on. When it was delivered and the group is owed nothing more on
-    /// any channel, sets the group's `notification_sent`. Returns whether
-    /// the notification was still kept.
+    /// Ends a notification that `channel` delivered (`delivered`) or gave up
+    /// on. Once the group is owed nothing more on any channel, and at least
+    /// one delivered, sets the group's `notification_sent`. (A delivered row
+    /// stays as a marker until then.) Returns whether the notification was
+    /// still owed.
     fn finish_pending_notification(&self, channel: &str, id: &str, delivered: bool) -> Result<bool, StoreError> {
         let _ = (channel, id, delivered);
         Err(StoreError::Unsupported("a notification outbox"))
@@ -423,6 +424,11 @@ pub fn render_traceback(o: &Occurrence) -> String {
     }
     s
 }
+
+/// `lease_until` of a row that its channel delivered, kept as a marker
+/// until the group's other channels are done: no claim takes it, and it
+/// tells that the group's notification reached someone.
+pub(crate) const DELIVERED: i64 = i64::MAX;
 
 /// Now, and the end of a claim of `lease` from now, in Unix milliseconds:
 /// the `lease_until` column of `notification_outbox`.

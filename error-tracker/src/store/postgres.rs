@@ -21,8 +21,8 @@ use super::backtraces::{BatchBacktraces, missing_backtrace};
 use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
-    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, PendingNotification, Status,
-    Store, StoreError, hours_since, lease_clock, render_traceback,
+    ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
+    PendingNotification, Status, Store, StoreError, hours_since, lease_clock, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -758,23 +758,40 @@ impl Store for PostgresStore {
     }
 
     fn release_pending_notification(&self, channel: &str, id: &str) -> Result<(), StoreError> {
-        self.update("UPDATE notification_outbox SET lease_until = 0 WHERE channel = $1 AND id = $2", &[&channel, &id])
-            .map(|_| ())
+        self.update(
+            "UPDATE notification_outbox SET lease_until = 0 WHERE channel = $1 AND id = $2 AND lease_until < $3",
+            &[&channel, &id, &DELIVERED],
+        )
+        .map(|_| ())
     }
 
     fn finish_pending_notification(&self, channel: &str, id: &str, delivered: bool) -> Result<bool, StoreError> {
-        const DELETE: &str = "DELETE FROM notification_outbox WHERE channel = $1 AND id = $2 RETURNING hash";
-        const SENT: &str = "UPDATE exceptions SET notification_sent = true
-                            WHERE hash = $1 AND NOT EXISTS (SELECT 1 FROM notification_outbox WHERE hash = $1)";
+        const MARK: &str = "UPDATE notification_outbox SET lease_until = $3
+                            WHERE channel = $1 AND id = $2 AND lease_until < $3 RETURNING hash";
+        const FORGET: &str = "DELETE FROM notification_outbox
+                              WHERE channel = $1 AND id = $2 AND lease_until < $3 RETURNING hash";
+        // Locks the group's row: two channels finishing at once see each other.
+        const LOCK: &str = "SELECT 1 FROM exceptions WHERE hash = $1 FOR UPDATE";
+        const OWED: &str = "SELECT 1 FROM notification_outbox WHERE hash = $1 AND lease_until < $2";
+        const SENT: &str = "UPDATE exceptions SET notification_sent = true WHERE hash = $1 AND EXISTS
+                            (SELECT 1 FROM notification_outbox WHERE hash = $1 AND lease_until = $2)";
+        const DONE: &str = "DELETE FROM notification_outbox WHERE hash = $1";
         self.with_conn(|client, cache| {
-            let delete = prepared(client, cache, DELETE)?;
-            let sent = prepared(client, cache, SENT)?;
+            let end = prepared(client, cache, if delivered { MARK } else { FORGET })?;
+            let (lock, owed, sent, done) = (
+                prepared(client, cache, LOCK)?,
+                prepared(client, cache, OWED)?,
+                prepared(client, cache, SENT)?,
+                prepared(client, cache, DONE)?,
+            );
             let mut tx = client.transaction()?;
-            let hash: Option<String> = tx.query_opt(&delete, &[&channel, &id])?.map(|r| r.get(0));
-            if let Some(hash) = &hash
-                && delivered
-            {
-                tx.execute(&sent, &[hash])?;
+            let hash: Option<String> = tx.query_opt(&end, &[&channel, &id, &DELIVERED])?.map(|r| r.get(0));
+            if let Some(hash) = &hash {
+                tx.query_opt(&lock, &[hash])?;
+                if tx.query_opt(&owed, &[hash, &DELIVERED])?.is_none() {
+                    tx.execute(&sent, &[hash, &DELIVERED])?;
+                    tx.execute(&done, &[hash])?;
+                }
             }
             tx.commit()?;
             Ok(hash.is_some())

@@ -13,8 +13,8 @@ use super::backtraces::{BatchBacktraces, missing_backtrace};
 use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
-    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, PendingNotification, Status,
-    Store, StoreError, hours_since, lease_clock, render_traceback,
+    ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
+    PendingNotification, Status, Store, StoreError, hours_since, lease_clock, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -489,27 +489,33 @@ impl Store for SqliteStore {
     }
 
     fn release_pending_notification(&self, channel: &str, id: &str) -> Result<(), StoreError> {
-        self.update("UPDATE notification_outbox SET lease_until = 0 WHERE channel = ?1 AND id = ?2", [channel, id])
-            .map(|_| ())
+        self.update(
+            "UPDATE notification_outbox SET lease_until = 0 WHERE channel = ?1 AND id = ?2 AND lease_until < ?3",
+            params![channel, id, DELIVERED],
+        )
+        .map(|_| ())
     }
 
     fn finish_pending_notification(&self, channel: &str, id: &str, delivered: bool) -> Result<bool, StoreError> {
-        const SENT: &str = "UPDATE exceptions SET notification_sent = 1
-                            WHERE hash = ?1 AND NOT EXISTS (SELECT 1 FROM notification_outbox WHERE hash = ?1)";
+        const MARK: &str = "UPDATE notification_outbox SET lease_until = ?3
+                            WHERE channel = ?1 AND id = ?2 AND lease_until < ?3 RETURNING hash";
+        const FORGET: &str = "DELETE FROM notification_outbox
+                              WHERE channel = ?1 AND id = ?2 AND lease_until < ?3 RETURNING hash";
+        const OWED: &str = "SELECT 1 FROM notification_outbox WHERE hash = ?1 AND lease_until < ?2";
+        const SENT: &str = "UPDATE exceptions SET notification_sent = 1 WHERE hash = ?1 AND EXISTS
+                            (SELECT 1 FROM notification_outbox WHERE hash = ?1 AND lease_until = ?2)";
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
         let hash: Option<String> = tx
-            .query_row(
-                "DELETE FROM notification_outbox WHERE channel = ?1 AND id = ?2 RETURNING hash",
-                [channel, id],
-                |r| r.get(0),
-            )
+            .query_row(if delivered { MARK } else { FORGET }, params![channel, id, DELIVERED], |r| r.get(0))
             .optional()
             .map_err(db_err)?;
-        if let Some(hash) = &hash
-            && delivered
-        {
-            tx.execute(SENT, [hash]).map_err(db_err)?;
+        if let Some(hash) = &hash {
+            let owed = tx.query_row(OWED, params![hash, DELIVERED], |_| Ok(())).optional().map_err(db_err)?;
+            if owed.is_none() {
+                tx.execute(SENT, params![hash, DELIVERED]).map_err(db_err)?;
+                tx.execute("DELETE FROM notification_outbox WHERE hash = ?1", [hash]).map_err(db_err)?;
+            }
         }
         tx.commit().map_err(db_err)?;
         Ok(hash.is_some())

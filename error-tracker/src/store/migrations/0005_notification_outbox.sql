@@ -6,13 +6,16 @@
 -- email notifier, webhook, Slack hook or ticket system, by name (`email`,
 -- `webhook`, `slack`, `github`, `jira`, `ticket-webhook`; a second one of a
 -- kind is `webhook-2`, …). A row is written with the batch that makes the
--- notification due, and deleted once its channel delivered it or gave up on
--- it (a permanent refusal). What a channel could not deliver (it is down)
--- stays here and is sent when the channel answers again, by this process or
--- the next one that starts with the same channels.
+-- notification due. One that its channel gives up on (a permanent refusal)
+-- is deleted; one that is delivered stays as a marker (lease_until =
+-- 9223372036854775807, which no claim takes) until the group's other
+-- channels are done, and then all of the group's rows go. What a channel
+-- could not deliver (it is down) stays here and is sent when the channel
+-- answers again, by this process or the next one that starts with the same
+-- channels.
 --
--- exceptions.notification_sent is 0 while any row of the group is here, and
--- set to 1 when the last one is delivered.
+-- exceptions.notification_sent is 0 while any channel owes the group a
+-- notification, and 1 once none does and at least one delivered it.
 CREATE TABLE IF NOT EXISTS notification_outbox (
     channel     TEXT NOT NULL,              -- the channel's name
     hash        TEXT NOT NULL REFERENCES exceptions (hash) ON DELETE CASCADE,
