@@ -165,7 +165,15 @@ impl EmailNotifier {
             }
             conn.command(Data).map_err(before)?;
             // From here the server may hold the message, answered or not.
-            conn.message(&message.formatted()).map_err(|e| {
+            let formatted = message.formatted();
+            let sent = match String::from_utf8(formatted) {
+                // One write for the message and its end: lettre's `message`
+                // writes them apart, and the second small write then waits
+                // for the server's delayed ACK (Nagle: 40 ms a mail).
+                Ok(text) => conn.command(DotStuffed(&text)),
+                Err(e) => conn.message(e.as_bytes()),
+            };
+            sent.map_err(|e| {
                 refused(e).unwrap_or_else(|reason| NotifyError::Unconfirmed {
                     peer: peer(),
                     reason: format!("the message was sent, then: {reason}"),
@@ -179,6 +187,24 @@ impl EmailNotifier {
             conn.abort();
         }
         result
+    }
+}
+
+/// A message as the DATA section carries it (RFC 5321 4.5.2): a line that
+/// starts with a dot gets another, and `CRLF . CRLF` ends it.
+struct DotStuffed<'a>(&'a str);
+
+impl std::fmt::Display for DotStuffed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0;
+        if text.starts_with('.') {
+            f.write_str(".")?;
+        }
+        f.write_str(&text.replace("\r\n.", "\r\n.."))?;
+        if !text.ends_with("\r\n") {
+            f.write_str("\r\n")?;
+        }
+        f.write_str(".\r\n")
     }
 }
 
@@ -202,5 +228,15 @@ impl Notifier for EmailNotifier {
     fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let message = self.message(n)?;
         self.send(&message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_line_starting_with_a_dot_is_stuffed_and_the_end_is_marked() {
+        let stuffed = super::DotStuffed(".top\r\nmid\r\n.\r\n..two\r\nend").to_string();
+        assert_eq!(stuffed, "..top\r\nmid\r\n..\r\n...two\r\nend\r\n.\r\n");
+        assert_eq!(super::DotStuffed("a\r\n").to_string(), "a\r\n.\r\n");
     }
 }
