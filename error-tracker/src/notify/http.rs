@@ -1,6 +1,6 @@
 //! The one HTTP client of the webhook and ticketing integrations: ureq.
 //!
-//! Delivery runs on the notification worker thread, so a small blocking
+//! Delivery runs on each channel's own worker thread, so a small blocking
 //! client is all that is needed: no async runtime is pulled into the host
 //! application for the sake of a few POSTs.
 
