@@ -660,3 +660,62 @@ fn ticketing_alone_sets_notification_sent() {
     let sent = groups_sent(&db);
     assert!(sent.len() == 2 && sent.values().all(|s| *s), "{sent:?}");
 }
+
+// ---------------------------------------------------------------- item 1 on PostgreSQL
+
+/// The same as the SQLite storm, smaller, with the outbox in PostgreSQL
+/// (`ERROR_TRACKER_TEST_PG`; a schema of its own, dropped at the end).
+#[cfg(feature = "postgres")]
+#[test]
+fn on_postgresql_what_email_owes_is_sent_by_the_next_process() {
+    let Ok(server) = std::env::var("ERROR_TRACKER_TEST_PG") else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "under CI=true, ERROR_TRACKER_TEST_PG must be set");
+        println!("skipped: set ERROR_TRACKER_TEST_PG to run it");
+        return;
+    };
+    let schema = format!("et_notify_faults_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&server, postgres::NoTls).expect("connect to ERROR_TRACKER_TEST_PG");
+    admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};")).unwrap();
+    let sep = if server.contains('?') { '&' } else { '?' };
+    let url = format!("{server}{sep}options=-c%20search_path%3D{schema}");
+
+    let (smtp, http) = (Smtp::start(SmtpMode::Down), Http::start());
+    let port = smtp.port.to_string();
+    let hook = format!("{}/hook", http.base);
+    let mut env =
+        child_env(&url, &[("NOTIFY_GROUPS", "50"), ("NOTIFY_WAIT_SECS", "120"), ("NOTIFY_WAIT_CHANNEL", "webhook")]);
+    env.extend_from_slice(&email_env(&port));
+    env.extend_from_slice(&[("APP_ERROR_RECIPIENT_EMAIL", "oncall@example.com"), ("APP_ERROR_WEBHOOK_URL", &hook)]);
+    let out = wait_child(spawn_child("child", &env));
+    assert_eq!((http.requests("/hook").len(), smtp.mails().len()), (50, 0), "{out}");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let owed = |c: &mut postgres::Client| -> i64 {
+        c.query_one(
+            "SELECT count(*) FROM notification_outbox WHERE channel = 'email' AND lease_until < $1",
+            &[&i64::MAX],
+        )
+        .unwrap()
+        .get(0)
+    };
+    assert_eq!(owed(&mut client), 50);
+
+    smtp.set(SmtpMode::Up);
+    let next: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(k, v)| match *k {
+            "NOTIFY_GROUPS" => (*k, "0"),
+            "NOTIFY_WAIT_CHANNEL" => (*k, "email"),
+            _ => (*k, *v),
+        })
+        .collect();
+    let out = wait_child(spawn_child("child", &next));
+    let ids: HashSet<String> = smtp.mails().iter().map(|m| m.header("Message-ID").unwrap()).collect();
+    println!("PostgreSQL: the next process sent {} emails ({} Message-IDs)", smtp.mails().len(), ids.len());
+    assert_eq!((smtp.mails().len(), ids.len()), (50, 50), "{out}");
+    assert_eq!(owed(&mut client), 0);
+    let unsent: i64 =
+        client.query_one("SELECT count(*) FROM exceptions WHERE NOT notification_sent", &[]).unwrap().get(0);
+    assert_eq!(unsent, 0);
+    drop(client);
+    admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
+}

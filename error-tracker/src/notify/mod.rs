@@ -855,11 +855,14 @@ pub(crate) struct Shared {
     rescan: Mutex<Vec<bool>>,
     /// Each channel's queue, for [`release_queued`].
     receivers: Mutex<Vec<(String, Receiver<worker::Job>)>>,
+    /// Per channel: the id of the notification being delivered, for [`release_queued`].
+    in_flight: Mutex<Vec<Option<String>>>,
 }
 
 impl Shared {
     fn set_channels(&self, names: Vec<String>) {
         *self.rescan.lock().unwrap_or_else(|e| e.into_inner()) = vec![false; names.len()];
+        *self.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = vec![None; names.len()];
         *self.channels.lock().unwrap_or_else(|e| e.into_inner()) =
             names.into_iter().map(ChannelStatus::named).collect();
     }
@@ -889,6 +892,12 @@ impl Shared {
     fn wake_rescan(&self, channel: usize) {
         if let Some(f) = self.rescan.lock().unwrap_or_else(|e| e.into_inner()).get_mut(channel) {
             *f = true;
+        }
+    }
+
+    fn set_in_flight(&self, channel: usize, id: Option<&str>) {
+        if let Some(slot) = self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).get_mut(channel) {
+            *slot = id.map(str::to_owned);
         }
     }
 
@@ -950,14 +959,20 @@ pub fn flush(timeout: Duration) -> bool {
     SHARED.get().is_none_or(|s| s.wait_idle(timeout))
 }
 
-/// At exit, after [`flush`] gave up: gives what still waits in the queues
-/// back to the store's outbox, so that the next process sends it at once
-/// rather than after this one's claim ([`worker::LEASE`]) runs out.
+/// At exit, after [`flush`] gave up: gives what still waits in the queues,
+/// and what is being delivered, back to the store's outbox, so that the
+/// next process sends it at once rather than after this one's claim
+/// ([`worker::LEASE`]) runs out.
 pub(crate) fn release_queued() {
     let (Some(shared), Some(store)) = (SHARED.get(), STORE.get()) else { return };
-    for (name, rx) in shared.receivers.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+    let in_flight = shared.in_flight.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for (i, (name, rx)) in shared.receivers.lock().unwrap_or_else(|e| e.into_inner()).iter().enumerate() {
         while let Ok(job) = rx.try_recv() {
             let _ = store.release_pending_notification(name, job.id());
+        }
+        // Should it still arrive before the process ends, its finish ends the row all the same.
+        if let Some(Some(id)) = in_flight.get(i) {
+            let _ = store.release_pending_notification(name, id);
         }
     }
 }

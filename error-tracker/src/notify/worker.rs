@@ -532,7 +532,11 @@ impl Worker {
             return;
         }
         let hash = job.hash.clone();
+        if job.kept {
+            self.shared.set_in_flight(self.index, Some(&job.id));
+        }
         let attempt = catch_unwind(AssertUnwindSafe(|| self.deliver(job.clone())));
+        self.shared.set_in_flight(self.index, None);
         let outcome = attempt.unwrap_or(Outcome::Failed { error: NotifyError::Panicked, permanent: true });
         match outcome {
             Outcome::Delivered => {
