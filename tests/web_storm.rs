@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use error_tracker::integrations::axum::ErrorTrackerLayer;
-use error_tracker::{Config, GroupQuery, PageRequest, Store, track_exception};
+use error_tracker::{Config, GroupQuery, PageRequest, StoreQuery, track_exception};
 
 mod web;
 

@@ -248,7 +248,12 @@ impl Config {
     /// `APP_ERROR_URL_PREFIX`, `APP_ERROR_SEND_NOTIFICATION`,
     /// `APP_ERROR_RECIPIENT_EMAIL` (comma-separated), `APP_ERROR_SUBJECT_PREFIX`,
     /// `APP_ERROR_EMAIL_SENDER`, `EXCEPTION_APP_DEFAULT_LIST_SIZE`,
-    /// `TRACK_ALL_EXCEPTIONS`, `APP_ERROR_DB` and `APP_ERROR_RELEASE`.
+    /// `TRACK_ALL_EXCEPTIONS`, `APP_ERROR_DB` and `APP_ERROR_RELEASE`, and
+    /// those of notifications: `APP_ERROR_SMTP_*`, `APP_ERROR_WEBHOOK_URL`,
+    /// `APP_ERROR_SLACK_WEBHOOK_URL`, `APP_ERROR_GITHUB_*`, `APP_ERROR_JIRA_*`,
+    /// `APP_ERROR_TICKET_WEBHOOK_URL`, `APP_ERROR_HTTP_TIMEOUT_SECS`,
+    /// `APP_ERROR_NOTIFY_*` and `APP_ERROR_UI_BASE_URL` (the README's
+    /// settings table says what each does).
     ///
     /// A value that cannot be used gives [`InitError::InvalidSetting`] naming
     /// the variable and the value.
@@ -275,6 +280,7 @@ impl Config {
         if let Some((name, v)) = get("APP_ERROR_SEND_NOTIFICATION") {
             c.send_notification = parse_bool(&v).ok_or_else(|| invalid(name, v.clone(), BOOL_REASON))?;
         }
+        let off = !c.send_notification && lookup("APP_ERROR_SEND_NOTIFICATION").is_some();
         if let Some((name, v)) = get("APP_ERROR_RECIPIENT_EMAIL") {
             let list = split_list(&v);
             if let Some(bad) = list.iter().find(|e| !looks_like_email(e)) {
@@ -331,6 +337,12 @@ impl Config {
             c.release = Some(v).filter(|v| !v.is_empty());
         }
         c.notify = crate::notify::NotifySettings::from_lookup(&lookup)?;
+        c.notify.off = off;
+        // A webhook, Slack or ticket system named in the environment turns
+        // notifications on, as one given in code does.
+        if c.notify.env_names_a_channel() && lookup("APP_ERROR_SEND_NOTIFICATION").is_none() {
+            c.send_notification = true;
+        }
         Ok(c)
     }
 
@@ -366,8 +378,25 @@ impl Config {
     }
 
     /// Whether to send notifications (`APP_ERROR_SEND_NOTIFICATION`).
+    ///
+    /// `false` (here or in the environment) wins: nothing is sent, whatever
+    /// notifiers and ticketing the code gives, before or after.
+    ///
+    /// ```
+    /// use error_tracker::notify::{Notification, NotifyError};
+    /// struct Print;
+    /// impl error_tracker::Notifier for Print {
+    ///     fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
+    ///         Ok(println!("{}", n.subject))
+    ///     }
+    /// }
+    /// let env = |name: &str| (name == "APP_ERROR_SEND_NOTIFICATION").then(|| "false".to_owned());
+    /// let config = error_tracker::Config::from_lookup(env).unwrap().notifier(Print);
+    /// assert!(!config.notifications_enabled());
+    /// ```
     pub fn send_notification(mut self, on: bool) -> Self {
         self.send_notification = on;
+        self.notify.off = !on;
         self
     }
 
@@ -557,7 +586,7 @@ impl Config {
 
     /// Whether notifications are on.
     pub fn notifications_enabled(&self) -> bool {
-        self.send_notification
+        self.send_notification && !self.notify.off
     }
 
     /// The notification recipients.

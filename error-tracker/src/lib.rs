@@ -67,8 +67,8 @@ pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{
-    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Page, PageRequest, Pruned,
-    Retention, Status, Store, StoreError, StoreErrorKind, StoreQuery, StoreWrite,
+    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Page, PageRequest,
+    PendingNotification, Pruned, Retention, Status, Store, StoreError, StoreErrorKind, StoreQuery, StoreWrite,
 };
 pub use timestamp::Timestamp;
 
@@ -88,7 +88,12 @@ impl Drop for Guard {
         }
         // Then the notifications of what was just stored, within the same bound.
         if !notify::flush(self.timeout) {
-            eprintln!("error-tracker: some notifications were not delivered within {:?}", self.timeout);
+            eprintln!(
+                "error-tracker: some notifications were not delivered within {:?}; they are kept in the store \
+                 and sent by the next process",
+                self.timeout
+            );
+            notify::release_queued();
         }
         // Then the store makes what it holds whole (SQLite: the WAL folded
         // into the file, so that the file alone can be copied). A store's

@@ -208,7 +208,13 @@ pub(crate) fn is_in_app(function: &str, file: Option<&str>, prefixes: &[String])
     // primitive `T` is no crate's).
     let crates: Vec<&str> = match function.strip_prefix('<').and_then(|rest| rest.split_once(" as ")) {
         Some((ty, tr)) => {
-            [ty, tr].into_iter().filter(|p| p.contains("::")).filter_map(|p| p.split("::").next()).collect()
+            // `<&&Wrap<E> as Trait>`: the references are no part of the crate's name.
+            [ty, tr]
+                .into_iter()
+                .map(|p| p.trim_start_matches(['&', '*']).trim_start_matches("mut ").trim_start_matches("const "))
+                .filter(|p| p.contains("::"))
+                .filter_map(|p| p.split("::").next())
+                .collect()
         }
         None if path.contains("::") => path.split("::").next().into_iter().collect(),
         None => Vec::new(),
@@ -277,6 +283,11 @@ mod tests {
         assert!(!is_in_app("std::rt::lang_start", Some("/rustc/abc/library/std/src/rt.rs"), &[]));
         assert!(!is_in_app("tokio::runtime::park", Some("/root/.cargo/registry/src/x/tokio/park.rs"), &[]));
         assert!(!is_in_app("error_tracker::capture::raw_stack", None, &[]));
+        // The capture frame of `record_exception!` on a reference (issue 15: emails marked it in-app).
+        let capture = "<&&&&&error_tracker::__private::Wrap<app::Failed> as \
+                       error_tracker::frames::CaptureViaError>::__error_tracker_capture";
+        assert!(!is_in_app(capture, Some("/src/app/src/main.rs"), &[]));
+        assert!(is_in_app("<&mut my_app::Db as core::fmt::Debug>::fmt", None, &[]));
         assert!(!is_in_app("main", None, &[]));
         assert!(is_in_app("my_app::x", None, &["my_app::".into()]));
         assert!(!is_in_app("other::x", None, &["my_app::".into()]));

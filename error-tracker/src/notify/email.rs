@@ -1,16 +1,27 @@
 //! [`EmailNotifier`]: notification emails over SMTP, with lettre.
 
+use std::time::Duration;
+
+use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::Error as SmtpError;
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{SmtpConnection, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::{Message, SmtpTransport, Transport};
 
 use super::{Notification, Notifier, NotifyError, SmtpSettings, SmtpTls};
 use crate::config::{Config, InitError};
 
 /// Sends each notification as an email with a plain-text and an HTML part.
+///
+/// Every email has a `Message-ID` of `<notification id@sender's domain>`
+/// ([`Notification::id`]), the same on every try, so that a mail system can
+/// drop a copy. When the server takes the message but does not confirm it
+/// within the timeout, the email is not sent again
+/// ([`NotifyError::Unconfirmed`]): most servers queue a message before they
+/// answer, so a resend would be a second copy.
 ///
 /// [`init`](crate::init) makes one from the configuration when
 /// `APP_ERROR_SEND_NOTIFICATION` is on: the sender
@@ -26,7 +37,12 @@ use crate::config::{Config, InitError};
 /// ```
 #[derive(Clone)]
 pub struct EmailNotifier {
-    transport: SmtpTransport,
+    host: String,
+    port: u16,
+    tls: Option<(SmtpTls, TlsParameters)>,
+    hello: ClientId,
+    credentials: Option<Credentials>,
+    timeout: Duration,
     from: Mailbox,
     to: Vec<Mailbox>,
 }
@@ -55,20 +71,22 @@ impl EmailNotifier {
             TlsParameters::new(host.to_owned()).map_err(|e| NotifyError::Smtp(format!("TLS for {host}: {e}")))
         };
         let tls = match smtp.tls {
-            SmtpTls::None => Tls::None,
-            SmtpTls::StartTls => Tls::Required(tls(&smtp.host)?),
-            SmtpTls::Tls => Tls::Wrapper(tls(&smtp.host)?),
+            SmtpTls::None => None,
+            mode => Some((mode, tls(&smtp.host)?)),
         };
         let hello = gethostname::gethostname().to_string_lossy().into_owned();
-        let mut builder = SmtpTransport::builder_dangerous(&smtp.host)
-            .port(smtp.port)
-            .tls(tls)
-            .timeout(Some(smtp.timeout))
-            .hello_name(ClientId::Domain(if hello.is_empty() { "localhost".to_owned() } else { hello }));
-        if let Some(user) = &smtp.username {
-            builder = builder.credentials(Credentials::new(user.clone(), smtp.password.clone().unwrap_or_default()));
-        }
-        Ok(Self { transport: builder.build(), from, to })
+        let credentials =
+            smtp.username.as_ref().map(|u| Credentials::new(u.clone(), smtp.password.clone().unwrap_or_default()));
+        Ok(Self {
+            host: smtp.host,
+            port: smtp.port,
+            tls,
+            hello: ClientId::Domain(if hello.is_empty() { "localhost".to_owned() } else { hello }),
+            credentials,
+            timeout: smtp.timeout,
+            from,
+            to,
+        })
     }
 
     /// The notifier `APP_ERROR_SEND_NOTIFICATION` asks for, with a clear
@@ -102,7 +120,10 @@ impl EmailNotifier {
                 .map_err(|_| NotifyError::Smtp("the body cannot be encoded".to_owned()))?;
             Ok::<_, NotifyError>(SinglePart::builder().header(kind).body(body))
         };
-        let mut builder = Message::builder().from(self.from.clone()).subject(n.subject.clone());
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(n.subject.clone())
+            .message_id(Some(format!("<{}@{}>", n.id, self.from.email.domain())));
         for to in &self.to {
             builder = builder.to(to.clone());
         }
@@ -116,15 +137,106 @@ impl EmailNotifier {
     }
 }
 
+impl EmailNotifier {
+    /// The conversation, step by step (lettre's `SmtpTransport` does the
+    /// same in one call), so that a failure is known to come before the
+    /// message left (retried) or after (unconfirmed, not resent).
+    fn send(&self, message: &Message) -> Result<(), NotifyError> {
+        let peer = || format!("smtp://{}:{}", self.host, self.port);
+        let before = |e: SmtpError| refused(e).unwrap_or_else(|e| NotifyError::Transport { peer: peer(), reason: e });
+        let wrapper = match &self.tls {
+            Some((SmtpTls::Tls, params)) => Some(params),
+            _ => None,
+        };
+        let mut conn =
+            SmtpConnection::connect((self.host.as_str(), self.port), Some(self.timeout), &self.hello, wrapper, None)
+                .map_err(before)?;
+        let result = (|| {
+            if let Some((SmtpTls::StartTls, params)) = &self.tls {
+                conn.starttls(params, &self.hello).map_err(before)?;
+            }
+            if let Some(c) = &self.credentials {
+                conn.auth(DEFAULT_MECHANISMS, c).map_err(before)?;
+            }
+            let envelope = message.envelope();
+            conn.command(Mail::new(envelope.from().cloned(), Vec::new())).map_err(before)?;
+            for to in envelope.to() {
+                conn.command(Rcpt::new(to.clone(), Vec::new())).map_err(before)?;
+            }
+            conn.command(Data).map_err(before)?;
+            // From here the server may hold the message, answered or not.
+            let formatted = message.formatted();
+            let sent = match String::from_utf8(formatted) {
+                // One write for the message and its end: lettre's `message`
+                // writes them apart, and the second small write then waits
+                // for the server's delayed ACK (Nagle: 40 ms a mail).
+                Ok(text) => conn.command(DotStuffed(&text)),
+                Err(e) => conn.message(e.as_bytes()),
+            };
+            sent.map_err(|e| {
+                refused(e).unwrap_or_else(|reason| NotifyError::Unconfirmed {
+                    peer: peer(),
+                    reason: format!("the message was sent, then: {reason}"),
+                })
+            })?;
+            Ok(())
+        })();
+        if result.is_ok() {
+            let _ = conn.quit();
+        } else {
+            conn.abort();
+        }
+        result
+    }
+}
+
+/// A message as the DATA section carries it (RFC 5321 4.5.2): a line that
+/// starts with a dot gets another, and `CRLF . CRLF` ends it.
+struct DotStuffed<'a>(&'a str);
+
+impl std::fmt::Display for DotStuffed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0;
+        if text.starts_with('.') {
+            f.write_str(".")?;
+        }
+        f.write_str(&text.replace("\r\n.", "\r\n.."))?;
+        if !text.ends_with("\r\n") {
+            f.write_str("\r\n")?;
+        }
+        f.write_str(".\r\n")
+    }
+}
+
+/// An SMTP reply that refuses (4xx for now, 5xx for good) as a
+/// [`NotifyError`]; any other failure as its text.
+fn refused(e: SmtpError) -> Result<NotifyError, String> {
+    if e.is_permanent() {
+        Ok(NotifyError::Smtp(e.to_string()))
+    } else if e.is_transient() {
+        Ok(NotifyError::SmtpTransient(e.to_string()))
+    } else {
+        Err(e.to_string())
+    }
+}
+
 impl Notifier for EmailNotifier {
+    fn channel_name(&self) -> String {
+        "email".to_owned()
+    }
+
     fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let message = self.message(n)?;
-        self.transport.send(&message).map(|_| ()).map_err(|e| {
-            if e.is_permanent() || e.is_transient() {
-                NotifyError::Smtp(e.to_string())
-            } else {
-                NotifyError::Transport { peer: "the SMTP server".to_owned(), reason: e.to_string() }
-            }
-        })
+        self.send(&message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_line_starting_with_a_dot_is_stuffed_and_the_end_is_marked() {
+        let stuffed = super::DotStuffed(".top\r\nmid\r\n.\r\n..two\r\nend").to_string();
+        assert_eq!(stuffed, "..top\r\nmid\r\n..\r\n...two\r\nend\r\n.\r\n");
+        assert_eq!(super::DotStuffed("a\r\n").to_string(), "a\r\n.\r\n");
     }
 }

@@ -1,6 +1,6 @@
 //! The one HTTP client of the webhook and ticketing integrations: ureq.
 //!
-//! Delivery runs on the notification worker thread, so a small blocking
+//! Delivery runs on each channel's own worker thread, so a small blocking
 //! client is all that is needed: no async runtime is pulled into the host
 //! application for the sake of a few POSTs.
 
@@ -14,6 +14,12 @@ use super::{NotifyError, peer_of};
 
 /// The longest response body kept in an error message, in characters.
 const MAX_ERROR_BODY: usize = 300;
+/// The timeout of a request when none is set (`APP_ERROR_HTTP_TIMEOUT_SECS`).
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The header that carries [`Notification::id`](super::Notification::id) on
+/// every request, the same on every try, so that a receiver can drop copies
+/// (the name Stripe and the IETF draft `draft-ietf-httpapi-idempotency-key-header` use).
+pub(crate) const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
 /// An HTTP method the integrations use.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +30,10 @@ pub(crate) enum Method {
     Patch,
 }
 
-/// A blocking JSON client with one overall timeout per request.
+/// A blocking JSON client with one overall timeout per request; the
+/// connection must be up within half of it, so that a peer that cannot be
+/// reached (retried) is told apart from one that got the request and did
+/// not answer (not retried: [`NotifyError::Unconfirmed`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Client {
     agent: ureq::Agent,
@@ -34,6 +43,7 @@ impl Client {
     pub(crate) fn new(timeout: Duration) -> Self {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
+            .timeout_connect(Some(timeout / 2))
             // Statuses are read, not raised, so a 4xx/5xx body lands in the error.
             .http_status_as_error(false)
             .user_agent(concat!("error-tracker/", env!("CARGO_PKG_VERSION")))
@@ -48,10 +58,18 @@ impl Client {
         method: Method,
         url: &str,
         headers: &[(&str, &str)],
+        idempotency_key: &str,
         body: &(impl Serialize + ?Sized),
     ) -> Result<Value, NotifyError> {
         let peer = peer_of(url);
-        let transport = |e: ureq::Error| NotifyError::Transport { peer: peer.clone(), reason: e.to_string() };
+        let transport = |e: ureq::Error| match e {
+            // Before the request left: nothing was delivered, a retry is safe.
+            ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect)
+            | ureq::Error::HostNotFound
+            | ureq::Error::ConnectionFailed => NotifyError::Transport { peer: peer.clone(), reason: e.to_string() },
+            ureq::Error::Timeout(_) => NotifyError::Unconfirmed { peer: peer.clone(), reason: e.to_string() },
+            e => NotifyError::Transport { peer: peer.clone(), reason: e.to_string() },
+        };
         let mut req = match method {
             Method::Post => self.agent.post(url),
             Method::Patch => self.agent.patch(url),
@@ -59,6 +77,9 @@ impl Client {
         req = req.header("Content-Type", "application/json").header("Accept", "application/json");
         for (k, v) in headers {
             req = req.header(*k, *v);
+        }
+        if !idempotency_key.is_empty() {
+            req = req.header(IDEMPOTENCY_KEY, idempotency_key);
         }
         let bytes = crate::json::to_string(body).map(String::into_bytes).unwrap_or_default();
         let mut resp = req.send(&bytes[..]).map_err(transport)?;

@@ -1,15 +1,24 @@
 //! Notifications and tickets: the [`Notifier`] and [`Ticketing`] traits,
 //! the policy that decides when a group is worth a message, and the
-//! background worker that delivers it.
+//! background workers that deliver it.
 //!
-//! The writer hands the worker the latest (already masked) occurrence of each
-//! group the policy picks: a new group, a regression (an occurrence of a
+//! The writer hands the workers the latest (already masked) occurrence of
+//! each group the policy picks: a new group, a regression (an occurrence of a
 //! resolved group), and optionally every N-th occurrence
 //! ([`Config::notify_every`]) or a reminder at most once per group per
-//! interval ([`Config::notify_interval`]). Delivery runs on its own thread
-//! with a bounded queue, 3 tries with backoff, and never blocks the writer or
-//! the application; failures are counted and the last one is kept in
-//! [`status`], for the UI to show.
+//! interval ([`Config::notify_interval`]).
+//!
+//! Each channel (each notifier, and the ticketing) has its own bounded queue
+//! and thread, so one that hangs delays no other. What a channel owes is
+//! kept in the store's outbox (`notification_outbox`) until it is delivered:
+//! a channel that fails every try (3 by default, with backoff) is down, and
+//! what it owes is sent once it answers again, by this process or the next.
+//! Every try of one notification carries the same id
+//! ([`Notification::id`]): the `Message-ID` of an email, the
+//! `Idempotency-Key` header of an HTTP request, so that a receiver can drop
+//! a copy. A try that was sent but not answered in time is not repeated
+//! ([`NotifyError::Unconfirmed`]). Nothing here blocks the writer or the
+//! application; what happened is in [`status`], per channel, for the UI to show.
 //!
 //! ```
 //! use error_tracker::notify::{Notification, NotifyError};
@@ -28,20 +37,17 @@
 //! # let _ = config;
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::fmt::Write as _;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
-use serde::Serialize;
+use crossbeam_channel::Receiver;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, InitError};
 use crate::occurrence::Occurrence;
-use crate::reentry::{self, State};
-use crate::store::{ChangeKind, GroupChange, GroupSummary, Grouped, Status, Store, render_traceback};
+use crate::store::{GroupSummary, Store, render_traceback};
 use crate::timestamp::Timestamp;
 
 #[cfg(feature = "email")]
@@ -52,28 +58,37 @@ mod http;
 pub mod ticketing;
 #[cfg(feature = "webhook")]
 mod webhook;
+mod worker;
+
+pub(crate) use worker::Dispatcher;
+use worker::Sink;
 
 #[cfg(feature = "email")]
 pub use email::EmailNotifier;
 #[cfg(feature = "webhook")]
 pub use webhook::WebhookNotifier;
 
-/// How many deliveries may wait for the worker; past that they are dropped
-/// (and counted), so a dead endpoint never holds memory or the writer.
-const QUEUE_CAPACITY: usize = 256;
-/// How many groups the interval policy remembers before it forgets the oldest.
-const MAX_REMEMBERED: usize = 10_000;
 /// The longest subject line, in characters.
 const MAX_SUBJECT: usize = 200;
 
 /// Sends a message about a group: the seed's `NotificationMixin`.
 ///
-/// Called on the notification worker thread, never on the request path.
+/// Called on the notifier's own worker thread, never on the request path.
 /// Everything in the [`Notification`] is already masked. Return an error to
-/// have the delivery retried (3 tries in all by default).
+/// have the delivery retried (3 tries in a row by default, then again once
+/// the channel answers; see [`NotifyError::is_retryable`]). Every try of one
+/// notification has the same [`Notification::id`]: pass it on to the
+/// receiver so that it can drop copies.
 pub trait Notifier: Send + Sync + 'static {
     /// Delivers one notification.
     fn notify(&self, notification: &Notification) -> Result<(), NotifyError>;
+
+    /// The channel's name in [`status`], errors and the store's outbox
+    /// (`email`, `webhook`, `slack` for the built-ins). Keep it stable:
+    /// what a channel owes is found again by name after a restart.
+    fn channel_name(&self) -> String {
+        "notifier".to_owned()
+    }
 }
 
 /// Opens and updates tickets in a bug tracker: the seed's `TicketingMixin`.
@@ -91,10 +106,16 @@ pub trait Ticketing: Send + Sync + 'static {
     /// comment or a counter). On a regression ([`Reason::Regressed`]) the
     /// ticket should be reopened.
     fn update_ticket(&self, reference: &str, notification: &Notification) -> Result<(), NotifyError>;
+
+    /// The channel's name in [`status`], errors and the store's outbox
+    /// (`github`, `jira`, `ticket-webhook` for the built-ins).
+    fn channel_name(&self) -> String {
+        "ticketing".to_owned()
+    }
 }
 
 /// Why a group is notified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Reason {
@@ -104,6 +125,16 @@ pub enum Reason {
     Regressed,
     /// The group's count reached a multiple of [`Config::notify_every`].
     Every(u64),
+    /// One write took the count past several multiples of `every` (a
+    /// storm): one message for all of them, from the `first` to the `last`.
+    Multiples {
+        /// The first multiple crossed.
+        first: u64,
+        /// The last multiple crossed.
+        last: u64,
+        /// [`Config::notify_every`].
+        every: u64,
+    },
     /// The group kept happening for longer than [`Config::notify_interval`]
     /// since it was last notified.
     Reminder,
@@ -115,8 +146,55 @@ impl fmt::Display for Reason {
             Reason::New => f.write_str("new error"),
             Reason::Regressed => f.write_str("regression: a resolved error happened again"),
             Reason::Every(n) => write!(f, "reached {n} occurrences"),
+            Reason::Multiples { first, last, every } => write!(
+                f,
+                "reached the {} to {} occurrences ({} multiples of {every}, folded into this message)",
+                Ordinal(*first),
+                Ordinal(*last),
+                (last - first) / every.max(&1) + 1
+            ),
             Reason::Reminder => f.write_str("still happening"),
         }
+    }
+}
+
+/// `1st`, `2nd`, `3rd`, `11th`, `1000th`.
+struct Ordinal(u64);
+
+impl fmt::Display for Ordinal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        let suffix = match (n % 10, n % 100) {
+            (_, 11..=13) => "th",
+            (1, _) => "st",
+            (2, _) => "nd",
+            (3, _) => "rd",
+            _ => "th",
+        };
+        write!(f, "{n}{suffix}")
+    }
+}
+
+impl Reason {
+    /// The multiples of `every` that a count going from `before` to `after`
+    /// crosses: none, one ([`Reason::Every`]) or several, folded
+    /// ([`Reason::Multiples`]).
+    ///
+    /// ```
+    /// use error_tracker::notify::Reason;
+    /// assert_eq!(Reason::multiples_crossed(1000, 998, 999), None);
+    /// assert_eq!(Reason::multiples_crossed(1000, 999, 1500), Some(Reason::Every(1000)));
+    /// let storm = Reason::multiples_crossed(1000, 1, 10_000).unwrap();
+    /// assert_eq!(storm, Reason::Multiples { first: 1000, last: 10_000, every: 1000 });
+    /// assert!(storm.to_string().contains("1000th to 10000th"));
+    /// ```
+    pub fn multiples_crossed(every: u64, before: u64, after: u64) -> Option<Reason> {
+        if every == 0 || before / every >= after / every {
+            return None;
+        }
+        let first = (before / every + 1) * every;
+        let last = after / every * every;
+        Some(if first == last { Reason::Every(last) } else { Reason::Multiples { first, last, every } })
     }
 }
 
@@ -124,6 +202,11 @@ impl fmt::Display for Reason {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Notification {
+    /// The notification's id, the same on every try and every channel: the
+    /// built-ins send it as the email's `Message-ID`
+    /// (`<id@error-tracker>`) and the `Idempotency-Key` header of HTTP
+    /// requests, so that a receiver can drop a copy.
+    pub id: String,
     /// Why it is sent.
     pub reason: Reason,
     /// The group: exception, message, count, first and last seen, status, ticket.
@@ -142,7 +225,8 @@ impl Notification {
     /// Builds the notification of `group` from its latest masked occurrence.
     pub fn new(reason: Reason, group: GroupSummary, occurrence: Occurrence, subject_prefix: &str, url: String) -> Self {
         let subject = subject_line(subject_prefix, &occurrence);
-        let mut n = Notification { reason, group, url, occurrence, subject, body: String::new() };
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut n = Notification { id, reason, group, url, occurrence, subject, body: String::new() };
         n.body = n.plain_body();
         n
     }
@@ -272,10 +356,42 @@ pub enum NotifyError {
         /// What is wrong.
         reason: String,
     },
-    /// The mail server refused the message, or the message cannot be built.
+    /// The mail server refused the message for good (a 5xx reply), or the
+    /// message cannot be built.
     Smtp(String),
+    /// The mail server refused the message for now (a 4xx reply).
+    SmtpTransient(String),
+    /// The request or message was sent, but the peer did not answer within
+    /// the timeout: it may have been delivered. The worker does not send it
+    /// again (a retry of a slow peer makes copies); make the timeout longer
+    /// (`APP_ERROR_SMTP_TIMEOUT_SECS`, `APP_ERROR_HTTP_TIMEOUT_SECS`) for a peer that is slow.
+    Unconfirmed {
+        /// The peer (scheme, host and port only).
+        peer: String,
+        /// The cause.
+        reason: String,
+    },
     /// The notifier panicked.
     Panicked,
+}
+
+impl NotifyError {
+    /// Whether another try may succeed: the peer could not be reached, an
+    /// HTTP 408, 429 or 5xx, an SMTP 4xx. Refusals (other 4xx, an SMTP 5xx, an
+    /// answer that cannot be used) are given up at once.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            NotifyError::Transport { .. } | NotifyError::SmtpTransient(_) => true,
+            NotifyError::Status { status, .. } => matches!(status, 408 | 429 | 500..),
+            _ => false,
+        }
+    }
+
+    /// Whether the peer may have it although the try failed
+    /// ([`Unconfirmed`](NotifyError::Unconfirmed)).
+    pub fn may_have_been_delivered(&self) -> bool {
+        matches!(self, NotifyError::Unconfirmed { .. })
+    }
 }
 
 impl fmt::Display for NotifyError {
@@ -285,6 +401,8 @@ impl fmt::Display for NotifyError {
             NotifyError::Status { peer, status, body } => write!(f, "{peer} answered HTTP {status}: {body}"),
             NotifyError::BadResponse { peer, reason } => write!(f, "unexpected answer from {peer}: {reason}"),
             NotifyError::Smtp(e) => write!(f, "SMTP: {e}"),
+            NotifyError::SmtpTransient(e) => write!(f, "SMTP, refused for now: {e}"),
+            NotifyError::Unconfirmed { peer, reason } => write!(f, "no answer from {peer} in time: {reason}"),
             NotifyError::Panicked => f.write_str("the notifier panicked"),
         }
     }
@@ -387,8 +505,26 @@ pub(crate) struct NotifySettings {
     every: Option<u64>,
     interval: Option<Duration>,
     smtp: Option<SmtpSettings>,
-    ui_base_url: String,
+    pub(crate) ui_base_url: String,
     retry: Option<(u32, Duration)>,
+    queue_size: Option<usize>,
+    /// `APP_ERROR_SEND_NOTIFICATION=false` or `send_notification(false)`:
+    /// nothing is sent, whatever notifiers and ticketing the code gives.
+    pub(crate) off: bool,
+    /// The channels named by the environment (`APP_ERROR_WEBHOOK_URL`, …).
+    env: EnvChannels,
+}
+
+/// The channels and client settings that `APP_ERROR_*` variables give.
+#[derive(Clone, Default)]
+struct EnvChannels {
+    webhook_url: Option<String>,
+    slack_url: Option<String>,
+    http_timeout: Option<Duration>,
+    github: Option<(String, String)>,
+    github_api_url: Option<String>,
+    jira: Option<(String, String, String, String)>,
+    ticket_webhook_url: Option<String>,
 }
 
 impl fmt::Debug for NotifySettings {
@@ -401,21 +537,61 @@ impl fmt::Debug for NotifySettings {
             .field("smtp", &self.smtp)
             .field("ui_base_url", &self.ui_base_url)
             .field("retry", &self.retry)
+            .field("queue_size", &self.queue_size)
+            .field("off", &self.off)
+            // URLs of hooks hold their secret in the path: only whether they are set.
+            .field("webhook_url", &self.env.webhook_url.is_some())
+            .field("slack_url", &self.env.slack_url.is_some())
+            .field("http_timeout", &self.env.http_timeout)
+            .field("github", &self.env.github.as_ref().map(|(repo, _)| repo))
+            .field("github_api_url", &self.env.github_api_url)
+            .field("jira", &self.env.jira.as_ref().map(|(base, project, ..)| (base, project)))
+            .field("ticket_webhook_url", &self.env.ticket_webhook_url.is_some())
             .finish()
     }
 }
 
+/// The default queue size of each channel.
+const DEFAULT_QUEUE_SIZE: usize = 256;
+
 impl NotifySettings {
-    /// Reads `APP_ERROR_SMTP_*`, `APP_ERROR_NOTIFY_EVERY`,
-    /// `APP_ERROR_NOTIFY_INTERVAL_SECS` and `APP_ERROR_UI_BASE_URL`.
+    /// The tries and the first pause (`APP_ERROR_NOTIFY_RETRIES`,
+    /// `APP_ERROR_NOTIFY_BACKOFF_MS`; 3 and 1 s by default).
+    pub(crate) fn retry(&self) -> (u32, Duration) {
+        self.retry.unwrap_or((3, Duration::from_secs(1)))
+    }
+
+    /// Each channel's queue size (`APP_ERROR_NOTIFY_QUEUE_SIZE`, default 256).
+    pub(crate) fn queue_size(&self) -> usize {
+        self.queue_size.unwrap_or(DEFAULT_QUEUE_SIZE)
+    }
+
+    /// Reads every `APP_ERROR_*` variable of notifications (the README's
+    /// table lists them).
     pub(crate) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, InitError> {
         let invalid = |name: &'static str, value: String, reason: &str| InitError::InvalidSetting {
             name,
             value,
             reason: reason.to_owned(),
         };
+        // A set, non-blank value.
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let number = |name: &'static str, reason: &str| -> Result<Option<u64>, InitError> {
+            match lookup(name) {
+                None => Ok(None),
+                Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| invalid(name, v, reason)),
+            }
+        };
+        let url = |name: &'static str| -> Result<Option<String>, InitError> {
+            match get(name) {
+                Some(u) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+                    Err(invalid(name, crate::mask::mask_url_userinfo(&u), "expected an http:// or https:// URL"))
+                }
+                u => Ok(u.map(|u| u.trim_end_matches('/').to_owned())),
+            }
+        };
         let mut s = NotifySettings::default();
-        if let Some(host) = lookup("APP_ERROR_SMTP_HOST").filter(|h| !h.trim().is_empty()) {
+        if let Some(host) = get("APP_ERROR_SMTP_HOST") {
             let tls = match lookup("APP_ERROR_SMTP_TLS") {
                 None => SmtpTls::default(),
                 Some(v) => match v.trim().to_ascii_lowercase().as_str() {
@@ -437,56 +613,133 @@ impl NotifySettings {
                     _ => return Err(invalid("APP_ERROR_SMTP_PORT", v, "expected a port number from 1 to 65535")),
                 },
             };
-            let mut smtp = SmtpSettings::new(host.trim(), port).tls(tls);
+            let mut smtp = SmtpSettings::new(host, port).tls(tls);
             smtp.username = lookup("APP_ERROR_SMTP_USER").filter(|u| !u.is_empty());
             smtp.password = lookup("APP_ERROR_SMTP_PASSWORD").filter(|p| !p.is_empty());
-            s.smtp = Some(smtp);
-        }
-        if let Some(v) = lookup("APP_ERROR_NOTIFY_EVERY") {
-            s.every = match v.trim().parse::<u64>() {
-                Ok(0) => None,
-                Ok(n) => Some(n),
-                Err(_) => return Err(invalid("APP_ERROR_NOTIFY_EVERY", v, "expected a whole number (0 turns it off)")),
-            };
-        }
-        if let Some(v) = lookup("APP_ERROR_NOTIFY_INTERVAL_SECS") {
-            s.interval = match v.trim().parse::<u64>() {
-                Ok(0) => None,
-                Ok(n) => Some(Duration::from_secs(n)),
-                Err(_) => {
+            match number("APP_ERROR_SMTP_TIMEOUT_SECS", "expected whole seconds, at least 1")? {
+                Some(0) => {
                     return Err(invalid(
-                        "APP_ERROR_NOTIFY_INTERVAL_SECS",
-                        v,
-                        "expected whole seconds (0 turns it off)",
+                        "APP_ERROR_SMTP_TIMEOUT_SECS",
+                        "0".into(),
+                        "expected whole seconds, at least 1",
                     ));
                 }
-            };
+                Some(n) => smtp.timeout = Duration::from_secs(n),
+                None => {}
+            }
+            s.smtp = Some(smtp);
         }
+        s.every = number("APP_ERROR_NOTIFY_EVERY", "expected a whole number (0 turns it off)")?.filter(|n| *n > 0);
+        s.interval = number("APP_ERROR_NOTIFY_INTERVAL_SECS", "expected whole seconds (0 turns it off)")?
+            .filter(|n| *n > 0)
+            .map(Duration::from_secs);
         if let Some(v) = lookup("APP_ERROR_UI_BASE_URL") {
             s.ui_base_url = v.trim().trim_end_matches('/').to_owned();
         }
+        let tries = number("APP_ERROR_NOTIFY_RETRIES", "expected a whole number of tries, at least 1")?;
+        let backoff = number("APP_ERROR_NOTIFY_BACKOFF_MS", "expected whole milliseconds")?;
+        if tries == Some(0) {
+            return Err(invalid(
+                "APP_ERROR_NOTIFY_RETRIES",
+                "0".into(),
+                "expected a whole number of tries, at least 1",
+            ));
+        }
+        if tries.is_some() || backoff.is_some() {
+            let (t, b) = s.retry();
+            s.retry = Some((
+                tries.map_or(t, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+                backoff.map_or(b, Duration::from_millis),
+            ));
+        }
+        match number("APP_ERROR_NOTIFY_QUEUE_SIZE", "expected a whole number, at least 1")? {
+            Some(0) => {
+                return Err(invalid("APP_ERROR_NOTIFY_QUEUE_SIZE", "0".into(), "expected a whole number, at least 1"));
+            }
+            n => s.queue_size = n.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        }
+        match number("APP_ERROR_HTTP_TIMEOUT_SECS", "expected whole seconds, at least 1")? {
+            Some(0) => {
+                return Err(invalid("APP_ERROR_HTTP_TIMEOUT_SECS", "0".into(), "expected whole seconds, at least 1"));
+            }
+            n => s.env.http_timeout = n.map(Duration::from_secs),
+        }
+        s.env.webhook_url = url("APP_ERROR_WEBHOOK_URL")?;
+        s.env.slack_url = url("APP_ERROR_SLACK_WEBHOOK_URL")?;
+        s.env.github_api_url = url("APP_ERROR_GITHUB_API_URL")?;
+        s.env.ticket_webhook_url = url("APP_ERROR_TICKET_WEBHOOK_URL")?;
+        match (get("APP_ERROR_GITHUB_REPO"), get("APP_ERROR_GITHUB_TOKEN")) {
+            (Some(repo), Some(token)) if repo.split('/').count() == 2 => s.env.github = Some((repo, token)),
+            (Some(repo), Some(_)) => return Err(invalid("APP_ERROR_GITHUB_REPO", repo, "expected owner/name")),
+            (Some(_), None) => {
+                return Err(invalid("APP_ERROR_GITHUB_TOKEN", String::new(), "needed with APP_ERROR_GITHUB_REPO"));
+            }
+            (None, Some(_)) => {
+                return Err(invalid("APP_ERROR_GITHUB_REPO", String::new(), "needed with APP_ERROR_GITHUB_TOKEN"));
+            }
+            (None, None) => {}
+        }
+        let jira = ["APP_ERROR_JIRA_URL", "APP_ERROR_JIRA_PROJECT", "APP_ERROR_JIRA_EMAIL", "APP_ERROR_JIRA_TOKEN"];
+        let given: Vec<Option<String>> = jira.iter().map(|n| get(n)).collect();
+        if given.iter().any(Option::is_some) {
+            if let Some(missing) = jira.iter().zip(&given).find(|(_, v)| v.is_none()).map(|(n, _)| *n) {
+                return Err(invalid(missing, String::new(), "the four APP_ERROR_JIRA_* settings go together"));
+            }
+            let base = url("APP_ERROR_JIRA_URL")?.unwrap_or_default();
+            let v = |i: usize| given[i].clone().unwrap_or_default();
+            s.env.jira = Some((base, v(1), v(2), v(3)));
+        }
+        if [&s.env.github.is_some(), &s.env.jira.is_some(), &s.env.ticket_webhook_url.is_some()]
+            .iter()
+            .filter(|b| ***b)
+            .count()
+            > 1
+        {
+            return Err(invalid(
+                "APP_ERROR_TICKET_WEBHOOK_URL",
+                String::new(),
+                "set one ticketing backend: APP_ERROR_GITHUB_*, APP_ERROR_JIRA_* or APP_ERROR_TICKET_WEBHOOK_URL",
+            ));
+        }
         Ok(s)
+    }
+
+    /// Whether the environment names a channel (a webhook, Slack or a ticket system).
+    pub(crate) fn env_names_a_channel(&self) -> bool {
+        let e = &self.env;
+        e.webhook_url.is_some()
+            || e.slack_url.is_some()
+            || e.github.is_some()
+            || e.jira.is_some()
+            || e.ticket_webhook_url.is_some()
     }
 }
 
 /// Notification settings. Without any of them, nothing is sent.
 impl Config {
-    /// Adds a notifier and turns notifications on. Several notifiers all
-    /// receive every notification.
+    /// Adds a notifier and turns notifications on, unless they were turned
+    /// off (`APP_ERROR_SEND_NOTIFICATION=false` or
+    /// [`send_notification(false)`](Self::send_notification): that wins).
+    /// Several notifiers all receive every notification, each on a queue
+    /// and thread of its own.
     pub fn notifier(mut self, notifier: impl Notifier) -> Self {
         self.notify.notifiers.push(Arc::new(notifier));
-        self.send_notification = true;
+        self.send_notification = !self.notify.off;
         self
     }
 
-    /// Opens and updates tickets with `ticketing`.
+    /// Opens and updates tickets with `ticketing` (on a queue and thread of
+    /// its own), unless notifications were turned off.
     pub fn ticketing(mut self, ticketing: impl Ticketing) -> Self {
         self.notify.ticketing = Some(Arc::new(ticketing));
         self
     }
 
     /// Besides new groups and regressions, notifies each time a group's
-    /// count reaches a multiple of `n` (`APP_ERROR_NOTIFY_EVERY`; 0 turns it off).
+    /// count reaches a multiple of `n` (`APP_ERROR_NOTIFY_EVERY`; 0 turns it
+    /// off). When one write crosses several multiples (a storm), one message
+    /// says so: "reached the 1000th to 10000th occurrences"
+    /// ([`Reason::Multiples`]).
     pub fn notify_every(mut self, n: u64) -> Self {
         self.notify.every = (n > 0).then_some(n);
         self
@@ -514,69 +767,180 @@ impl Config {
         self
     }
 
-    /// How often a delivery is tried (default 3) and the pause after the
-    /// first failure (default 1 s, doubled after each).
+    /// How often a delivery is tried in a row (default 3,
+    /// `APP_ERROR_NOTIFY_RETRIES`) and the pause after the first failure
+    /// (default 1 s, doubled after each; `APP_ERROR_NOTIFY_BACKOFF_MS`).
+    /// After the last try the channel is down: what it owes is kept and
+    /// sent once it answers again.
     pub fn notify_retry(mut self, tries: u32, backoff: Duration) -> Self {
         self.notify.retry = Some((tries.max(1), backoff));
         self
     }
+
+    /// How many notifications may wait in each channel's queue (default
+    /// 256, `APP_ERROR_NOTIFY_QUEUE_SIZE`). Past that they wait in the
+    /// store's outbox, not in memory: none is dropped (with a store that
+    /// keeps no outbox, the newest are dropped and counted).
+    pub fn notify_queue_size(mut self, n: usize) -> Self {
+        self.notify.queue_size = Some(n.max(1));
+        self
+    }
 }
 
-/// What the notification worker did so far: counters and the last error.
+/// What one channel did so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ChannelStatus {
+    /// The channel: `email`, `webhook`, `slack`, `github`, `jira`,
+    /// `ticket-webhook`, a notifier's own [`Notifier::channel_name`]; `-2`,
+    /// `-3` for the second and third of a kind.
+    pub name: String,
+    /// Notifications delivered (a ticket opened or updated counts as one).
+    pub sent: u64,
+    /// Notifications given up: refused in a way a retry cannot change (an
+    /// HTTP 4xx, an SMTP 5xx).
+    pub failed: u64,
+    /// Tries that failed and were retried at once.
+    pub retries: u64,
+    /// Sent, but the peer did not answer in time: it may have them. Not
+    /// sent again (see [`NotifyError::Unconfirmed`]).
+    pub unconfirmed: u64,
+    /// Notifications dropped: only with a store that keeps no outbox, past
+    /// the queue size.
+    pub dropped: u64,
+    /// Notifications that found the queue full and wait in the outbox.
+    pub overflowed: u64,
+    /// Notifications in the queue or being delivered.
+    pub pending: u64,
+    /// Notifications put aside while the channel is down, to be sent once it answers.
+    pub waiting: u64,
+    /// Since when the channel is down (every try of a notification failed), if it is.
+    pub down_since: Option<Timestamp>,
+    /// The last delivery.
+    pub last_sent: Option<Timestamp>,
+    /// The last failure, with its time, prefixed with the channel's name.
+    pub last_error: Option<(Timestamp, String)>,
+}
+
+/// What the notification workers did so far: the sums over the channels,
+/// the latest error, and each channel.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct DeliveryStatus {
     /// Deliveries (notifications and ticket updates) that succeeded.
     pub sent: u64,
-    /// Deliveries given up after every try.
+    /// Deliveries given up.
     pub failed: u64,
     /// Tries that failed and were retried.
     pub retries: u64,
-    /// Notifications dropped because the worker's queue was full.
+    /// Deliveries that may have arrived (no answer in time), not sent again.
+    pub unconfirmed: u64,
+    /// Notifications dropped (only with a store that keeps no outbox).
     pub dropped: u64,
-    /// Notifications waiting for the worker.
+    /// Notifications waiting: queued, being delivered, or put aside while
+    /// their channel is down.
     pub pending: u64,
-    /// The last failure, with its time.
+    /// The latest failure of any channel, with its time, naming the channel.
     pub last_error: Option<(Timestamp, String)>,
+    /// Each channel, in the order they were configured.
+    pub channels: Vec<ChannelStatus>,
 }
 
-/// The worker's counters, shared with [`status`] and [`flush`].
+/// The workers' counters, shared with [`status`] and [`flush`].
 #[derive(Default)]
 pub(crate) struct Shared {
-    status: Mutex<DeliveryStatus>,
+    channels: Mutex<Vec<ChannelStatus>>,
     idle: Condvar,
+    /// Per channel: the outbox holds something its queue had no room for.
+    rescan: Mutex<Vec<bool>>,
+    /// Each channel's queue, for [`release_queued`].
+    receivers: Mutex<Vec<(String, Receiver<worker::Job>)>>,
+    /// Per channel: the id of the notification being delivered, for [`release_queued`].
+    in_flight: Mutex<Vec<Option<String>>>,
 }
 
 impl Shared {
-    fn update(&self, f: impl FnOnce(&mut DeliveryStatus)) {
-        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut s);
-        if s.pending == 0 {
+    fn set_channels(&self, names: Vec<String>) {
+        *self.rescan.lock().unwrap_or_else(|e| e.into_inner()) = vec![false; names.len()];
+        *self.in_flight.lock().unwrap_or_else(|e| e.into_inner()) = vec![None; names.len()];
+        *self.channels.lock().unwrap_or_else(|e| e.into_inner()) =
+            names.into_iter().map(ChannelStatus::named).collect();
+    }
+
+    fn keep_receiver(&self, name: &str, rx: Receiver<worker::Job>) {
+        self.receivers.lock().unwrap_or_else(|e| e.into_inner()).push((name.to_owned(), rx));
+    }
+
+    fn update(&self, channel: usize, f: impl FnOnce(&mut ChannelStatus)) {
+        let mut all = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = all.get_mut(channel) {
+            f(s);
+        }
+        if all.iter().all(|s| s.pending == 0 && s.waiting == 0) {
             self.idle.notify_all();
         }
     }
 
+    fn error_all(&self, message: String) {
+        eprintln!("error-tracker: {message}");
+        let at = Timestamp::now();
+        for s in self.channels.lock().unwrap_or_else(|e| e.into_inner()).iter_mut() {
+            s.last_error = Some((at, message.clone()));
+        }
+    }
+
+    fn wake_rescan(&self, channel: usize) {
+        if let Some(f) = self.rescan.lock().unwrap_or_else(|e| e.into_inner()).get_mut(channel) {
+            *f = true;
+        }
+    }
+
+    fn set_in_flight(&self, channel: usize, id: Option<&str>) {
+        if let Some(slot) = self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).get_mut(channel) {
+            *slot = id.map(str::to_owned);
+        }
+    }
+
+    fn take_rescan(&self, channel: usize) -> bool {
+        self.rescan.lock().unwrap_or_else(|e| e.into_inner()).get_mut(channel).is_some_and(std::mem::take)
+    }
+
     fn snapshot(&self) -> DeliveryStatus {
-        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let channels = self.channels.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut s = DeliveryStatus::default();
+        for c in &channels {
+            s.sent += c.sent;
+            s.failed += c.failed;
+            s.retries += c.retries;
+            s.unconfirmed += c.unconfirmed;
+            s.dropped += c.dropped;
+            s.pending += c.pending + c.waiting;
+            if c.last_error.as_ref().is_some_and(|(at, _)| s.last_error.as_ref().is_none_or(|(l, _)| at >= l)) {
+                s.last_error.clone_from(&c.last_error);
+            }
+        }
+        s.channels = channels;
+        s
     }
 
     fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        while s.pending > 0 {
+        let mut all = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        while all.iter().any(|s| s.pending > 0 || s.waiting > 0) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
             }
-            s = self.idle.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0;
+            all = self.idle.wait_timeout(all, left).unwrap_or_else(|e| e.into_inner()).0;
         }
         true
     }
 }
 
 static SHARED: OnceLock<Arc<Shared>> = OnceLock::new();
+static STORE: OnceLock<Arc<dyn Store>> = OnceLock::new();
 
-/// What the notification worker did so far, or `None` before
+/// What the notification workers did so far, or `None` before
 /// [`init`](crate::init) and when no notifier or ticketing is configured.
 ///
 /// ```
@@ -587,154 +951,123 @@ pub fn status() -> Option<DeliveryStatus> {
 }
 
 /// Waits until the notifications queued so far are delivered or given up,
-/// or `timeout` passes. Returns whether the queue is empty. Call
+/// or `timeout` passes. Returns whether nothing is left: false also while a
+/// channel is down with notifications put aside (they are kept in the
+/// store, and sent when it answers, by this process or the next). Call
 /// [`flush`](crate::flush) first so that the writer has queued them.
 pub fn flush(timeout: Duration) -> bool {
     SHARED.get().is_none_or(|s| s.wait_idle(timeout))
 }
 
-/// One group to notify, handed from the writer to the worker.
-struct Job {
-    hash: String,
-    reason: Reason,
-    count: u64,
-    occurrence: Occurrence,
+/// At exit, after [`flush`] gave up: gives what still waits in the queues,
+/// and what is being delivered, back to the store's outbox, so that the
+/// next process sends it at once rather than after this one's claim
+/// ([`worker::LEASE`]) runs out.
+pub(crate) fn release_queued() {
+    let (Some(shared), Some(store)) = (SHARED.get(), STORE.get()) else { return };
+    let in_flight = shared.in_flight.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    for (i, (name, rx)) in shared.receivers.lock().unwrap_or_else(|e| e.into_inner()).iter().enumerate() {
+        while let Ok(job) = rx.try_recv() {
+            let _ = store.release_pending_notification(name, job.id());
+        }
+        // Should it still arrive before the process ends, its finish ends the row all the same.
+        if let Some(Some(id)) = in_flight.get(i) {
+            let _ = store.release_pending_notification(name, id);
+        }
+    }
 }
 
-/// The writer's side: the policy and the sending end of the worker's queue.
-pub(crate) struct Dispatcher {
-    every: Option<u64>,
-    interval: Option<Duration>,
-    last_sent: HashMap<String, Instant>,
-    queue: Sender<Job>,
-    shared: Arc<Shared>,
-}
-
-/// What the worker needs to deliver.
-struct Worker {
-    store: Arc<dyn Store>,
-    notifiers: Vec<Arc<dyn Notifier>>,
-    ticketing: Option<Arc<dyn Ticketing>>,
-    subject_prefix: String,
-    detail_url: String,
-    tries: u32,
-    backoff: Duration,
-    shared: Arc<Shared>,
-}
-
-/// Starts the notification worker for the process when the configuration
+/// Starts the notification workers for the process when the configuration
 /// asks for notifications or tickets; `None` when it does not.
 pub(crate) fn start(config: &Config, store: &Arc<dyn Store>) -> Result<Option<Dispatcher>, InitError> {
-    Dispatcher::start(config, store.clone(), || SHARED.get_or_init(Default::default).clone())
+    let sinks = sinks(config)?;
+    let started = Dispatcher::start(config, store.clone(), sinks, || SHARED.get_or_init(Default::default).clone())?;
+    if started.is_some() {
+        let _ = STORE.set(store.clone());
+    }
+    Ok(started)
 }
 
-impl Dispatcher {
-    fn start(
-        config: &Config,
-        store: Arc<dyn Store>,
-        shared: impl FnOnce() -> Arc<Shared>,
-    ) -> Result<Option<Self>, InitError> {
-        let notifiers = notifiers(config)?;
-        let ticketing = config.notify.ticketing.clone();
-        if notifiers.is_empty() && ticketing.is_none() {
-            return Ok(None);
-        }
-        let shared = shared();
-        let (tries, backoff) = config.notify.retry.unwrap_or((3, Duration::from_secs(1)));
-        let worker = Worker {
-            store,
-            notifiers,
-            ticketing,
-            subject_prefix: config.subject_prefix.clone(),
-            detail_url: format!("{}{}", config.notify.ui_base_url, config.url_prefix),
-            tries,
-            backoff,
-            shared: shared.clone(),
-        };
-        let (tx, rx) = crossbeam_channel::bounded(QUEUE_CAPACITY);
-        std::thread::Builder::new()
-            .name("error-tracker-notify".into())
-            .spawn(move || reentry::with_state(State::Recording, || worker.run(&rx)))
-            .map_err(InitError::Spawn)?;
-        Ok(Some(Dispatcher {
-            every: config.notify.every,
-            interval: config.notify.interval,
-            last_sent: HashMap::new(),
-            queue: tx,
-            shared,
-        }))
-    }
-
-    /// Called by the writer after each stored batch: picks the groups the
-    /// policy notifies and queues their latest occurrence, never blocking.
-    pub(crate) fn after_write(&mut self, changes: &[GroupChange], batch: &[Grouped]) {
-        let now = Instant::now();
-        // Built on the first notified group only: most batches notify nothing.
-        let mut latest: Option<HashMap<&str, &Grouped>> = None;
-        for change in changes {
-            let Some(reason) = self.decide(change, now) else { continue };
-            let index = latest.get_or_insert_with(|| {
-                let mut m: HashMap<&str, &Grouped> = HashMap::new();
-                for g in batch {
-                    let e = m.entry(g.hash.as_str()).or_insert(g);
-                    if g.occurrence.timestamp >= e.occurrence.timestamp {
-                        *e = g;
-                    }
-                }
-                m
-            });
-            let Some(g) = index.get(change.hash.as_str()) else { continue };
-            let job = Job { hash: change.hash.clone(), reason, count: change.count, occurrence: g.occurrence.clone() };
-            self.shared.update(|s| s.pending += 1);
-            if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.queue.try_send(job) {
-                self.shared.update(|s| {
-                    s.pending -= 1;
-                    s.dropped += 1;
-                });
-            }
-        }
-    }
-
-    /// The policy: new groups and regressions always; recurring groups on
-    /// every N-th occurrence or once per interval, when configured.
-    fn decide(&mut self, change: &GroupChange, now: Instant) -> Option<Reason> {
-        let reason = match change.kind {
-            ChangeKind::New => Some(Reason::New),
-            ChangeKind::Regressed => Some(Reason::Regressed),
-            ChangeKind::Recurring => {
-                let before = change.count.saturating_sub(change.added);
-                let every = self.every.filter(|n| before / n < change.count / n).map(|n| change.count / n * n);
-                let due = self
-                    .interval
-                    .is_some_and(|i| self.last_sent.get(&change.hash).is_none_or(|at| now.duration_since(*at) >= i));
-                every.map(Reason::Every).or(due.then_some(Reason::Reminder))
-            }
-        };
-        if reason.is_some() && self.interval.is_some() {
-            if self.last_sent.len() >= MAX_REMEMBERED {
-                let i = self.interval.unwrap_or_default();
-                self.last_sent.retain(|_, at| now.duration_since(*at) < i);
-                if self.last_sent.len() >= MAX_REMEMBERED {
-                    self.last_sent.clear();
-                }
-            }
-            self.last_sent.insert(change.hash.clone(), now);
-        }
-        reason
-    }
-}
-
-/// The configured notifiers, plus the email notifier when
-/// `APP_ERROR_SEND_NOTIFICATION` asks for mail.
-fn notifiers(config: &Config) -> Result<Vec<Arc<dyn Notifier>>, InitError> {
-    if !config.send_notification {
+/// Every channel of the configuration: the notifiers given in code, those
+/// the environment names, the email notifier when
+/// `APP_ERROR_SEND_NOTIFICATION` asks for mail, and the ticketing. None at
+/// all when notifications are off: `APP_ERROR_SEND_NOTIFICATION=false` (or
+/// `send_notification(false)`) wins over what the code gives.
+pub(crate) fn sinks(config: &Config) -> Result<Vec<Sink>, InitError> {
+    let s = &config.notify;
+    if s.off || !(config.send_notification || s.ticketing.is_some() || s.env_names_a_channel()) {
         return Ok(Vec::new());
     }
-    let mut list = config.notify.notifiers.clone();
-    if list.is_empty() || !config.recipient_emails.is_empty() {
-        list.push(email_notifier(config)?);
+    let mut list: Vec<Sink> = s.notifiers.iter().cloned().map(Sink::Notifier).collect();
+    list.extend(env_notifiers(s)?.into_iter().map(Sink::Notifier));
+    // Mail when recipients are given, or when notifications are asked for
+    // and nothing else is configured (so that a missing SMTP server is named).
+    let nothing_else = list.is_empty() && s.ticketing.is_none() && !s.env_names_a_channel();
+    if config.send_notification && (nothing_else || !config.recipient_emails.is_empty()) {
+        list.push(Sink::Notifier(email_notifier(config)?));
+    }
+    match &s.ticketing {
+        Some(t) => list.push(Sink::Ticketing(t.clone())),
+        None => {
+            if let Some(t) = env_ticketing(s)? {
+                list.push(Sink::Ticketing(t));
+            }
+        }
     }
     Ok(list)
+}
+
+#[cfg(feature = "webhook")]
+fn env_notifiers(s: &NotifySettings) -> Result<Vec<Arc<dyn Notifier>>, InitError> {
+    let timeout = s.env.http_timeout.unwrap_or(http::DEFAULT_TIMEOUT);
+    let mut list: Vec<Arc<dyn Notifier>> = Vec::new();
+    if let Some(url) = &s.env.webhook_url {
+        list.push(Arc::new(WebhookNotifier::new(url.clone()).timeout(timeout)));
+    }
+    if let Some(url) = &s.env.slack_url {
+        list.push(Arc::new(WebhookNotifier::new(url.clone()).slack().timeout(timeout)));
+    }
+    Ok(list)
+}
+
+#[cfg(not(feature = "webhook"))]
+fn env_notifiers(s: &NotifySettings) -> Result<Vec<Arc<dyn Notifier>>, InitError> {
+    let name = if s.env.webhook_url.is_some() { "APP_ERROR_WEBHOOK_URL" } else { "APP_ERROR_SLACK_WEBHOOK_URL" };
+    if s.env.webhook_url.is_some() || s.env.slack_url.is_some() {
+        return Err(InitError::FeatureDisabled { feature: "webhook", needed_for: name.to_owned() });
+    }
+    Ok(Vec::new())
+}
+
+#[cfg(feature = "ticketing")]
+fn env_ticketing(s: &NotifySettings) -> Result<Option<Arc<dyn Ticketing>>, InitError> {
+    use ticketing::{GithubIssues, Jira, WebhookTicketing};
+    let timeout = s.env.http_timeout.unwrap_or(http::DEFAULT_TIMEOUT);
+    if let Some((repo, token)) = &s.env.github {
+        let mut g = GithubIssues::new(repo.clone(), token.clone()).timeout(timeout);
+        if let Some(api) = &s.env.github_api_url {
+            g = g.api_url(api.clone());
+        }
+        return Ok(Some(Arc::new(g)));
+    }
+    if let Some((base, project, email, token)) = &s.env.jira {
+        return Ok(Some(Arc::new(Jira::new(base.clone(), project.clone(), email, token).timeout(timeout))));
+    }
+    if let Some(url) = &s.env.ticket_webhook_url {
+        return Ok(Some(Arc::new(WebhookTicketing::new(url.clone()).timeout(timeout))));
+    }
+    Ok(None)
+}
+
+#[cfg(not(feature = "ticketing"))]
+fn env_ticketing(s: &NotifySettings) -> Result<Option<Arc<dyn Ticketing>>, InitError> {
+    if s.env.github.is_some() || s.env.jira.is_some() || s.env.ticket_webhook_url.is_some() {
+        return Err(InitError::FeatureDisabled {
+            feature: "ticketing",
+            needed_for: "APP_ERROR_GITHUB_*, APP_ERROR_JIRA_* or APP_ERROR_TICKET_WEBHOOK_URL".to_owned(),
+        });
+    }
+    Ok(None)
 }
 
 #[cfg(feature = "email")]
@@ -748,110 +1081,6 @@ fn email_notifier(_: &Config) -> Result<Arc<dyn Notifier>, InitError> {
         feature: "email",
         needed_for: "APP_ERROR_SEND_NOTIFICATION with APP_ERROR_RECIPIENT_EMAIL".to_owned(),
     })
-}
-
-impl Worker {
-    fn run(self, queue: &Receiver<Job>) {
-        for job in queue {
-            let hash = job.hash.clone();
-            if catch_unwind(AssertUnwindSafe(|| self.deliver(job))).is_err() {
-                self.failed(&format!("group {hash}"), &NotifyError::Panicked);
-            }
-            self.shared.update(|s| s.pending -= 1);
-        }
-    }
-
-    fn deliver(&self, job: Job) {
-        let group = match self.store.group(&job.hash) {
-            Ok(Some(g)) => g.summary,
-            // Deleted since, or the store is failing: notify from what the writer saw.
-            _ => summary_of(&job),
-        };
-        if group.status == Status::Ignored && matches!(job.reason, Reason::Every(_) | Reason::Reminder) {
-            return;
-        }
-        let url = format!("{}/group/{}", self.detail_url, job.hash);
-        let n = Notification::new(job.reason, group, job.occurrence, &self.subject_prefix, url);
-        let mut notified = false;
-        for (i, notifier) in self.notifiers.iter().enumerate() {
-            notified |= self.with_retries(&format!("notifier {}", i + 1), || notifier.notify(&n)).is_some();
-        }
-        if notified {
-            self.stored("notification_sent", self.store.set_notification_sent(&job.hash, true));
-        }
-        if let Some(t) = &self.ticketing {
-            match &n.group.ticket_raised {
-                Some(reference) => {
-                    self.with_retries(&format!("ticket {reference}"), || t.update_ticket(reference, &n));
-                }
-                None => {
-                    if let Some(reference) = self.with_retries("new ticket", || t.raise_ticket(&n)) {
-                        self.stored("ticket_raised", self.store.set_ticket(&job.hash, Some(&reference)));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Tries `f` up to `tries` times, pausing with a doubling backoff.
-    fn with_retries<T>(&self, what: &str, mut f: impl FnMut() -> Result<T, NotifyError>) -> Option<T> {
-        let mut pause = self.backoff;
-        for attempt in 1..=self.tries {
-            let result = catch_unwind(AssertUnwindSafe(&mut f)).unwrap_or(Err(NotifyError::Panicked));
-            match result {
-                Ok(v) => {
-                    self.shared.update(|s| s.sent += 1);
-                    return Some(v);
-                }
-                Err(e) if attempt == self.tries => self.failed(what, &e),
-                Err(e) => {
-                    self.shared.update(|s| {
-                        s.retries += 1;
-                        s.last_error = Some((Timestamp::now(), format!("{what}: {e} (will retry)")));
-                    });
-                    std::thread::sleep(pause);
-                    pause = pause.saturating_mul(2);
-                }
-            }
-        }
-        None
-    }
-
-    /// Makes a failure to record the outcome on the group visible: a lost
-    /// ticket reference means a second ticket next time.
-    fn stored(&self, column: &str, result: Result<bool, crate::StoreError>) {
-        if let Err(e) = result {
-            eprintln!("error-tracker: cannot record {column}: {e}");
-            self.shared.update(|s| s.last_error = Some((Timestamp::now(), format!("cannot record {column}: {e}"))));
-        }
-    }
-
-    fn failed(&self, what: &str, e: &NotifyError) {
-        eprintln!("error-tracker: {what}: delivery failed after {} tries: {e}", self.tries);
-        self.shared.update(|s| {
-            s.failed += 1;
-            s.last_error = Some((Timestamp::now(), format!("{what}: {e}")));
-        });
-    }
-}
-
-/// A group row made from the job alone, when the store cannot give it.
-fn summary_of(job: &Job) -> GroupSummary {
-    let o = &job.occurrence;
-    GroupSummary {
-        hash: job.hash.clone(),
-        exception_name: o.exception_name.clone(),
-        message: o.message.clone(),
-        method: o.request.as_ref().map(|r| r.method.clone()),
-        path: o.request.as_ref().map(|r| r.route.clone().unwrap_or_else(|| r.path.clone())),
-        host: o.host.clone(),
-        count: job.count,
-        created_on: o.timestamp,
-        last_seen: o.timestamp,
-        status: Status::Unresolved,
-        notification_sent: false,
-        ticket_raised: None,
-    }
 }
 
 /// `scheme://host[:port]` of a URL: what errors may show of it, since the

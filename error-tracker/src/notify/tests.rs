@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::occurrence::{RequestContext, Variable};
-use crate::store::MemoryStore;
+use crate::store::{ChangeKind, GroupChange, Grouped, MemoryStore, Status};
 
 fn occurrence(message: &str) -> Occurrence {
     Occurrence {
@@ -40,7 +40,57 @@ fn change(kind: ChangeKind, count: u64, added: u64) -> GroupChange {
 fn dispatcher(config: &Config, store: Arc<dyn Store>) -> (Dispatcher, Arc<Shared>) {
     let shared = Arc::new(Shared::default());
     let s = shared.clone();
-    (Dispatcher::start(config, store, move || s).unwrap().expect("a dispatcher"), shared)
+    let sinks = sinks(config).unwrap();
+    (Dispatcher::start(config, store, sinks, move || s).unwrap().expect("a dispatcher"), shared)
+}
+
+/// Waits (bounded) until `f` holds of the status.
+fn wait_for(shared: &Shared, what: &str, f: impl Fn(&DeliveryStatus) -> bool) -> DeliveryStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = shared.snapshot();
+        if f(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{what}: {s:#?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A store that keeps no outbox (the trait's defaults), as a store of yours may.
+struct NoOutbox(MemoryStore);
+
+impl crate::StoreWrite for NoOutbox {
+    fn write(&self, batch: &[Grouped]) -> Result<Vec<GroupChange>, crate::StoreError> {
+        self.0.write(batch)
+    }
+}
+
+impl crate::StoreQuery for NoOutbox {
+    fn list_groups(&self, q: &crate::GroupQuery) -> Result<crate::Page<GroupSummary>, crate::StoreError> {
+        self.0.list_groups(q)
+    }
+    fn group(&self, hash: &str) -> Result<Option<crate::Group>, crate::StoreError> {
+        self.0.group(hash)
+    }
+    fn occurrences(&self, hash: &str, page: crate::PageRequest) -> Result<crate::Page<Occurrence>, crate::StoreError> {
+        self.0.occurrences(hash, page)
+    }
+    fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, crate::StoreError> {
+        self.0.hourly_counts(hash, since)
+    }
+    fn delete_group(&self, hash: &str) -> Result<bool, crate::StoreError> {
+        self.0.delete_group(hash)
+    }
+    fn set_status(&self, hash: &str, status: Status) -> Result<bool, crate::StoreError> {
+        self.0.set_status(hash, status)
+    }
+    fn set_notification_sent(&self, hash: &str, sent: bool) -> Result<bool, crate::StoreError> {
+        self.0.set_notification_sent(hash, sent)
+    }
+    fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, crate::StoreError> {
+        self.0.set_ticket(hash, ticket)
+    }
 }
 
 /// A notifier that keeps what it was sent, and fails while `failing` is set.
@@ -95,8 +145,13 @@ fn every_nth_occurrence_counts_crossings_within_a_batch() {
     assert_eq!(d.decide(&change(ChangeKind::Recurring, 99, 98), now), None);
     assert_eq!(d.decide(&change(ChangeKind::Recurring, 100, 1), now), Some(Reason::Every(100)));
     assert_eq!(d.decide(&change(ChangeKind::Recurring, 101, 1), now), None);
-    // A folded batch that jumps over 200 and 300 notifies once, for 300.
-    assert_eq!(d.decide(&change(ChangeKind::Recurring, 350, 249), now), Some(Reason::Every(300)));
+    // A folded batch that jumps over 200 and 300 notifies once, and says so.
+    let folded = d.decide(&change(ChangeKind::Recurring, 350, 249), now).unwrap();
+    assert_eq!(folded, Reason::Multiples { first: 200, last: 300, every: 100 });
+    assert_eq!(
+        folded.to_string(),
+        "reached the 200th to 300th occurrences (2 multiples of 100, folded into this message)"
+    );
 }
 
 #[test]
@@ -183,20 +238,58 @@ fn the_worker_notifies_raises_one_ticket_then_updates_it() {
 }
 
 #[test]
-fn a_failing_notifier_is_retried_then_given_up_and_counted() {
+fn a_failing_notifier_is_retried_kept_and_delivered_once_it_answers() {
+    for store in [Arc::new(MemoryStore::default()) as Arc<dyn Store>, Arc::new(NoOutbox(MemoryStore::default()))] {
+        let inbox = Inbox::default();
+        *inbox.failing.lock().unwrap() = true;
+        let config = Config::default().notifier(inbox.clone()).notify_retry(3, Duration::from_millis(1));
+        let (mut d, shared) = dispatcher(&config, store.clone());
+        let batch = vec![grouped("h1", "boom")];
+        d.after_write(&store.write(&batch).unwrap(), &batch);
+        let status = wait_for(&shared, "the channel goes down", |s| s.channels[0].down_since.is_some());
+        assert_eq!((status.sent, status.failed, status.retries, status.pending), (0, 0, 2, 1));
+        let (_, last) = status.last_error.expect("the last error is kept");
+        assert!(last.starts_with("notifier: cannot reach http://127.0.0.1:9: refused"), "{last}");
+        assert!(!store.group("h1").unwrap().unwrap().summary.notification_sent);
+        assert!(!shared.wait_idle(Duration::from_millis(50)), "a channel that is down is not idle");
+
+        *inbox.failing.lock().unwrap() = false;
+        assert!(shared.wait_idle(Duration::from_secs(20)), "{:#?}", shared.snapshot());
+        let status = shared.snapshot();
+        assert_eq!((status.sent, status.failed, status.channels[0].down_since), (1, 0, None));
+        assert_eq!(inbox.sent.lock().unwrap().len(), 1, "delivered once");
+        assert!(store.group("h1").unwrap().unwrap().summary.notification_sent);
+    }
+}
+
+#[test]
+fn a_hanging_channel_delays_no_other() {
+    struct Hangs(Arc<Mutex<()>>);
+    impl Notifier for Hangs {
+        fn notify(&self, _: &Notification) -> Result<(), NotifyError> {
+            drop(self.0.lock().unwrap());
+            Ok(())
+        }
+        fn channel_name(&self) -> String {
+            "hangs".into()
+        }
+    }
+    let gate = Arc::new(Mutex::new(()));
+    let held = gate.lock().unwrap();
     let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
     let inbox = Inbox::default();
-    *inbox.failing.lock().unwrap() = true;
-    let config = Config::default().notifier(inbox.clone()).notify_retry(3, Duration::from_millis(1));
+    let config = Config::default().notifier(Hangs(gate.clone())).notifier(inbox.clone());
     let (mut d, shared) = dispatcher(&config, store.clone());
-    let batch = vec![grouped("h1", "boom")];
-    d.after_write(&store.write(&batch).unwrap(), &batch);
+    for i in 0..3 {
+        let batch = vec![grouped(&format!("g{i}"), "x")];
+        d.after_write(&store.write(&batch).unwrap(), &batch);
+    }
+    let s = wait_for(&shared, "the inbox gets all 3 while the other channel hangs", |s| s.channels[1].sent == 3);
+    assert_eq!((s.channels[0].name.as_str(), s.channels[0].sent), ("hangs", 0));
+    assert_eq!(s.channels[1].name, "notifier");
+    drop(held);
     assert!(shared.wait_idle(Duration::from_secs(10)));
-    let status = shared.snapshot();
-    assert_eq!((status.sent, status.failed, status.retries), (0, 1, 2));
-    let (_, last) = status.last_error.expect("the last error is kept");
-    assert!(last.contains("cannot reach http://127.0.0.1:9: refused"), "{last}");
-    assert!(!store.group("h1").unwrap().unwrap().summary.notification_sent);
+    assert_eq!(shared.snapshot().channels[0].sent, 3);
 }
 
 #[test]
@@ -221,7 +314,7 @@ fn a_panicking_notifier_does_not_kill_the_worker() {
 }
 
 #[test]
-fn a_full_queue_drops_and_counts_instead_of_blocking() {
+fn a_full_queue_waits_in_the_outbox_or_without_one_drops_and_counts() {
     struct Slow(Arc<Mutex<()>>);
     impl Notifier for Slow {
         fn notify(&self, _: &Notification) -> Result<(), NotifyError> {
@@ -229,16 +322,25 @@ fn a_full_queue_drops_and_counts_instead_of_blocking() {
             Ok(())
         }
     }
-    let gate = Arc::new(Mutex::new(()));
-    let held = gate.lock().unwrap();
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
-    let (mut d, shared) = dispatcher(&Config::default().notifier(Slow(gate.clone())), store.clone());
-    let batch: Vec<Grouped> = (0..QUEUE_CAPACITY + 50).map(|i| grouped(&format!("g{i}"), "x")).collect();
-    d.after_write(&store.write(&batch).unwrap(), &batch);
-    drop(held);
-    assert!(shared.wait_idle(Duration::from_secs(10)));
-    let s = shared.snapshot();
-    assert!(s.dropped >= 49 && s.dropped + s.sent == batch.len() as u64, "{s:?}");
+    for kept in [true, false] {
+        let gate = Arc::new(Mutex::new(()));
+        let held = gate.lock().unwrap();
+        let store: Arc<dyn Store> =
+            if kept { Arc::new(MemoryStore::default()) } else { Arc::new(NoOutbox(MemoryStore::default())) };
+        let config = Config::default().notifier(Slow(gate.clone())).notify_queue_size(8);
+        let (mut d, shared) = dispatcher(&config, store.clone());
+        let batch: Vec<Grouped> = (0..58).map(|i| grouped(&format!("g{i}"), "x")).collect();
+        d.after_write(&store.write(&batch).unwrap(), &batch);
+        drop(held);
+        assert!(shared.wait_idle(Duration::from_secs(10)));
+        let s = shared.snapshot();
+        if kept {
+            assert!(s.channels[0].overflowed >= 49, "{s:?}");
+            assert_eq!((s.dropped, s.sent), (0, 58), "{s:?}");
+        } else {
+            assert!(s.dropped >= 49 && s.dropped + s.sent == batch.len() as u64, "{s:?}");
+        }
+    }
 }
 
 #[test]
@@ -262,13 +364,92 @@ fn settings_are_read_from_the_environment() {
     assert_eq!(s.ui_base_url, "https://x");
     let e = NotifySettings::from_lookup(&env(&[("APP_ERROR_SMTP_HOST", "m"), ("APP_ERROR_SMTP_PORT", "x")]));
     assert!(matches!(e, Err(InitError::InvalidSetting { name: "APP_ERROR_SMTP_PORT", .. })));
+
+    let s = NotifySettings::from_lookup(&env(&[
+        ("APP_ERROR_SMTP_HOST", "mail.local"),
+        ("APP_ERROR_SMTP_TIMEOUT_SECS", "30"),
+        ("APP_ERROR_WEBHOOK_URL", "https://hooks.local/secret-path"),
+        ("APP_ERROR_SLACK_WEBHOOK_URL", "https://hooks.slack.local/T/B/X"),
+        ("APP_ERROR_HTTP_TIMEOUT_SECS", "4"),
+        ("APP_ERROR_NOTIFY_RETRIES", "5"),
+        ("APP_ERROR_NOTIFY_BACKOFF_MS", "250"),
+        ("APP_ERROR_NOTIFY_QUEUE_SIZE", "1000"),
+        ("APP_ERROR_GITHUB_REPO", "acme/shop"),
+        ("APP_ERROR_GITHUB_TOKEN", "ghp_x"),
+        ("APP_ERROR_GITHUB_API_URL", "https://ghe.local/api/v3/"),
+    ]))
+    .unwrap();
+    assert_eq!(s.smtp.as_ref().unwrap().timeout, Duration::from_secs(30));
+    assert_eq!(s.env.webhook_url.as_deref(), Some("https://hooks.local/secret-path"));
+    assert_eq!(s.env.slack_url.as_deref(), Some("https://hooks.slack.local/T/B/X"));
+    assert_eq!(s.env.http_timeout, Some(Duration::from_secs(4)));
+    assert_eq!((s.retry(), s.queue_size()), ((5, Duration::from_millis(250)), 1000));
+    assert_eq!(s.env.github, Some(("acme/shop".to_owned(), "ghp_x".to_owned())));
+    assert_eq!(s.env.github_api_url.as_deref(), Some("https://ghe.local/api/v3"));
+    assert!(!format!("{s:?}").contains("secret-path") && !format!("{s:?}").contains("ghp_x"), "{s:?}");
+
+    let s = NotifySettings::from_lookup(&env(&[
+        ("APP_ERROR_JIRA_URL", "https://acme.atlassian.net"),
+        ("APP_ERROR_JIRA_PROJECT", "OPS"),
+        ("APP_ERROR_JIRA_EMAIL", "bot@acme.com"),
+        ("APP_ERROR_JIRA_TOKEN", "t"),
+    ]))
+    .unwrap();
+    assert_eq!(s.env.jira.as_ref().map(|j| j.1.as_str()), Some("OPS"));
+    let s = NotifySettings::from_lookup(&env(&[("APP_ERROR_TICKET_WEBHOOK_URL", "http://t.local/hook")])).unwrap();
+    assert_eq!(s.env.ticket_webhook_url.as_deref(), Some("http://t.local/hook"));
+
+    for (bad, name) in [
+        (&[("APP_ERROR_WEBHOOK_URL", "hooks.local")][..], "APP_ERROR_WEBHOOK_URL"),
+        (&[("APP_ERROR_NOTIFY_QUEUE_SIZE", "0")][..], "APP_ERROR_NOTIFY_QUEUE_SIZE"),
+        (&[("APP_ERROR_NOTIFY_RETRIES", "0")][..], "APP_ERROR_NOTIFY_RETRIES"),
+        (&[("APP_ERROR_HTTP_TIMEOUT_SECS", "soon")][..], "APP_ERROR_HTTP_TIMEOUT_SECS"),
+        (&[("APP_ERROR_GITHUB_REPO", "acme/shop")][..], "APP_ERROR_GITHUB_TOKEN"),
+        (&[("APP_ERROR_JIRA_URL", "https://j.local")][..], "APP_ERROR_JIRA_PROJECT"),
+    ] {
+        let owned: Vec<(String, String)> = bad.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let e = NotifySettings::from_lookup(&|n: &str| owned.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()));
+        assert!(matches!(&e, Err(InitError::InvalidSetting { name: n, .. }) if *n == name), "{bad:?}: {e:?}");
+    }
+}
+
+#[test]
+fn send_notification_false_wins_over_notifiers_and_ticketing_in_code() {
+    let env = |name: &str| (name == "APP_ERROR_SEND_NOTIFICATION").then(|| "false".to_owned());
+    let from_env = Config::from_lookup(env).unwrap().notifier(Inbox::default()).ticketing(Tickets::default());
+    assert!(sinks(&from_env).unwrap().is_empty());
+    assert!(!from_env.notifications_enabled());
+    let in_code = Config::default().notifier(Inbox::default()).ticketing(Tickets::default()).send_notification(false);
+    assert!(sinks(&in_code).unwrap().is_empty());
+    // Without the setting, what the code gives is on: ticketing alone too.
+    assert_eq!(sinks(&Config::default().ticketing(Tickets::default())).unwrap().len(), 1);
+    assert_eq!(sinks(&Config::default().notifier(Inbox::default())).unwrap().len(), 1);
+}
+
+#[test]
+fn ticketing_alone_sets_notification_sent() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let tickets = Tickets::default();
+    let (mut d, shared) = dispatcher(&Config::default().ticketing(tickets.clone()), store.clone());
+    let batch = vec![grouped("h1", "x")];
+    d.after_write(&store.write(&batch).unwrap(), &batch);
+    assert!(shared.wait_idle(Duration::from_secs(10)));
+    let g = store.group("h1").unwrap().unwrap().summary;
+    assert!(g.notification_sent && g.ticket_raised.as_deref() == Some("T-1"), "{g:?}");
+    assert_eq!(shared.snapshot().channels[0].name, "ticketing");
+}
+
+#[test]
+fn channels_are_named_by_kind_and_numbered() {
+    let config = Config::default().notifier(Inbox::default()).notifier(Inbox::default()).ticketing(Tickets::default());
+    let names: Vec<String> = worker::name_channels(sinks(&config).unwrap()).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["notifier", "notifier-2", "ticketing"]);
 }
 
 #[test]
 fn without_the_email_feature_asking_for_mail_is_a_clear_error() {
     let config = Config::default().send_notification(true).recipient_emails(["a@example.com"]);
-    let result = Dispatcher::start(&config, Arc::new(MemoryStore::default()), Default::default);
-    let err = result.err().expect("an error");
+    let err = sinks(&config).err().expect("an error");
     if cfg!(feature = "email") {
         // With the feature, the missing SMTP server is named.
         assert!(matches!(err, InitError::InvalidSetting { name: "APP_ERROR_SMTP_HOST", .. }), "{err}");

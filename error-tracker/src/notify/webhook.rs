@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::store::render_traceback;
+
 use super::http::{Client, Method};
 use super::{Notification, Notifier, NotifyError};
 
@@ -32,7 +34,7 @@ pub struct WebhookNotifier {
 impl WebhookNotifier {
     /// Posts to `url`, with a 10 s timeout.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), slack: false, headers: Vec::new(), client: Client::new(Duration::from_secs(10)) }
+        Self { url: url.into(), slack: false, headers: Vec::new(), client: Client::new(super::http::DEFAULT_TIMEOUT) }
     }
 
     /// Sends a Slack-compatible payload (`{"text": …}` in Slack's markup).
@@ -72,10 +74,14 @@ struct SlackPayload {
 }
 
 impl Notifier for WebhookNotifier {
+    fn channel_name(&self) -> String {
+        if self.slack { "slack" } else { "webhook" }.to_owned()
+    }
+
     fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let headers: Vec<(&str, &str)> = self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let sent = if self.slack {
-            self.client.send_json(Method::Post, &self.url, &headers, &SlackPayload { text: slack_text(n) })
+            self.client.send_json(Method::Post, &self.url, &headers, &n.id, &SlackPayload { text: slack_text(n) })
         } else {
             let payload = Payload {
                 reason: &n.reason,
@@ -85,23 +91,45 @@ impl Notifier for WebhookNotifier {
                 group: &n.group,
                 occurrence: &n.occurrence,
             };
-            self.client.send_json(Method::Post, &self.url, &headers, &payload)
+            self.client.send_json(Method::Post, &self.url, &headers, &n.id, &payload)
         };
         sent.map(|_| ())
     }
 }
 
-/// Slack's `mrkdwn`: the subject in bold, the facts, and a link to the UI.
+/// The longest traceback in a Slack message, in characters: Slack cuts a
+/// message's text at 40,000, and a long one is unreadable in a channel.
+const MAX_SLACK_TRACEBACK: usize = 3_000;
+
+/// Slack's `mrkdwn`: the subject in bold, the facts, a link to the UI, and
+/// the extra values and the traceback (with the tracked frames' masked
+/// arguments and locals) in a
+/// code block, cut at [`MAX_SLACK_TRACEBACK`] characters.
 fn slack_text(n: &Notification) -> String {
     let g = &n.group;
+    let mut traceback = String::new();
+    for v in &n.occurrence.extra {
+        traceback.push_str(&format!("{} = {}\n", v.name, v.value));
+    }
+    if !traceback.is_empty() {
+        traceback.push('\n');
+    }
+    traceback.push_str(&render_traceback(&n.occurrence));
+    let mut cut: String = traceback.chars().take(MAX_SLACK_TRACEBACK).collect();
+    if cut.len() < traceback.len() {
+        cut.push_str("\n… (the whole traceback is on the group's page)");
+    }
+    // A ``` inside the block would end it early.
+    let cut = cut.replace("```", "`\u{200b}``");
     format!(
-        "*{}*\n{} · {} occurrence(s) · first seen {} · last seen {}\n<{}|Open in error-tracker>",
+        "*{}*\n{} · {} occurrence(s) · first seen {} · last seen {}\n<{}|Open in error-tracker>\n```{}```",
         slack_escape(&n.subject),
         slack_escape(&n.reason.to_string()),
         g.count,
         g.created_on,
         g.last_seen,
         slack_escape(&n.url),
+        slack_escape(cut.trim_end()),
     )
 }
 

@@ -2,10 +2,12 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use super::{
-    ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Pruned, Retention, Status,
-    StoreError, StoreQuery, StoreWrite, hour_of, hours_since, render_traceback,
+    ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
+    PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hour_of, hours_since,
+    lease_clock, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -22,6 +24,8 @@ use crate::timestamp::Timestamp;
 pub struct MemoryStore {
     cap: usize,
     groups: Mutex<HashMap<String, Entry>>,
+    /// The notification outbox, with each row's `lease_until`.
+    outbox: Mutex<Vec<(PendingNotification, i64)>>,
 }
 
 #[derive(Debug)]
@@ -36,11 +40,19 @@ struct Entry {
 impl MemoryStore {
     /// A store keeping at most `occurrences_per_group` occurrences per group.
     pub fn new(occurrences_per_group: u32) -> Self {
-        Self { cap: occurrences_per_group.max(1) as usize, groups: Mutex::new(HashMap::new()) }
+        Self {
+            cap: occurrences_per_group.max(1) as usize,
+            groups: Mutex::new(HashMap::new()),
+            outbox: Mutex::new(Vec::new()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn outbox(&self) -> std::sync::MutexGuard<'_, Vec<(PendingNotification, i64)>> {
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -202,6 +214,82 @@ impl StoreQuery for MemoryStore {
 
     fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError> {
         Ok(self.lock().get_mut(hash).map(|e| e.group.summary.ticket_raised = ticket.map(str::to_owned)).is_some())
+    }
+
+    // The notification outbox, as the SQL stores keep it.
+
+    fn put_pending_notifications(&self, items: &[PendingNotification], lease: Duration) -> Result<(), StoreError> {
+        let (_, until) = lease_clock(lease);
+        let mut groups = self.lock();
+        let mut outbox = self.outbox();
+        for i in items {
+            let Some(e) = groups.get_mut(&i.hash) else { continue };
+            e.group.summary.notification_sent = false;
+            let same = |(p, _): &&mut (PendingNotification, i64)| {
+                (&p.channel, &p.hash, &p.kind) == (&i.channel, &i.hash, &i.kind)
+            };
+            match outbox.iter_mut().find(same) {
+                Some(row) => {
+                    let created_on = row.0.created_on;
+                    *row = (PendingNotification { created_on, ..i.clone() }, until);
+                }
+                None => outbox.push((i.clone(), until)),
+            }
+        }
+        Ok(())
+    }
+
+    fn claim_pending_notifications(
+        &self,
+        channel: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<PendingNotification>, StoreError> {
+        let (now, until) = lease_clock(lease);
+        let groups = self.lock();
+        let mut outbox = self.outbox();
+        // Rows of deleted groups go, as ON DELETE CASCADE does.
+        outbox.retain(|(p, _)| groups.contains_key(&p.hash));
+        let mut free: Vec<&mut (PendingNotification, i64)> =
+            outbox.iter_mut().filter(|(p, at)| p.channel == channel && *at <= now).collect();
+        free.sort_by_key(|a| a.0.created_on);
+        Ok(free
+            .into_iter()
+            .take(limit as usize)
+            .map(|row| {
+                row.1 = until;
+                row.0.clone()
+            })
+            .collect())
+    }
+
+    fn release_pending_notification(&self, channel: &str, id: &str) -> Result<(), StoreError> {
+        for row in self.outbox().iter_mut().filter(|(p, at)| p.channel == channel && p.id == id && *at < DELIVERED) {
+            row.1 = 0;
+        }
+        Ok(())
+    }
+
+    fn finish_pending_notification(&self, channel: &str, id: &str, delivered: bool) -> Result<bool, StoreError> {
+        let mut groups = self.lock();
+        let mut outbox = self.outbox();
+        let Some(at) = outbox.iter().position(|(p, at)| p.channel == channel && p.id == id && *at < DELIVERED) else {
+            return Ok(false);
+        };
+        let hash = outbox[at].0.hash.clone();
+        if delivered {
+            outbox[at].1 = DELIVERED;
+        } else {
+            outbox.remove(at);
+        }
+        if !outbox.iter().any(|(o, at)| o.hash == hash && *at < DELIVERED) {
+            let reached = outbox.iter().any(|(o, at)| o.hash == hash && *at == DELIVERED);
+            if reached && let Some(e) = groups.get_mut(&hash) {
+                e.group.summary.notification_sent = true;
+            }
+            outbox.retain(|(o, _)| o.hash != hash);
+        }
+        Ok(true)
     }
 }
 

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -175,6 +176,74 @@ pub trait StoreQuery: Send + Sync + 'static {
 
     /// Keeps the ticket reference (an id or URL) raised for the group.
     fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError>;
+
+    // The notification outbox: what each channel still owes (see
+    // [`PendingNotification`]). The defaults keep nothing, so that a store
+    // of yours keeps compiling; the notification worker then holds what is
+    // undelivered in memory only, for this process.
+
+    /// Keeps `items` until their channel delivers them, claimed by this
+    /// process for `lease` (another process does not take them meanwhile),
+    /// and sets `notification_sent` to false on their groups: something is
+    /// owed. An item with the `(channel, hash, kind)` of one already kept
+    /// replaces it.
+    fn put_pending_notifications(&self, items: &[PendingNotification], lease: Duration) -> Result<(), StoreError> {
+        let _ = (items, lease);
+        Err(StoreError::Unsupported("a notification outbox"))
+    }
+
+    /// Claims for `lease` up to `limit` of what `channel` owes, oldest first,
+    /// among what no live claim holds: those released, those of a process
+    /// that ended, those whose claim ran out.
+    fn claim_pending_notifications(
+        &self,
+        channel: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<PendingNotification>, StoreError> {
+        let _ = (channel, limit, lease);
+        Err(StoreError::Unsupported("a notification outbox"))
+    }
+
+    /// Gives back the claim on a notification that could not be delivered
+    /// now: any process (this one included) may take it again.
+    fn release_pending_notification(&self, channel: &str, id: &str) -> Result<(), StoreError> {
+        let _ = (channel, id);
+        Err(StoreError::Unsupported("a notification outbox"))
+    }
+
+    /// Ends a notification that `channel` delivered (`delivered`) or gave up
+    /// on. Once the group is owed nothing more on any channel, and at least
+    /// one delivered, sets the group's `notification_sent`. (A delivered row
+    /// stays as a marker until then.) Returns whether the notification was
+    /// still owed.
+    fn finish_pending_notification(&self, channel: &str, id: &str, delivered: bool) -> Result<bool, StoreError> {
+        let _ = (channel, id, delivered);
+        Err(StoreError::Unsupported("a notification outbox"))
+    }
+}
+
+/// A notification that a channel (an email notifier, a webhook, a ticket
+/// system) has not delivered yet: one row of `notification_outbox`.
+///
+/// The store keeps it opaque: `payload` is JSON text written and read by the
+/// notification worker (the reason, the count and the masked occurrence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingNotification {
+    /// The notification's id: the idempotency key (`Idempotency-Key`
+    /// header, `Message-ID`) of every try to deliver it.
+    pub id: String,
+    /// The channel's name (`email`, `webhook`, `slack`, `github`, …).
+    pub channel: String,
+    /// The group.
+    pub hash: String,
+    /// `new`, `regressed`, `every` or `reminder`: a group is owed at most
+    /// one notification of each kind per channel.
+    pub kind: String,
+    /// What to send, as JSON text.
+    pub payload: String,
+    /// When it was first kept.
+    pub created_on: Timestamp,
 }
 
 /// A shared store is a store: keep an `Arc` of it to reach it after handing
@@ -215,6 +284,23 @@ impl<T: StoreQuery + ?Sized> StoreQuery for std::sync::Arc<T> {
     }
     fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError> {
         (**self).set_ticket(hash, ticket)
+    }
+    fn put_pending_notifications(&self, items: &[PendingNotification], lease: Duration) -> Result<(), StoreError> {
+        (**self).put_pending_notifications(items, lease)
+    }
+    fn claim_pending_notifications(
+        &self,
+        channel: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<PendingNotification>, StoreError> {
+        (**self).claim_pending_notifications(channel, limit, lease)
+    }
+    fn release_pending_notification(&self, channel: &str, id: &str) -> Result<(), StoreError> {
+        (**self).release_pending_notification(channel, id)
+    }
+    fn finish_pending_notification(&self, channel: &str, id: &str, delivered: bool) -> Result<bool, StoreError> {
+        (**self).finish_pending_notification(channel, id, delivered)
     }
 }
 
@@ -627,6 +713,19 @@ pub fn render_traceback(o: &Occurrence) -> String {
         }
     }
     s
+}
+
+/// `lease_until` of a row that its channel delivered, kept as a marker
+/// until the group's other channels are done: no claim takes it, and it
+/// tells that the group's notification reached someone.
+pub(crate) const DELIVERED: i64 = i64::MAX;
+
+/// Now, and the end of a claim of `lease` from now, in Unix milliseconds:
+/// the `lease_until` column of `notification_outbox`.
+pub(crate) fn lease_clock(lease: Duration) -> (i64, i64) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    (ms(now), ms(now).saturating_add(ms(lease)))
 }
 
 /// The hour of `t`, as `group_hours` and [`StoreQuery::hourly_counts`] count them: Unix time / 3600.

@@ -21,15 +21,19 @@ use super::backtraces::{BatchBacktraces, missing_backtrace};
 use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
-    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Pruned, Retention,
-    Status, StoreError, StoreQuery, StoreWrite, hours_since, mask_password, render_traceback,
+    Cause, ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
+    PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hours_since, lease_clock,
+    mask_password, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
 
 /// The migrations, in order. Version N of the schema has the first N applied.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/postgres/0001_initial.sql"), include_str!("migrations/postgres/0002_batches.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/postgres/0001_initial.sql"),
+    include_str!("migrations/postgres/0002_batches.sql"),
+    include_str!("migrations/postgres/0003_notification_outbox.sql"),
+];
 
 /// The advisory lock that serializes migrations when a fleet starts at once.
 const MIGRATION_LOCK: i64 = 0x6572_7274_7261_636b; // "errtrack"
@@ -902,6 +906,110 @@ impl StoreQuery for PostgresStore {
         let (hash, ticket) = (hash.to_owned(), opt_text(ticket));
         self.update("UPDATE exceptions SET ticket_raised = $2 WHERE hash = $1", move || {
             vec![Box::new(hash.clone()), Box::new(ticket.clone())]
+        })
+    }
+
+    // The notification outbox (migration postgres/0003). Each call is one
+    // transaction that may run twice on a fresh connection (see `with_conn`).
+
+    fn put_pending_notifications(&self, items: &[PendingNotification], lease: Duration) -> Result<(), StoreError> {
+        const PUT: &str = "
+            INSERT INTO notification_outbox AS o (channel, hash, kind, id, payload, created_on, lease_until)
+            SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM exceptions WHERE hash = $2)
+            ON CONFLICT (channel, hash, kind) DO UPDATE SET
+                id = excluded.id, payload = excluded.payload, lease_until = excluded.lease_until";
+        const OWED: &str = "UPDATE exceptions SET notification_sent = false WHERE hash = $1";
+        let (_, until) = lease_clock(lease);
+        let items = items.to_vec();
+        self.with_conn(move |client, cache| {
+            let put = prepared(client, cache, PUT)?;
+            let owed = prepared(client, cache, OWED)?;
+            let mut tx = client.transaction()?;
+            for i in &items {
+                let (payload, created) = (text(&i.payload), i.created_on.to_string());
+                tx.execute(&put, &[&i.channel, &i.hash, &i.kind, &i.id, &payload, &created, &until])?;
+                tx.execute(&owed, &[&i.hash])?;
+            }
+            tx.commit()
+        })
+    }
+
+    fn claim_pending_notifications(
+        &self,
+        channel: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<PendingNotification>, StoreError> {
+        // SKIP LOCKED: two processes claiming at once take different rows.
+        const CLAIM: &str = "
+            UPDATE notification_outbox SET lease_until = $3
+            WHERE (channel, id) IN (SELECT channel, id FROM notification_outbox
+                                    WHERE channel = $1 AND lease_until <= $2
+                                    ORDER BY created_on LIMIT $4 FOR UPDATE SKIP LOCKED)
+            RETURNING id, channel, hash, kind, payload, created_on";
+        let (now, until) = lease_clock(lease);
+        let channel = channel.to_owned();
+        let rows = self.with_conn(move |client, cache| {
+            let stmt = prepared(client, cache, CLAIM)?;
+            client.query(&stmt, &[&channel, &now, &until, &i64::from(limit)])
+        })?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let created: String = r.try_get(5).map_err(corrupt)?;
+            out.push(PendingNotification {
+                id: r.try_get(0).map_err(corrupt)?,
+                channel: r.try_get(1).map_err(corrupt)?,
+                hash: r.try_get(2).map_err(corrupt)?,
+                kind: r.try_get(3).map_err(corrupt)?,
+                payload: r.try_get(4).map_err(corrupt)?,
+                created_on: Timestamp::parse(&created)
+                    .ok_or_else(|| StoreError::Corrupt(format!("notification_outbox.created_on {created:?}").into()))?,
+            });
+        }
+        out.sort_by_key(|a| a.created_on);
+        Ok(out)
+    }
+
+    fn release_pending_notification(&self, channel: &str, id: &str) -> Result<(), StoreError> {
+        let (channel, id) = (channel.to_owned(), id.to_owned());
+        self.update(
+            "UPDATE notification_outbox SET lease_until = 0 WHERE channel = $1 AND id = $2 AND lease_until < $3",
+            move || vec![Box::new(channel.clone()), Box::new(id.clone()), Box::new(DELIVERED)],
+        )
+        .map(|_| ())
+    }
+
+    fn finish_pending_notification(&self, channel: &str, id: &str, delivered: bool) -> Result<bool, StoreError> {
+        const MARK: &str = "UPDATE notification_outbox SET lease_until = $3
+                            WHERE channel = $1 AND id = $2 AND lease_until < $3 RETURNING hash";
+        const FORGET: &str = "DELETE FROM notification_outbox
+                              WHERE channel = $1 AND id = $2 AND lease_until < $3 RETURNING hash";
+        // Locks the group's row: two channels finishing at once see each other.
+        const LOCK: &str = "SELECT 1 FROM exceptions WHERE hash = $1 FOR UPDATE";
+        const OWED: &str = "SELECT 1 FROM notification_outbox WHERE hash = $1 AND lease_until < $2";
+        const SENT: &str = "UPDATE exceptions SET notification_sent = true WHERE hash = $1 AND EXISTS
+                            (SELECT 1 FROM notification_outbox WHERE hash = $1 AND lease_until = $2)";
+        const DONE: &str = "DELETE FROM notification_outbox WHERE hash = $1";
+        let (channel, id) = (channel.to_owned(), id.to_owned());
+        self.with_conn(move |client, cache| {
+            let end = prepared(client, cache, if delivered { MARK } else { FORGET })?;
+            let (lock, owed, sent, done) = (
+                prepared(client, cache, LOCK)?,
+                prepared(client, cache, OWED)?,
+                prepared(client, cache, SENT)?,
+                prepared(client, cache, DONE)?,
+            );
+            let mut tx = client.transaction()?;
+            let hash: Option<String> = tx.query_opt(&end, &[&channel, &id, &DELIVERED])?.map(|r| r.get(0));
+            if let Some(hash) = &hash {
+                tx.query_opt(&lock, &[hash])?;
+                if tx.query_opt(&owed, &[hash, &DELIVERED])?.is_none() {
+                    tx.execute(&sent, &[hash, &DELIVERED])?;
+                    tx.execute(&done, &[hash])?;
+                }
+            }
+            tx.commit()?;
+            Ok(hash.is_some())
         })
     }
 }

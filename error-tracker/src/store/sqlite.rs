@@ -14,8 +14,9 @@ use super::backtraces::{BatchBacktraces, missing_backtrace};
 use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::{
-    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest, Pruned, Retention,
-    Status, StoreError, StoreQuery, StoreWrite, hours_since, render_traceback,
+    Cause, ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
+    PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hours_since, lease_clock,
+    render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -26,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_list_indexes.sql"),
     include_str!("migrations/0003_group_search.sql"),
     include_str!("migrations/0004_pruned.sql"),
+    include_str!("migrations/0005_notification_outbox.sql"),
 ];
 
 /// How long a connection waits for another writer's lock.
@@ -610,6 +612,93 @@ impl StoreQuery for SqliteStore {
 
     fn set_ticket(&self, hash: &str, ticket: Option<&str>) -> Result<bool, StoreError> {
         self.update("UPDATE exceptions SET ticket_raised = ?2 WHERE hash = ?1", params![hash, ticket])
+    }
+
+    // The notification outbox (migration 0005).
+
+    fn put_pending_notifications(&self, items: &[PendingNotification], lease: Duration) -> Result<(), StoreError> {
+        const PUT: &str = "
+            INSERT INTO notification_outbox (channel, hash, kind, id, payload, created_on, lease_until)
+            SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM exceptions WHERE hash = ?2)
+            ON CONFLICT (channel, hash, kind) DO UPDATE SET
+                id = excluded.id, payload = excluded.payload, lease_until = excluded.lease_until";
+        const OWED: &str = "UPDATE exceptions SET notification_sent = 0 WHERE hash = ?1";
+        let (_, until) = lease_clock(lease);
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+        {
+            let mut put = tx.prepare_cached(PUT).map_err(db_err)?;
+            let mut owed = tx.prepare_cached(OWED).map_err(db_err)?;
+            for i in items {
+                let created = i.created_on.to_string();
+                put.execute(params![i.channel, i.hash, i.kind, i.id, i.payload, created, until]).map_err(db_err)?;
+                owed.execute([&i.hash]).map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn claim_pending_notifications(
+        &self,
+        channel: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<PendingNotification>, StoreError> {
+        const CLAIM: &str = "
+            UPDATE notification_outbox SET lease_until = ?3
+            WHERE rowid IN (SELECT rowid FROM notification_outbox WHERE channel = ?1 AND lease_until <= ?2
+                            ORDER BY created_on LIMIT ?4)
+            RETURNING id, channel, hash, kind, payload, created_on";
+        let (now, until) = lease_clock(lease);
+        let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stmt = conn.prepare_cached(CLAIM).map_err(db_err)?;
+        let rows = stmt
+            .query_map(params![channel, now, until, i64::from(limit)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, String>(5)?))
+            })
+            .map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, channel, hash, kind, payload, created) = row.map_err(db_err)?;
+            let created_on = Timestamp::parse(&created)
+                .ok_or_else(|| StoreError::Corrupt(format!("notification_outbox.created_on {created:?}").into()))?;
+            out.push(PendingNotification { id, channel, hash, kind, payload, created_on });
+        }
+        out.sort_by_key(|a| a.created_on);
+        Ok(out)
+    }
+
+    fn release_pending_notification(&self, channel: &str, id: &str) -> Result<(), StoreError> {
+        self.update(
+            "UPDATE notification_outbox SET lease_until = 0 WHERE channel = ?1 AND id = ?2 AND lease_until < ?3",
+            params![channel, id, DELIVERED],
+        )
+        .map(|_| ())
+    }
+
+    fn finish_pending_notification(&self, channel: &str, id: &str, delivered: bool) -> Result<bool, StoreError> {
+        const MARK: &str = "UPDATE notification_outbox SET lease_until = ?3
+                            WHERE channel = ?1 AND id = ?2 AND lease_until < ?3 RETURNING hash";
+        const FORGET: &str = "DELETE FROM notification_outbox
+                              WHERE channel = ?1 AND id = ?2 AND lease_until < ?3 RETURNING hash";
+        const OWED: &str = "SELECT 1 FROM notification_outbox WHERE hash = ?1 AND lease_until < ?2";
+        const SENT: &str = "UPDATE exceptions SET notification_sent = 1 WHERE hash = ?1 AND EXISTS
+                            (SELECT 1 FROM notification_outbox WHERE hash = ?1 AND lease_until = ?2)";
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+        let hash: Option<String> = tx
+            .query_row(if delivered { MARK } else { FORGET }, params![channel, id, DELIVERED], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        if let Some(hash) = &hash {
+            let owed = tx.query_row(OWED, params![hash, DELIVERED], |_| Ok(())).optional().map_err(db_err)?;
+            if owed.is_none() {
+                tx.execute(SENT, params![hash, DELIVERED]).map_err(db_err)?;
+                tx.execute("DELETE FROM notification_outbox WHERE hash = ?1", [hash]).map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(hash.is_some())
     }
 }
 

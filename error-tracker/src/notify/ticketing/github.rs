@@ -37,7 +37,7 @@ impl GithubIssues {
             repo: repo.into(),
             token: token.into(),
             labels: Vec::new(),
-            client: Client::new(Duration::from_secs(10)),
+            client: Client::new(crate::notify::http::DEFAULT_TIMEOUT),
         }
     }
 
@@ -63,14 +63,14 @@ impl GithubIssues {
         self
     }
 
-    fn call(&self, method: Method, path: &str, body: &impl Serialize) -> Result<Value, NotifyError> {
+    fn call(&self, method: Method, path: &str, key: &str, body: &impl Serialize) -> Result<Value, NotifyError> {
         let auth = format!("Bearer {}", self.token);
         let headers = [
             ("Authorization", auth.as_str()),
             ("Accept", "application/vnd.github+json"),
             ("X-GitHub-Api-Version", "2022-11-28"),
         ];
-        self.client.send_json(method, &format!("{}/repos/{}{path}", self.api, self.repo), &headers, body)
+        self.client.send_json(method, &format!("{}/repos/{}{path}", self.api, self.repo), &headers, key, body)
     }
 }
 
@@ -92,12 +92,16 @@ struct Comment {
 }
 
 impl Ticketing for GithubIssues {
+    fn channel_name(&self) -> String {
+        "github".to_owned()
+    }
+
     fn raise_ticket(&self, n: &Notification) -> Result<String, NotifyError> {
         // A fence longer than any backtick run in the text cannot be closed by it.
         let fence = "`".repeat(longest_backtick_run(&n.body).max(2) + 1);
         let body = format!("{}\n\n{fence}text\n{}\n{fence}\n", n.url, n.body);
-        let answer =
-            self.call(Method::Post, "/issues", &NewIssue { title: &n.subject, body: &body, labels: &self.labels })?;
+        let issue = NewIssue { title: &n.subject, body: &body, labels: &self.labels };
+        let answer = self.call(Method::Post, "/issues", &n.id, &issue)?;
         match (&answer["html_url"], &answer["number"]) {
             (Value::String(url), _) => Ok(url.clone()),
             (_, Value::Number(num)) => Ok(format!("{}#{num}", self.repo)),
@@ -111,9 +115,9 @@ impl Ticketing for GithubIssues {
     fn update_ticket(&self, reference: &str, n: &Notification) -> Result<(), NotifyError> {
         let id = ticket_id(reference);
         if n.reason == Reason::Regressed {
-            self.call(Method::Patch, &format!("/issues/{id}"), &State { state: "open" })?;
+            self.call(Method::Patch, &format!("/issues/{id}"), &format!("{}-reopen", n.id), &State { state: "open" })?;
         }
-        self.call(Method::Post, &format!("/issues/{id}/comments"), &Comment { body: comment_text(n) })?;
+        self.call(Method::Post, &format!("/issues/{id}/comments"), &n.id, &Comment { body: comment_text(n) })?;
         Ok(())
     }
 }

@@ -41,7 +41,7 @@ impl Jira {
             project: project.into(),
             auth: format!("Basic {}", base64(format!("{email}:{api_token}").as_bytes())),
             issue_type: "Bug".to_owned(),
-            client: Client::new(Duration::from_secs(10)),
+            client: Client::new(crate::notify::http::DEFAULT_TIMEOUT),
         }
     }
 
@@ -57,9 +57,9 @@ impl Jira {
         self
     }
 
-    fn post(&self, path: &str, body: &impl Serialize) -> Result<Value, NotifyError> {
+    fn post(&self, path: &str, key: &str, body: &impl Serialize) -> Result<Value, NotifyError> {
         let headers = [("Authorization", self.auth.as_str())];
-        self.client.send_json(Method::Post, &format!("{}/rest/api/2{path}", self.base), &headers, body)
+        self.client.send_json(Method::Post, &format!("{}/rest/api/2{path}", self.base), &headers, key, body)
     }
 }
 
@@ -92,6 +92,10 @@ struct Comment {
 }
 
 impl Ticketing for Jira {
+    fn channel_name(&self) -> String {
+        "jira".to_owned()
+    }
+
     fn raise_ticket(&self, n: &Notification) -> Result<String, NotifyError> {
         let description = format!("{}\n\n{{noformat}}\n{}\n{{noformat}}", n.url, n.body.replace("{noformat}", ""));
         let fields = Fields {
@@ -100,7 +104,7 @@ impl Ticketing for Jira {
             description: &description,
             issuetype: Name { name: &self.issue_type },
         };
-        let answer = self.post("/issue", &NewIssue { fields })?;
+        let answer = self.post("/issue", &n.id, &NewIssue { fields })?;
         match answer["key"].as_str() {
             Some(key) => Ok(format!("{}/browse/{key}", self.base)),
             None => Err(NotifyError::BadResponse {
@@ -111,7 +115,7 @@ impl Ticketing for Jira {
     }
 
     fn update_ticket(&self, reference: &str, n: &Notification) -> Result<(), NotifyError> {
-        self.post(&format!("/issue/{}/comment", ticket_id(reference)), &Comment { body: comment_text(n) })?;
+        self.post(&format!("/issue/{}/comment", ticket_id(reference)), &n.id, &Comment { body: comment_text(n) })?;
         Ok(())
     }
 }

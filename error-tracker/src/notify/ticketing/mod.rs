@@ -1,6 +1,7 @@
 //! Built-in [`Ticketing`](crate::Ticketing) implementations: GitHub Issues,
 //! Jira, and a generic webhook. All use one blocking HTTP client, on the
-//! notification worker thread.
+//! ticketing channel's own worker thread, and send the notification id as
+//! an `Idempotency-Key` header.
 
 mod github;
 mod jira;

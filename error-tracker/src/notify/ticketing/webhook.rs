@@ -32,7 +32,7 @@ pub struct WebhookTicketing {
 impl WebhookTicketing {
     /// Posts to `url`, with a 10 s timeout.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), headers: Vec::new(), client: Client::new(Duration::from_secs(10)) }
+        Self { url: url.into(), headers: Vec::new(), client: Client::new(crate::notify::http::DEFAULT_TIMEOUT) }
     }
 
     /// Adds a header to every request, e.g. an `Authorization` token.
@@ -59,7 +59,7 @@ impl WebhookTicketing {
             occurrence: &n.occurrence,
         };
         let headers: Vec<(&str, &str)> = self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        self.client.send_json(Method::Post, &self.url, &headers, &body)
+        self.client.send_json(Method::Post, &self.url, &headers, &n.id, &body)
     }
 }
 
@@ -77,6 +77,10 @@ struct Payload<'a> {
 }
 
 impl Ticketing for WebhookTicketing {
+    fn channel_name(&self) -> String {
+        "ticket-webhook".to_owned()
+    }
+
     fn raise_ticket(&self, n: &Notification) -> Result<String, NotifyError> {
         let answer = self.post("create", None, n)?;
         ["ticket", "id", "key", "url"]
