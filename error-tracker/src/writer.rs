@@ -173,8 +173,10 @@ impl Writer {
             self.release_held();
             self.take_repeats();
             self.write();
-            self.finish_flushes();
+            // Before the flushes are told: a flush (the guard's, at exit)
+            // then finds the store idle.
             self.prune();
+            self.finish_flushes();
         }
     }
 

@@ -400,10 +400,24 @@ impl StoreWrite for SqliteStore {
 
     /// Folds the WAL into the file (`PRAGMA wal_checkpoint(TRUNCATE)`), so
     /// that the file alone, copied elsewhere, holds everything. It waits for
-    /// other connections' transactions at most [`CLOSE_TIMEOUT`], and not at
-    /// all for this store's writer, should a write still run.
+    /// other connections' transactions at most [`CLOSE_TIMEOUT`], and as long
+    /// for this store's writer connection, should a write or prune still run.
     fn close(&self) -> Result<(), StoreError> {
-        let Ok(conn) = self.writer.try_lock() else { return Ok(()) };
+        // The writer's connection may be in use a moment longer (a prune
+        // after the last write): wait for it, as long as for a checkpoint.
+        let deadline = std::time::Instant::now() + CLOSE_TIMEOUT;
+        let conn = loop {
+            match self.writer.try_lock() {
+                Ok(conn) => break conn,
+                Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Busy("the writer's connection stayed in use; the WAL is kept".into()));
+                }
+            }
+        };
         conn.busy_timeout(CLOSE_TIMEOUT).map_err(db_err)?;
         let checkpoint = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
         conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
