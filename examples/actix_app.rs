@@ -201,8 +201,8 @@ pub async fn serve(listener: std::net::TcpListener, run_for: Option<Duration>) -
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = error_tracker::Config::from_env()?;
-    let db = config.database_location().clone();
-    let prefix = config.url_prefix().to_owned();
+    let db = config.get_database().clone();
+    let prefix = config.get_url_prefix().to_owned();
     let _guard = error_tracker::init(config)?;
     let addr = std::env::args().nth(1).or_else(|| std::env::var("APP_ADDR").ok());
     let addr = addr.unwrap_or_else(|| "127.0.0.1:8080".to_owned());

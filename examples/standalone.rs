@@ -111,7 +111,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    let where_ = match error_tracker::config().expect("initialized").database_location() {
+    let where_ = match error_tracker::config().expect("initialized").get_database() {
         Database::Sqlite(p) => p.display().to_string(),
         Database::Postgres(_) => "the PostgreSQL database".into(),
     };

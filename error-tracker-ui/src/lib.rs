@@ -102,7 +102,7 @@ impl ErrorTrackerUi {
     /// A UI over `store` with the prefix (`APP_ERROR_URL_PREFIX`) and page
     /// size (`EXCEPTION_APP_DEFAULT_LIST_SIZE`) of `config`.
     pub fn from_config(config: &Config, store: Arc<dyn StoreQuery>) -> Self {
-        Self::new(store).prefix(config.url_prefix()).page_size(config.page_size())
+        Self::new(store).prefix(config.get_url_prefix()).page_size(config.get_list_size())
     }
 
     /// A UI over the store of the tracker that [`error_tracker::init`]

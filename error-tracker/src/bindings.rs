@@ -258,7 +258,7 @@ impl<'a> Frame<'a> {
     }
 
     fn admit(&self, t: &Tracker, ret_name: &'static str) -> Admission {
-        crate::budget::admit(t, crate::budget::key(std::ptr::from_ref(self.site).cast(), ret_name, self.line.get()))
+        t.admit(crate::budget::key(std::ptr::from_ref(self.site).cast(), ret_name, self.line.get()))
     }
 
     /// Binds slot `k`, the name at `name`, to `value`, rendered by `render`.

@@ -21,8 +21,6 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use crate::tracker::Tracker;
-
 /// How many sites have a budget. Past that (a program with more failing
 /// sites than this), a site is always captured in detail.
 const SLOTS: usize = 4096;
@@ -88,23 +86,19 @@ pub(crate) fn key(site: *const (), type_name: &'static str, line: u32) -> u64 {
     h | 1
 }
 
-/// Decides whether the occurrence of the site `key` is captured in detail.
+/// Decides whether the occurrence of the site `key` is captured in detail,
+/// with `budget` occurrences per site and second (`None`: every one).
 #[inline]
-pub(crate) fn admit(t: &Tracker, key: u64) -> Admission {
-    if t.fingerprint.is_some() || t.detail_budget == u32::MAX {
-        return Admission::Detail(None);
-    }
+pub(crate) fn admit(budget: Option<u32>, key: u64) -> Admission {
+    let Some(budget) = budget else { return Admission::Detail(None) };
     let Some(i) = find(key) else { return Admission::Detail(None) };
     let s = &TABLE[i as usize];
-    let budget = t.detail_budget;
     // The load first: in a storm the budget is spent, and the slot's line
     // is then only read (and `repeats` written) by the failing threads.
     if s.used.load(Ordering::Relaxed) < budget && s.used.fetch_add(1, Ordering::Relaxed) < budget {
         return Admission::Detail(Some(SiteSlot(i)));
     }
     s.repeats.fetch_add(1, Ordering::Relaxed);
-    // Counted: the web integrations must not record the response instead.
-    crate::context::mark_request_recorded();
     Admission::Counted
 }
 

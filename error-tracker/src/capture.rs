@@ -10,7 +10,7 @@ use std::fmt;
 use crate::__private::RecordedAt;
 use crate::context::current_request;
 use crate::mask::render::bounded_format;
-use crate::occurrence::{CaptureSite, Occurrence, PanicInfo, Variable};
+use crate::occurrence::{CaptureSite, EventId, Occurrence, PanicInfo, Variable};
 use crate::timestamp::Timestamp;
 use crate::tracker::{Pending, Tracker};
 
@@ -23,40 +23,6 @@ const MAX_SOURCES: usize = 32;
 // masking, the request context and the notifiers use without importing the
 // capture path; these names stay here for the callers that use them so.
 pub(crate) use crate::reentry::{State, guarded, state, with_state};
-
-/// The id of a recorded occurrence: a UUID v4, stored with it, like Sentry's
-/// event id. It is nil when nothing was recorded (before [`init`](crate::init),
-/// or for an error raised while recording).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct EventId(pub(crate) u128);
-
-impl EventId {
-    /// The nil id: nothing was recorded.
-    pub const fn nil() -> Self {
-        EventId(0)
-    }
-
-    /// Whether nothing was recorded.
-    pub const fn is_nil(self) -> bool {
-        self.0 == 0
-    }
-
-    pub(crate) fn new_v4() -> Self {
-        EventId(uuid::Uuid::new_v4().as_u128())
-    }
-}
-
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&uuid::Uuid::from_u128(self.0).hyphenated(), f)
-    }
-}
-
-impl fmt::Debug for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EventId({self})")
-    }
-}
 
 /// The instruction addresses of the current stack, innermost first, unresolved.
 ///

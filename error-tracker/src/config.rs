@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::init_error::InitError;
 use crate::mask::{DefaultMasking, Masking};
+use crate::notify::{Notifier, SmtpSettings, Ticketing};
 use crate::store::Store;
 
 /// A fingerprint function: the symbolized, masked occurrence in, the group
@@ -93,6 +95,11 @@ impl fmt::Debug for Database {
 
 /// The settings of the tracker, passed to [`init`](crate::init).
 ///
+/// Each setting has a method named for it that sets it (`url_prefix(..)`,
+/// `list_size(..)`, `track_all(..)`) and, where it can be read back, one
+/// with `get_` in front (`get_url_prefix()`), as `std::process::Command`
+/// names its own.
+///
 /// ```
 /// use std::time::Duration;
 /// let config = error_tracker::Config::default()
@@ -100,7 +107,7 @@ impl fmt::Debug for Database {
 ///     .masked_keys(["password", "secret", "card"])
 ///     .release("my-app@1.2.3")
 ///     .flush_timeout(Duration::from_secs(2));
-/// assert_eq!(config.url_prefix(), "/dev/error");
+/// assert_eq!(config.get_url_prefix(), "/dev/error");
 /// ```
 #[derive(Clone)]
 pub struct Config {
@@ -185,60 +192,6 @@ impl fmt::Debug for Config {
             .field("retention", &self.retention)
             .field("notify", &self.notify)
             .finish()
-    }
-}
-
-/// Why [`init`](crate::init) or [`Config::from_env`] failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum InitError {
-    /// A setting has a value that cannot be used.
-    InvalidSetting {
-        /// The setting (environment variable) name.
-        name: &'static str,
-        /// The value given.
-        value: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The store cannot be opened.
-    Store(crate::StoreError),
-    /// A feature needed by the configuration is not compiled in.
-    FeatureDisabled {
-        /// The Cargo feature to enable.
-        feature: &'static str,
-        /// What needs it.
-        needed_for: String,
-    },
-    /// `init` was already called in this process.
-    AlreadyInitialized,
-    /// The background writer thread could not be started.
-    Spawn(std::io::Error),
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InitError::InvalidSetting { name, value, reason } => {
-                write!(f, "invalid value {value:?} for {name}: {reason}")
-            }
-            InitError::Store(e) => write!(f, "{e}"),
-            InitError::FeatureDisabled { feature, needed_for } => {
-                write!(f, "{needed_for} needs the `{feature}` feature of error-tracker")
-            }
-            InitError::AlreadyInitialized => f.write_str("error_tracker::init was already called in this process"),
-            InitError::Spawn(e) => write!(f, "cannot start the error-tracker writer thread: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for InitError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            InitError::Store(e) => Some(e),
-            InitError::Spawn(e) => Some(e),
-            _ => None,
-        }
     }
 }
 
@@ -365,13 +318,9 @@ impl Config {
         self
     }
 
-    /// Where the UI is mounted (default `/dev/error`).
-    pub fn url_prefix(&self) -> &str {
-        &self.url_prefix
-    }
-
-    /// Sets where the UI is mounted. A trailing `/` is removed.
-    pub fn with_url_prefix(mut self, prefix: impl Into<String>) -> Self {
+    /// Where the UI is mounted (`APP_ERROR_URL_PREFIX`, default
+    /// `/dev/error`). A trailing `/` is removed.
+    pub fn url_prefix(mut self, prefix: impl Into<String>) -> Self {
         let p = prefix.into();
         self.url_prefix = check_prefix(&p).unwrap_or(p);
         self
@@ -392,7 +341,7 @@ impl Config {
     /// }
     /// let env = |name: &str| (name == "APP_ERROR_SEND_NOTIFICATION").then(|| "false".to_owned());
     /// let config = error_tracker::Config::from_lookup(env).unwrap().notifier(Print);
-    /// assert!(!config.notifications_enabled());
+    /// assert!(!config.get_send_notification());
     /// ```
     pub fn send_notification(mut self, on: bool) -> Self {
         self.send_notification = on;
@@ -467,7 +416,7 @@ impl Config {
     /// use std::time::Duration;
     /// use error_tracker::{Config, Retention};
     /// let limits = Retention { max_groups: Some(1_000), max_bytes: None, max_age: Some(Duration::from_secs(86_400)) };
-    /// assert_eq!(Config::default().retention(limits).retention_limits(), limits);
+    /// assert_eq!(Config::default().retention(limits).get_retention(), limits);
     /// ```
     pub fn retention(mut self, limits: crate::store::Retention) -> Self {
         self.retention = limits;
@@ -475,7 +424,7 @@ impl Config {
     }
 
     /// The retention limits (see [`retention`](Self::retention)).
-    pub fn retention_limits(&self) -> crate::store::Retention {
+    pub fn get_retention(&self) -> crate::store::Retention {
         self.retention
     }
 
@@ -565,53 +514,144 @@ impl Config {
         self
     }
 
-    /// The largest request body captured, in bytes.
-    pub fn body_limit(&self) -> usize {
+    /// Where the UI is mounted: see [`url_prefix`](Self::url_prefix).
+    pub fn get_url_prefix(&self) -> &str {
+        &self.url_prefix
+    }
+
+    /// The largest request body captured, in bytes: see [`max_body_size`](Self::max_body_size).
+    pub fn get_max_body_size(&self) -> usize {
         self.max_body_size
     }
 
     /// The masking rules in effect: the custom ones, or the defaults built
     /// from [`masked_keys`](Self::masked_keys) and [`mask_with`](Self::mask_with).
-    pub fn masking_rules(&self) -> Arc<dyn Masking> {
+    pub fn get_masking(&self) -> Arc<dyn Masking> {
         match &self.masking {
             Some(m) => m.clone(),
             None => Arc::new(DefaultMasking::new(self.masked_keys.clone(), self.mask_with.clone())),
         }
     }
 
-    /// The configured database.
-    pub fn database_location(&self) -> &Database {
+    /// The configured database: see [`database`](Self::database).
+    pub fn get_database(&self) -> &Database {
         &self.database
     }
 
-    /// Whether notifications are on.
-    pub fn notifications_enabled(&self) -> bool {
+    /// Whether notifications are on: see [`send_notification`](Self::send_notification).
+    pub fn get_send_notification(&self) -> bool {
         self.send_notification && !self.notify.off
     }
 
-    /// The notification recipients.
-    pub fn recipients(&self) -> &[String] {
+    /// The notification recipients: see [`recipient_emails`](Self::recipient_emails).
+    pub fn get_recipient_emails(&self) -> &[String] {
         &self.recipient_emails
     }
 
-    /// The notification subject prefix.
-    pub fn subject(&self) -> &str {
+    /// The notification subject prefix: see [`subject_prefix`](Self::subject_prefix).
+    pub fn get_subject_prefix(&self) -> &str {
         &self.subject_prefix
     }
 
-    /// The notification sender.
-    pub fn sender(&self) -> Option<&str> {
+    /// The notification sender: see [`email_sender`](Self::email_sender).
+    pub fn get_email_sender(&self) -> Option<&str> {
         self.email_sender.as_deref()
     }
 
-    /// The UI's page size.
-    pub fn page_size(&self) -> u32 {
+    /// The UI's page size: see [`list_size`](Self::list_size).
+    pub fn get_list_size(&self) -> u32 {
         self.list_size
     }
 
-    /// Whether 4xx responses are recorded too.
-    pub fn tracks_all(&self) -> bool {
+    /// Whether 4xx responses are recorded too: see [`track_all`](Self::track_all).
+    pub fn get_track_all(&self) -> bool {
         self.track_all
+    }
+}
+
+/// Notification settings. Without any of them, nothing is sent.
+impl Config {
+    /// Adds a notifier and turns notifications on, unless they were turned
+    /// off (`APP_ERROR_SEND_NOTIFICATION=false` or
+    /// [`send_notification(false)`](Self::send_notification): that wins).
+    /// Several notifiers all receive every notification, each on a queue
+    /// and thread of its own.
+    pub fn notifier(mut self, notifier: impl Notifier) -> Self {
+        self.notify.notifiers.push(Arc::new(notifier));
+        self.send_notification = !self.notify.off;
+        self
+    }
+
+    /// Opens and updates tickets with `ticketing` (on a queue and thread of
+    /// its own), unless notifications were turned off.
+    pub fn ticketing(mut self, ticketing: impl Ticketing) -> Self {
+        self.notify.ticketing = Some(Arc::new(ticketing));
+        self
+    }
+
+    /// Besides new groups and regressions, notifies each time a group's
+    /// count reaches a multiple of `n` (`APP_ERROR_NOTIFY_EVERY`; 0 turns it
+    /// off). When one write crosses several multiples (a storm), one message
+    /// says so: "reached the 1000th to 10000th occurrences"
+    /// ([`Reason::Multiples`](crate::notify::Reason::Multiples)).
+    pub fn notify_every(mut self, n: u64) -> Self {
+        self.notify.every = (n > 0).then_some(n);
+        self
+    }
+
+    /// Besides new groups and regressions, notifies a group that keeps
+    /// happening again at most once per `interval`
+    /// (`APP_ERROR_NOTIFY_INTERVAL_SECS`).
+    pub fn notify_interval(mut self, interval: Duration) -> Self {
+        self.notify.interval = (!interval.is_zero()).then_some(interval);
+        self
+    }
+
+    /// The SMTP server for notification emails (the `email` feature).
+    pub fn smtp(mut self, smtp: SmtpSettings) -> Self {
+        self.notify.smtp = Some(smtp);
+        self
+    }
+
+    /// Where the UI is reachable from a mail reader, e.g.
+    /// `https://app.example.com` (`APP_ERROR_UI_BASE_URL`): group links in
+    /// notifications are `<base><url prefix>/group/<hash>`.
+    pub fn ui_base_url(mut self, base: impl Into<String>) -> Self {
+        self.notify.ui_base_url = base.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// How often a delivery is tried in a row (default 3,
+    /// `APP_ERROR_NOTIFY_RETRIES`) and the pause after the first failure
+    /// (default 1 s, doubled after each; `APP_ERROR_NOTIFY_BACKOFF_MS`).
+    /// After the last try the channel is down: what it owes is kept and
+    /// sent once it answers again.
+    pub fn notify_retry(mut self, tries: u32, backoff: Duration) -> Self {
+        self.notify.retry = Some((tries.max(1), backoff));
+        self
+    }
+
+    /// How many notifications may wait in each channel's queue (default
+    /// 256, `APP_ERROR_NOTIFY_QUEUE_SIZE`). Past that they wait in the
+    /// store's outbox, not in memory: none is dropped (with a store that
+    /// keeps no outbox, the newest are dropped and counted).
+    pub fn notify_queue_size(mut self, n: usize) -> Self {
+        self.notify.queue_size = Some(n.max(1));
+        self
+    }
+}
+
+impl Config {
+    /// What the notification channels are set up from.
+    pub(crate) fn notify_setup(&self) -> crate::notify::Setup<'_> {
+        crate::notify::Setup {
+            settings: &self.notify,
+            send_notification: self.send_notification,
+            recipient_emails: &self.recipient_emails,
+            email_sender: self.email_sender.as_deref(),
+            subject_prefix: &self.subject_prefix,
+            url_prefix: &self.url_prefix,
+        }
     }
 }
 
@@ -673,7 +713,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.masked_keys, ["password", "card"]);
         assert_eq!(c.mask_with, "XXX");
-        assert_eq!(c.url_prefix(), "/errors");
+        assert_eq!(c.get_url_prefix(), "/errors");
         assert!(c.send_notification && c.track_all);
         assert_eq!(c.recipient_emails.len(), 2);
         assert_eq!(c.list_size, 25);

@@ -27,7 +27,6 @@ use crate::json::{Map, Value};
 use crate::mask::{Masking, mask_json_keys, truncate_string};
 use crate::occurrence::{RequestContext, Variable};
 use crate::reentry::guarded;
-use crate::tracker::Tracker;
 
 /// The default limit on a captured request body: 64 KiB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 64 * 1024;
@@ -411,10 +410,10 @@ impl RequestScope {
     /// The masked context, built on first use with the configured builder.
     /// Runs on the writer thread: should even the default builder panic, the
     /// context is left empty and the writer goes on.
-    pub(crate) fn context(&self, t: &Tracker) -> &RequestContext {
+    pub(crate) fn context(&self, builder: Option<&dyn ContextBuilder>, m: &dyn Masking) -> &RequestContext {
         self.context.get_or_init(|| {
             let mut context = None;
-            guarded(|| self.raw.with_view(&mut |view| context = Some(build_context(t, view))));
+            guarded(|| self.raw.with_view(&mut |view| context = Some(build_context(builder, m, view))));
             context.unwrap_or_default()
         })
     }
@@ -431,9 +430,8 @@ impl RequestScope {
 /// Builds the masked context of a request with the configured
 /// [`ContextBuilder`]. A custom builder that panics falls back on the
 /// default one.
-fn build_context(t: &Tracker, view: &RequestView<'_>) -> RequestContext {
-    let m = &*t.masking;
-    match &t.config.context_builder {
+fn build_context(builder: Option<&dyn ContextBuilder>, m: &dyn Masking, view: &RequestView<'_>) -> RequestContext {
+    match builder {
         Some(builder) => {
             let mut context =
                 guarded(|| builder.build(view, m)).unwrap_or_else(|| DefaultContextBuilder.build(view, m));

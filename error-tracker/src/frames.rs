@@ -46,9 +46,9 @@ use crate::json::Value;
 
 use crate::__private::Wrap;
 use crate::budget::Admission;
-use crate::capture::EventId;
 use crate::capture::{self, State};
 use crate::mask::Masking;
+use crate::occurrence::EventId;
 use crate::occurrence::{FrameSnapshot, Variable};
 use crate::tracker::{Pending, Tracker};
 

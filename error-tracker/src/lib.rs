@@ -38,6 +38,7 @@ mod config;
 mod context;
 mod fingerprint;
 mod frames;
+mod init_error;
 #[cfg(any(feature = "axum", feature = "actix"))]
 pub mod integrations;
 pub mod json;
@@ -52,7 +53,6 @@ mod timestamp;
 mod tracker;
 mod writer;
 
-pub use capture::EventId;
 pub use config::{Config, DEFAULT_MASK_WITH, DEFAULT_MASKED_KEYS, Database, InitError};
 pub use context::{ContextBuilder, DefaultContextBuilder, RequestBody, RequestView};
 pub use error_tracker_macros::{auto_track_exception, track_exception};
@@ -61,6 +61,7 @@ pub use frames::Plain;
 pub use json::Value;
 pub use mask::{DefaultMasking, Masking, mask_debug_text};
 pub use notify::{Notifier, Ticketing};
+pub use occurrence::EventId;
 pub use occurrence::{CaptureSite, FrameSnapshot, Occurrence, PanicInfo, RequestContext, StackFrame, Variable};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
@@ -126,7 +127,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
         Some(s) => s.clone(),
         None => open_store(&config)?,
     };
-    let notify = notify::start(&config, &store)?;
+    let notify = notify::start(&config.notify_setup(), &store)?;
     let (queue_tx, queue_rx) = crossbeam_channel::bounded(config.queue_capacity);
     let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
     let timeout = config.flush_timeout;
@@ -318,7 +319,7 @@ pub mod __private {
     #[inline]
     pub fn admit<T: ?Sized>(t: &Tracker, site: &'static RecordSite, _err: &T) -> Option<Admitted> {
         let key = crate::budget::key(std::ptr::from_ref(site).cast(), std::any::type_name::<T>(), 0);
-        match crate::budget::admit(t, key) {
+        match t.admit(key) {
             crate::budget::Admission::Detail(slot) => Some(Admitted(slot)),
             crate::budget::Admission::Counted => None,
         }

@@ -3,6 +3,8 @@
 //! Every string and value in an [`Occurrence`] has already been masked by the
 //! configured [`Masking`](crate::Masking) when it reaches a [`Store`](crate::Store).
 
+use std::fmt;
+
 use crate::json::Value;
 use serde::{Deserialize, Serialize};
 
@@ -156,4 +158,38 @@ pub struct RequestContext {
     /// What a [`ContextBuilder`](crate) added: user id, data center, ...
     #[serde(default)]
     pub custom: Vec<Variable>,
+}
+
+/// The id of a recorded occurrence: a UUID v4, stored with it, like Sentry's
+/// event id. It is nil when nothing was recorded (before [`init`](crate::init),
+/// or for an error raised while recording).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct EventId(pub(crate) u128);
+
+impl EventId {
+    /// The nil id: nothing was recorded.
+    pub const fn nil() -> Self {
+        EventId(0)
+    }
+
+    /// Whether nothing was recorded.
+    pub const fn is_nil(self) -> bool {
+        self.0 == 0
+    }
+
+    pub(crate) fn new_v4() -> Self {
+        EventId(uuid::Uuid::new_v4().as_u128())
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&uuid::Uuid::from_u128(self.0).hyphenated(), f)
+    }
+}
+
+impl fmt::Debug for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EventId({self})")
+    }
 }

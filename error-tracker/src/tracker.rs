@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
 
-use crate::budget::SiteSlot;
-use crate::capture::EventId;
+use crate::budget::{Admission, SiteSlot};
 use crate::config::{Config, FingerprintFn};
 use crate::context::RequestScope;
 use crate::fingerprint::fold_key;
 use crate::mask::Masking;
+use crate::occurrence::EventId;
 use crate::occurrence::{FrameSnapshot, Occurrence, Variable};
 use crate::store::Store;
 
@@ -160,8 +160,8 @@ pub struct Tracker {
     pub(crate) pid: u32,
     pub(crate) release: Option<String>,
     /// Per capture site and second, how many occurrences are captured in
-    /// detail (see `budget`).
-    pub(crate) detail_budget: u32,
+    /// detail; `None`: all (see `budget`).
+    detail_budget: Option<u32>,
     pub(crate) config: Config,
     queue: Sender<Queued>,
     pub(crate) wake: Sender<()>,
@@ -316,20 +316,36 @@ pub(crate) fn install(t: Tracker) -> Option<&'static Tracker> {
 impl Tracker {
     pub(crate) fn new(config: Config, store: Arc<dyn Store>, queue: Sender<Queued>, wake: Sender<()>) -> Self {
         Tracker {
-            masking: config.masking_rules(),
+            masking: config.get_masking(),
             store,
             fingerprint: config.fingerprint.clone(),
             in_app_prefixes: config.in_app_prefixes.clone(),
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             pid: std::process::id(),
             release: config.release.clone(),
-            detail_budget: config.detail_budget.unwrap_or(config.occurrences_per_group),
+            // A custom fingerprint may group one site's occurrences apart:
+            // none is only counted then.
+            detail_budget: Some(config.detail_budget.unwrap_or(config.occurrences_per_group))
+                .filter(|&b| b != u32::MAX && config.fingerprint.is_none()),
             config,
             queue,
             wake,
             overflow: Mutex::new(Overflow::default()),
             progress: Progress::default(),
         }
+    }
+
+    /// Whether the occurrence of the capture site `key` is captured in
+    /// detail, or only counted (see `budget`); then the request being
+    /// served is marked as having recorded it, so that the web
+    /// integrations do not record its response instead.
+    #[inline]
+    pub(crate) fn admit(&self, key: u64) -> Admission {
+        let admission = crate::budget::admit(self.detail_budget, key);
+        if matches!(admission, Admission::Counted) {
+            crate::context::mark_request_recorded();
+        }
+        admission
     }
 
     /// Hands an occurrence to the writer without blocking, and returns its

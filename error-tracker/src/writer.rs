@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, select};
 
 use crate::budget::SiteSlot;
-use crate::capture::EventId;
 use crate::capture::{self, State};
 use crate::fingerprint::{default_fingerprint, fold_key};
 use crate::mask::scrub_occurrence;
 use crate::notify::Dispatcher;
+use crate::occurrence::EventId;
 use crate::occurrence::Occurrence;
 use crate::store::{Grouped, StoreError, StoreErrorKind};
 use crate::symbolize::Symbolizer;
@@ -314,7 +314,8 @@ impl Writer {
         if let Some(scope) = request
             && occurrence.request.is_none()
         {
-            occurrence.request = Some(scope.context(self.t).clone());
+            occurrence.request =
+                Some(scope.context(self.t.config.context_builder.as_deref(), &*self.t.masking).clone());
         }
         scrub_occurrence(&*self.t.masking, &mut occurrence);
         let hash = match &self.t.fingerprint {

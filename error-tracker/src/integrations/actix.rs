@@ -89,7 +89,7 @@ where
 
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
         let service = self.service.clone();
-        let Some(t) = crate::tracker::get().filter(|t| !is_ui_path(req.path(), t.config.url_prefix())) else {
+        let Some(t) = crate::tracker::get().filter(|t| !is_ui_path(req.path(), t.config.get_url_prefix())) else {
             return Box::pin(service.call(req));
         };
         Box::pin(async move {

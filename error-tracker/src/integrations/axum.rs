@@ -271,6 +271,6 @@ where
     U::Response: IntoResponse,
     U::Future: Send + 'static,
 {
-    let prefix = crate::config().map_or("/dev/error", |c| c.url_prefix());
+    let prefix = crate::config().map_or("/dev/error", |c| c.get_url_prefix());
     if prefix.is_empty() || prefix == "/" { router.fallback_service(ui) } else { router.nest_service(prefix, ui) }
 }

@@ -19,13 +19,12 @@ use std::fmt;
 use std::ops::Index;
 use std::str::FromStr;
 
-// Typed reading is for the stores that read JSON columns back.
-#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+// Typed reading: the stores read JSON columns back, the notification
+// workers their outbox payloads.
 mod de;
 mod parse;
 mod write;
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) use de::from_str;
 pub use parse::{ParseError, ParseErrorKind};
 pub(crate) use write::to_string;

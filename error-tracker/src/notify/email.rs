@@ -12,7 +12,8 @@ use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
 
 use super::{Notification, Notifier, NotifyError, SmtpSettings, SmtpTls};
-use crate::config::{Config, InitError};
+use crate::init_error::InitError;
+use crate::notify::Setup;
 
 /// Sends each notification as an email with a plain-text and an HTML part.
 ///
@@ -91,22 +92,22 @@ impl EmailNotifier {
 
     /// The notifier `APP_ERROR_SEND_NOTIFICATION` asks for, with a clear
     /// error naming the missing setting.
-    pub(crate) fn from_config(c: &Config) -> Result<Self, InitError> {
+    pub(crate) fn from_config(c: &Setup<'_>) -> Result<Self, InitError> {
         let missing = |name: &'static str, reason: &str| InitError::InvalidSetting {
             name,
             value: String::new(),
             reason: format!("{reason}, needed to send notification emails (APP_ERROR_SEND_NOTIFICATION)"),
         };
-        let Some(smtp) = c.notify.smtp.clone() else {
+        let Some(smtp) = c.settings.smtp.clone() else {
             return Err(missing("APP_ERROR_SMTP_HOST", "no SMTP server set"));
         };
-        let Some(from) = c.email_sender.as_deref() else {
+        let Some(from) = c.email_sender else {
             return Err(missing("APP_ERROR_EMAIL_SENDER", "no sender set"));
         };
         if c.recipient_emails.is_empty() {
             return Err(missing("APP_ERROR_RECIPIENT_EMAIL", "no recipient set"));
         }
-        Self::new(smtp, from, &c.recipient_emails).map_err(|e| InitError::InvalidSetting {
+        Self::new(smtp, from, c.recipient_emails).map_err(|e| InitError::InvalidSetting {
             name: "APP_ERROR_RECIPIENT_EMAIL",
             value: c.recipient_emails.join(","),
             reason: e.to_string(),

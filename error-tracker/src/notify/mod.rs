@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, InitError};
+use crate::init_error::InitError;
 use crate::occurrence::Occurrence;
 use crate::store::{GroupSummary, Store, render_traceback};
 use crate::timestamp::Timestamp;
@@ -500,14 +500,14 @@ impl fmt::Debug for SmtpSettings {
 /// The notification settings held by [`Config`].
 #[derive(Clone, Default)]
 pub(crate) struct NotifySettings {
-    notifiers: Vec<Arc<dyn Notifier>>,
-    ticketing: Option<Arc<dyn Ticketing>>,
-    every: Option<u64>,
-    interval: Option<Duration>,
-    smtp: Option<SmtpSettings>,
+    pub(crate) notifiers: Vec<Arc<dyn Notifier>>,
+    pub(crate) ticketing: Option<Arc<dyn Ticketing>>,
+    pub(crate) every: Option<u64>,
+    pub(crate) interval: Option<Duration>,
+    pub(crate) smtp: Option<SmtpSettings>,
     pub(crate) ui_base_url: String,
-    retry: Option<(u32, Duration)>,
-    queue_size: Option<usize>,
+    pub(crate) retry: Option<(u32, Duration)>,
+    pub(crate) queue_size: Option<usize>,
     /// `APP_ERROR_SEND_NOTIFICATION=false` or `send_notification(false)`:
     /// nothing is sent, whatever notifiers and ticketing the code gives.
     pub(crate) off: bool,
@@ -715,76 +715,17 @@ impl NotifySettings {
     }
 }
 
-/// Notification settings. Without any of them, nothing is sent.
-impl Config {
-    /// Adds a notifier and turns notifications on, unless they were turned
-    /// off (`APP_ERROR_SEND_NOTIFICATION=false` or
-    /// [`send_notification(false)`](Self::send_notification): that wins).
-    /// Several notifiers all receive every notification, each on a queue
-    /// and thread of its own.
-    pub fn notifier(mut self, notifier: impl Notifier) -> Self {
-        self.notify.notifiers.push(Arc::new(notifier));
-        self.send_notification = !self.notify.off;
-        self
-    }
-
-    /// Opens and updates tickets with `ticketing` (on a queue and thread of
-    /// its own), unless notifications were turned off.
-    pub fn ticketing(mut self, ticketing: impl Ticketing) -> Self {
-        self.notify.ticketing = Some(Arc::new(ticketing));
-        self
-    }
-
-    /// Besides new groups and regressions, notifies each time a group's
-    /// count reaches a multiple of `n` (`APP_ERROR_NOTIFY_EVERY`; 0 turns it
-    /// off). When one write crosses several multiples (a storm), one message
-    /// says so: "reached the 1000th to 10000th occurrences"
-    /// ([`Reason::Multiples`]).
-    pub fn notify_every(mut self, n: u64) -> Self {
-        self.notify.every = (n > 0).then_some(n);
-        self
-    }
-
-    /// Besides new groups and regressions, notifies a group that keeps
-    /// happening again at most once per `interval`
-    /// (`APP_ERROR_NOTIFY_INTERVAL_SECS`).
-    pub fn notify_interval(mut self, interval: Duration) -> Self {
-        self.notify.interval = (!interval.is_zero()).then_some(interval);
-        self
-    }
-
-    /// The SMTP server for notification emails (the `email` feature).
-    pub fn smtp(mut self, smtp: SmtpSettings) -> Self {
-        self.notify.smtp = Some(smtp);
-        self
-    }
-
-    /// Where the UI is reachable from a mail reader, e.g.
-    /// `https://app.example.com` (`APP_ERROR_UI_BASE_URL`): group links in
-    /// notifications are `<base><url prefix>/group/<hash>`.
-    pub fn ui_base_url(mut self, base: impl Into<String>) -> Self {
-        self.notify.ui_base_url = base.into().trim_end_matches('/').to_owned();
-        self
-    }
-
-    /// How often a delivery is tried in a row (default 3,
-    /// `APP_ERROR_NOTIFY_RETRIES`) and the pause after the first failure
-    /// (default 1 s, doubled after each; `APP_ERROR_NOTIFY_BACKOFF_MS`).
-    /// After the last try the channel is down: what it owes is kept and
-    /// sent once it answers again.
-    pub fn notify_retry(mut self, tries: u32, backoff: Duration) -> Self {
-        self.notify.retry = Some((tries.max(1), backoff));
-        self
-    }
-
-    /// How many notifications may wait in each channel's queue (default
-    /// 256, `APP_ERROR_NOTIFY_QUEUE_SIZE`). Past that they wait in the
-    /// store's outbox, not in memory: none is dropped (with a store that
-    /// keeps no outbox, the newest are dropped and counted).
-    pub fn notify_queue_size(mut self, n: usize) -> Self {
-        self.notify.queue_size = Some(n.max(1));
-        self
-    }
+/// What the notification channels are set up from: the notification
+/// settings, and the few general ones they read. The configuration builds
+/// it ([`Config`](crate::Config) is above this module).
+pub(crate) struct Setup<'a> {
+    pub(crate) settings: &'a NotifySettings,
+    pub(crate) send_notification: bool,
+    pub(crate) recipient_emails: &'a [String],
+    #[cfg_attr(not(feature = "email"), allow(dead_code))]
+    pub(crate) email_sender: Option<&'a str>,
+    pub(crate) subject_prefix: &'a str,
+    pub(crate) url_prefix: &'a str,
 }
 
 /// What one channel did so far.
@@ -979,7 +920,7 @@ pub(crate) fn release_queued() {
 
 /// Starts the notification workers for the process when the configuration
 /// asks for notifications or tickets; `None` when it does not.
-pub(crate) fn start(config: &Config, store: &Arc<dyn Store>) -> Result<Option<Dispatcher>, InitError> {
+pub(crate) fn start(config: &Setup<'_>, store: &Arc<dyn Store>) -> Result<Option<Dispatcher>, InitError> {
     let sinks = sinks(config)?;
     let started = Dispatcher::start(config, store.clone(), sinks, || SHARED.get_or_init(Default::default).clone())?;
     if started.is_some() {
@@ -993,8 +934,8 @@ pub(crate) fn start(config: &Config, store: &Arc<dyn Store>) -> Result<Option<Di
 /// `APP_ERROR_SEND_NOTIFICATION` asks for mail, and the ticketing. None at
 /// all when notifications are off: `APP_ERROR_SEND_NOTIFICATION=false` (or
 /// `send_notification(false)`) wins over what the code gives.
-pub(crate) fn sinks(config: &Config) -> Result<Vec<Sink>, InitError> {
-    let s = &config.notify;
+pub(crate) fn sinks(config: &Setup<'_>) -> Result<Vec<Sink>, InitError> {
+    let s = config.settings;
     if s.off || !(config.send_notification || s.ticketing.is_some() || s.env_names_a_channel()) {
         return Ok(Vec::new());
     }
@@ -1071,12 +1012,12 @@ fn env_ticketing(s: &NotifySettings) -> Result<Option<Arc<dyn Ticketing>>, InitE
 }
 
 #[cfg(feature = "email")]
-fn email_notifier(config: &Config) -> Result<Arc<dyn Notifier>, InitError> {
+fn email_notifier(config: &Setup<'_>) -> Result<Arc<dyn Notifier>, InitError> {
     Ok(Arc::new(EmailNotifier::from_config(config)?))
 }
 
 #[cfg(not(feature = "email"))]
-fn email_notifier(_: &Config) -> Result<Arc<dyn Notifier>, InitError> {
+fn email_notifier(_: &Setup<'_>) -> Result<Arc<dyn Notifier>, InitError> {
     Err(InitError::FeatureDisabled {
         feature: "email",
         needed_for: "APP_ERROR_SEND_NOTIFICATION with APP_ERROR_RECIPIENT_EMAIL".to_owned(),

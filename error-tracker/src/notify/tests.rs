@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
+use crate::Config;
 use crate::occurrence::{RequestContext, Variable};
 use crate::store::{ChangeKind, GroupChange, Grouped, MemoryStore, Status};
 
@@ -40,8 +41,8 @@ fn change(kind: ChangeKind, count: u64, added: u64) -> GroupChange {
 fn dispatcher(config: &Config, store: Arc<dyn Store>) -> (Dispatcher, Arc<Shared>) {
     let shared = Arc::new(Shared::default());
     let s = shared.clone();
-    let sinks = sinks(config).unwrap();
-    (Dispatcher::start(config, store, sinks, move || s).unwrap().expect("a dispatcher"), shared)
+    let sinks = sinks(&config.notify_setup()).unwrap();
+    (Dispatcher::start(&config.notify_setup(), store, sinks, move || s).unwrap().expect("a dispatcher"), shared)
 }
 
 /// Waits (bounded) until `f` holds of the status.
@@ -417,13 +418,13 @@ fn settings_are_read_from_the_environment() {
 fn send_notification_false_wins_over_notifiers_and_ticketing_in_code() {
     let env = |name: &str| (name == "APP_ERROR_SEND_NOTIFICATION").then(|| "false".to_owned());
     let from_env = Config::from_lookup(env).unwrap().notifier(Inbox::default()).ticketing(Tickets::default());
-    assert!(sinks(&from_env).unwrap().is_empty());
-    assert!(!from_env.notifications_enabled());
+    assert!(sinks(&from_env.notify_setup()).unwrap().is_empty());
+    assert!(!from_env.get_send_notification());
     let in_code = Config::default().notifier(Inbox::default()).ticketing(Tickets::default()).send_notification(false);
-    assert!(sinks(&in_code).unwrap().is_empty());
+    assert!(sinks(&in_code.notify_setup()).unwrap().is_empty());
     // Without the setting, what the code gives is on: ticketing alone too.
-    assert_eq!(sinks(&Config::default().ticketing(Tickets::default())).unwrap().len(), 1);
-    assert_eq!(sinks(&Config::default().notifier(Inbox::default())).unwrap().len(), 1);
+    assert_eq!(sinks(&Config::default().ticketing(Tickets::default()).notify_setup()).unwrap().len(), 1);
+    assert_eq!(sinks(&Config::default().notifier(Inbox::default()).notify_setup()).unwrap().len(), 1);
 }
 
 #[test]
@@ -442,14 +443,15 @@ fn ticketing_alone_sets_notification_sent() {
 #[test]
 fn channels_are_named_by_kind_and_numbered() {
     let config = Config::default().notifier(Inbox::default()).notifier(Inbox::default()).ticketing(Tickets::default());
-    let names: Vec<String> = worker::name_channels(sinks(&config).unwrap()).into_iter().map(|(n, _)| n).collect();
+    let names: Vec<String> =
+        worker::name_channels(sinks(&config.notify_setup()).unwrap()).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["notifier", "notifier-2", "ticketing"]);
 }
 
 #[test]
 fn without_the_email_feature_asking_for_mail_is_a_clear_error() {
     let config = Config::default().send_notification(true).recipient_emails(["a@example.com"]);
-    let err = sinks(&config).err().expect("an error");
+    let err = sinks(&config.notify_setup()).err().expect("an error");
     if cfg!(feature = "email") {
         // With the feature, the missing SMTP server is named.
         assert!(matches!(err, InitError::InvalidSetting { name: "APP_ERROR_SMTP_HOST", .. }), "{err}");

@@ -23,7 +23,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use serde::{Deserialize, Serialize};
 
 use super::{ChannelStatus, Notification, Notifier, NotifyError, Reason, Shared, Ticketing};
-use crate::config::{Config, InitError};
+use crate::init_error::InitError;
+use crate::notify::Setup;
 use crate::occurrence::Occurrence;
 use crate::reentry::{self, State};
 use crate::store::{
@@ -179,7 +180,7 @@ enum Outcome {
 impl Dispatcher {
     /// Starts one worker per channel; `None` when there is no channel.
     pub(crate) fn start(
-        config: &Config,
+        config: &Setup<'_>,
         store: Arc<dyn Store>,
         sinks: Vec<Sink>,
         shared: impl FnOnce() -> Arc<Shared>,
@@ -188,8 +189,8 @@ impl Dispatcher {
             return Ok(None);
         }
         let shared = shared();
-        let (tries, backoff) = config.notify.retry();
-        let capacity = config.notify.queue_size();
+        let (tries, backoff) = config.settings.retry();
+        let capacity = config.settings.queue_size();
         let named = name_channels(sinks);
         shared.set_channels(named.iter().map(|(n, _)| n.clone()).collect());
         let mut channels = Vec::with_capacity(named.len());
@@ -200,8 +201,8 @@ impl Dispatcher {
                 index,
                 sink,
                 store: store.clone(),
-                subject_prefix: config.subject_prefix.clone(),
-                detail_url: format!("{}{}", config.notify.ui_base_url, config.url_prefix),
+                subject_prefix: config.subject_prefix.to_owned(),
+                detail_url: format!("{}{}", config.settings.ui_base_url, config.url_prefix),
                 tries,
                 backoff,
                 shared: shared.clone(),
@@ -224,8 +225,8 @@ impl Dispatcher {
             channels.push((name, tx));
         }
         Ok(Some(Dispatcher {
-            every: config.notify.every,
-            interval: config.notify.interval,
+            every: config.settings.every,
+            interval: config.settings.interval,
             last_sent: HashMap::new(),
             store,
             channels,
