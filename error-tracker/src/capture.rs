@@ -170,8 +170,10 @@ pub(crate) fn pending_message(type_name: &'static str, message: String, from: us
     })
 }
 
-/// Builds the occurrence of a panic, from the panic hook.
-pub(crate) fn panic_occurrence(info: &std::panic::PanicHookInfo<'_>) -> Pending {
+/// Builds the occurrence of a panic, from the panic hook; `hook_frame` is
+/// the address of a local of the hook's frame: that frame and those under
+/// it are the tracker's, and left out.
+pub(crate) fn panic_occurrence(info: &std::panic::PanicHookInfo<'_>, hook_frame: usize) -> Pending {
     let payload = info.payload();
     let message = if let Some(s) = payload.downcast_ref::<&str>() {
         crate::mask::truncate_string(s)
@@ -190,5 +192,11 @@ pub(crate) fn panic_occurrence(info: &std::panic::PanicHookInfo<'_>) -> Pending 
         function_line: None,
     });
     o.panic = Some(PanicInfo { message, location });
-    Pending::new(o, raw_stack(0), current_request())
+    let mut ips = raw_stack(hook_frame);
+    // The walk keeps the frame that holds the local (see `raw_stack`): here
+    // the hook's own. Without stack pointers it kept everything.
+    if hook_frame != 0 && !ips.is_empty() {
+        ips.remove(0);
+    }
+    Pending::new(o, ips, current_request())
 }
