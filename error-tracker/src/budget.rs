@@ -158,3 +158,71 @@ pub(crate) fn has_repeats() -> bool {
         c.load(Ordering::Acquire).checked_sub(1).is_some_and(|i| TABLE[i as usize].repeats.load(Ordering::Acquire) != 0)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key of its own for each case: the address of a static of its own.
+    fn site_key(site: &'static u8, line: u32) -> u64 {
+        key(std::ptr::from_ref(site).cast(), "test::Error", line)
+    }
+
+    /// The repeats `take_repeats` offers for `slot`, taken when `take`.
+    fn repeats_of(slot: SiteSlot, take: bool) -> u64 {
+        let mut seen = 0;
+        take_repeats(false, |s, n| {
+            if s == slot {
+                seen = n;
+                take
+            } else {
+                false
+            }
+        });
+        seen
+    }
+
+    // One test: a new budget (`take_repeats(true, ..)`) is given to every
+    // slot of the table, which is the process's.
+    #[test]
+    fn budgets_per_site_line_and_type_and_the_counts_past_them() {
+        static SITE: u8 = 0;
+        let k = site_key(&SITE, 1);
+        let mut slots = Vec::new();
+        for _ in 0..3 {
+            match admit(Some(3), k) {
+                Admission::Detail(Some(slot)) => slots.push(slot),
+                _ => panic!("the first three are captured in detail, with a slot"),
+            }
+        }
+        assert!(slots.windows(2).all(|w| w[0] == w[1]), "one site, one slot");
+        let slot = slots[0];
+        for _ in 0..5 {
+            assert!(matches!(admit(Some(3), k), Admission::Counted));
+        }
+        // Not taken (the writer does not know the group yet): they wait.
+        assert_eq!(repeats_of(slot, false), 5);
+        assert!(has_repeats());
+        assert_eq!(repeats_of(slot, true), 5);
+        assert_eq!(repeats_of(slot, true), 0, "taken once");
+        // A new second: the budget again.
+        take_repeats(true, |_, _| false);
+        assert!(matches!(admit(Some(3), k), Admission::Detail(Some(s)) if s == slot));
+
+        // Another line, another error type: budgets of their own.
+        static OTHER: u8 = 0;
+        let a = site_key(&OTHER, 10);
+        let b = site_key(&OTHER, 11);
+        let c = key(std::ptr::from_ref(&OTHER).cast(), "test::OtherError", 10);
+        assert!(a != b && a != c && b != c);
+        assert!(matches!(admit(Some(1), a), Admission::Detail(Some(_))));
+        assert!(matches!(admit(Some(1), a), Admission::Counted));
+        assert!(matches!(admit(Some(1), b), Admission::Detail(Some(_))));
+        assert!(matches!(admit(Some(1), c), Admission::Detail(Some(_))));
+
+        // Without a budget (a custom fingerprint), everything in detail.
+        for _ in 0..10 {
+            assert!(matches!(admit(None, k), Admission::Detail(None)));
+        }
+    }
+}
