@@ -720,6 +720,11 @@ pub fn render_traceback(o: &Occurrence) -> String {
 /// tells that the group's notification reached someone.
 pub(crate) const DELIVERED: i64 = i64::MAX;
 
+/// The `created_on` text of an outbox row, read back.
+pub(crate) fn outbox_created_on(text: &str) -> Result<Timestamp, StoreError> {
+    Timestamp::parse(text).ok_or_else(|| StoreError::Corrupt(format!("notification_outbox.created_on {text:?}").into()))
+}
+
 /// Now, and the end of a claim of `lease` from now, in Unix milliseconds:
 /// the `lease_until` column of `notification_outbox`.
 pub(crate) fn lease_clock(lease: Duration) -> (i64, i64) {

@@ -20,6 +20,7 @@ use ::postgres::{Client, GenericClient, NoTls, Row, Statement};
 use super::backtraces::{BatchBacktraces, missing_backtrace};
 use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
+use super::outbox_created_on;
 use super::{
     Cause, ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
     PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hours_since, lease_clock,
@@ -360,14 +361,24 @@ const FORGET_BATCHES: &str = "DELETE FROM error_tracker_batches WHERE written_on
 
 const LOCK_GROUPS: &str = "SELECT hash, status FROM exceptions WHERE hash = ANY($1::text[]) ORDER BY hash FOR UPDATE";
 
-const UPSERT_GROUPS: &str = "
+/// The start of the groups' upsert: insert new groups, count, and reopen
+/// resolved ones. What follows says which of the group's columns change.
+macro_rules! upsert_groups_head {
+    () => {
+        "
     INSERT INTO exceptions AS e (hash, host, path, method, request_data, exception_name, message, traceback,
                                  count, created_on, last_seen)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                          $8::text[], $9::int8[], $10::text[], $11::text[])
     ON CONFLICT (hash) DO UPDATE SET
         count = e.count + excluded.count,
-        status = CASE e.status WHEN 'resolved' THEN 'unresolved' ELSE e.status END,
+        status = CASE e.status WHEN 'resolved' THEN 'unresolved' ELSE e.status END,"
+    };
+}
+
+const UPSERT_GROUPS: &str = concat!(
+    upsert_groups_head!(),
+    "
         host = CASE WHEN excluded.last_seen >= e.last_seen THEN excluded.host ELSE e.host END,
         path = CASE WHEN excluded.last_seen >= e.last_seen THEN excluded.path ELSE e.path END,
         method = CASE WHEN excluded.last_seen >= e.last_seen THEN excluded.method ELSE e.method END,
@@ -375,20 +386,17 @@ const UPSERT_GROUPS: &str = "
         message = CASE WHEN excluded.last_seen >= e.last_seen THEN excluded.message ELSE e.message END,
         traceback = CASE WHEN excluded.last_seen >= e.last_seen THEN excluded.traceback ELSE e.traceback END,
         last_seen = GREATEST(e.last_seen, excluded.last_seen)
-    RETURNING hash, count, (xmax = 0) AS inserted";
+    RETURNING hash, count, (xmax = 0) AS inserted"
+);
 
 /// [`UPSERT_GROUPS`] for the groups the batch only counts: they keep their
 /// detail (see [`Grouped::count_only`]).
-const UPSERT_GROUP_COUNTS: &str = "
-    INSERT INTO exceptions AS e (hash, host, path, method, request_data, exception_name, message, traceback,
-                                 count, created_on, last_seen)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::int8[], $10::text[], $11::text[])
-    ON CONFLICT (hash) DO UPDATE SET
-        count = e.count + excluded.count,
-        status = CASE e.status WHEN 'resolved' THEN 'unresolved' ELSE e.status END,
+const UPSERT_GROUP_COUNTS: &str = concat!(
+    upsert_groups_head!(),
+    "
         last_seen = GREATEST(e.last_seen, excluded.last_seen)
-    RETURNING hash, count, (xmax = 0) AS inserted";
+    RETURNING hash, count, (xmax = 0) AS inserted"
+);
 
 const INSERT_OCCURRENCES: &str = "
     INSERT INTO occurrences (event_id, hash, timestamp, times, exception_name, message, sources, host, pid,
@@ -962,8 +970,7 @@ impl StoreQuery for PostgresStore {
                 hash: r.try_get(2).map_err(corrupt)?,
                 kind: r.try_get(3).map_err(corrupt)?,
                 payload: r.try_get(4).map_err(corrupt)?,
-                created_on: Timestamp::parse(&created)
-                    .ok_or_else(|| StoreError::Corrupt(format!("notification_outbox.created_on {created:?}").into()))?,
+                created_on: outbox_created_on(&created)?,
             });
         }
         out.sort_by_key(|a| a.created_on);

@@ -13,6 +13,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, Transac
 use super::backtraces::{BatchBacktraces, missing_backtrace};
 use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
+use super::outbox_created_on;
 use super::{
     Cause, ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
     PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hours_since, lease_clock,
@@ -230,13 +231,23 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     result
 }
 
-const UPSERT_GROUP: &str = "
+/// The start of a group's upsert: insert a new group, count, and reopen a
+/// resolved one. What follows says which of the group's columns change.
+macro_rules! upsert_group_head {
+    () => {
+        "
     INSERT INTO exceptions (hash, host, path, method, request_data, exception_name, message, traceback,
                             count, created_on, last_seen)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
     ON CONFLICT (hash) DO UPDATE SET
         count = count + excluded.count,
-        status = CASE status WHEN 'resolved' THEN 'unresolved' ELSE status END,
+        status = CASE status WHEN 'resolved' THEN 'unresolved' ELSE status END,"
+    };
+}
+
+const UPSERT_GROUP: &str = concat!(
+    upsert_group_head!(),
+    "
         host = iif(excluded.last_seen >= last_seen, excluded.host, host),
         path = iif(excluded.last_seen >= last_seen, excluded.path, path),
         method = iif(excluded.last_seen >= last_seen, excluded.method, method),
@@ -244,19 +255,17 @@ const UPSERT_GROUP: &str = "
         message = iif(excluded.last_seen >= last_seen, excluded.message, message),
         traceback = iif(excluded.last_seen >= last_seen, excluded.traceback, traceback),
         last_seen = max(last_seen, excluded.last_seen)
-    RETURNING count";
+    RETURNING count"
+);
 
 /// [`UPSERT_GROUP`] for a group the batch only counts: the group keeps its
 /// detail (see [`Grouped::count_only`]).
-const UPSERT_GROUP_COUNT: &str = "
-    INSERT INTO exceptions (hash, host, path, method, request_data, exception_name, message, traceback,
-                            count, created_on, last_seen)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-    ON CONFLICT (hash) DO UPDATE SET
-        count = count + excluded.count,
-        status = CASE status WHEN 'resolved' THEN 'unresolved' ELSE status END,
+const UPSERT_GROUP_COUNT: &str = concat!(
+    upsert_group_head!(),
+    "
         last_seen = max(last_seen, excluded.last_seen)
-    RETURNING count";
+    RETURNING count"
+);
 
 const INSERT_OCCURRENCE: &str = "
     INSERT INTO occurrences (event_id, hash, timestamp, times, exception_name, message, sources, host, pid,
@@ -674,8 +683,7 @@ impl StoreQuery for SqliteStore {
         let mut out = Vec::new();
         for row in rows {
             let (id, channel, hash, kind, payload, created) = row.map_err(db_err)?;
-            let created_on = Timestamp::parse(&created)
-                .ok_or_else(|| StoreError::Corrupt(format!("notification_outbox.created_on {created:?}").into()))?;
+            let created_on = outbox_created_on(&created)?;
             out.push(PendingNotification { id, channel, hash, kind, payload, created_on });
         }
         out.sort_by_key(|a| a.created_on);
