@@ -4,6 +4,7 @@
 use std::panic;
 use std::time::Duration;
 
+use crate::budget::Admission;
 use crate::capture::{self, State};
 
 /// How long a `panic = "abort"` binary waits for the record to be written.
@@ -30,8 +31,25 @@ pub(crate) fn install() {
 
 fn record(info: &panic::PanicHookInfo<'_>, hook_frame: usize) {
     let Some(t) = crate::tracker::get() else { return };
+    // A panic's site is where it was raised: its `Location`, a static of
+    // its own per call site, and so the group (see `fingerprint`). In a
+    // storm of panics from one site, past the site's detail budget, a
+    // repeat is only counted: no stack walk, no rendering, nothing queued,
+    // and the tracked frames it unwinds through render nothing either.
+    let admission = match info.location() {
+        Some(l) => t.admit(crate::budget::key(std::ptr::from_ref(l).cast(), PANIC, l.line())),
+        None => Admission::Detail(None),
+    };
+    let Admission::Detail(slot) = admission else {
+        if cfg!(panic = "abort") {
+            // The count is in the site's slot: the writer takes it on a flush.
+            t.flush(ABORT_FLUSH_TIMEOUT);
+        }
+        return;
+    };
     capture::with_state(State::Recording, || {
-        let pending = crate::frames::on_panic(capture::panic_occurrence(info, hook_frame));
+        let mut pending = crate::frames::on_panic(capture::panic_occurrence(info, hook_frame));
+        pending.slot = slot;
         let open = pending.open;
         let location = info.location().map(|l| (l.file().to_owned(), l.line()));
         let id = t.submit_pending(pending);
@@ -42,3 +60,7 @@ fn record(info: &panic::PanicHookInfo<'_>, hook_frame: usize) {
         }
     });
 }
+
+/// The "error type" of a panic's budget key (see `budget::key`): one
+/// static, so one address, for every panic.
+static PANIC: &str = "panic";
