@@ -148,7 +148,7 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let state = self.as_mut().project().state;
-            let served = match state.project() {
+            let (outcome, t, served) = match state.project() {
                 StateProj::Untracked { inner } => return inner.poll(cx).map_ok(IntoResponse::into_response),
                 StateProj::Read { read, inner, t } => {
                     let (parts, captured, body) = std::task::ready!(read.as_mut().poll(cx));
@@ -162,9 +162,9 @@ where
                 }
                 StateProj::Serve { mut served, t } => (std::task::ready!(served.as_mut().poll(cx)), *t, served),
             };
-            let (served, t, future) = served;
-            let scope = future.as_ref().get_ref().inner().scope();
-            return Poll::Ready(match served {
+            // The request's scope, which the future served it in.
+            let scope = served.as_ref().get_ref().inner().scope();
+            return Poll::Ready(match outcome {
                 Ok(Ok(res)) => {
                     let res = res.into_response();
                     let status = res.status();
