@@ -18,6 +18,10 @@
 //! the tracked fn; `*-fail` requests fail (a 500 through `?` from the fn),
 //! `*-ok` succeed. The difference of two runs divided by the extra requests
 //! is the cost per request; the difference of the modes is the tracker's.
+//!
+//! `layer-panic`: the handler panics on every request (the layer answers
+//! 500); `layer-panic-detail`: the same with every panic captured in detail
+//! (`detail_budget(u32::MAX)`), what each cost before panics had a budget.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -82,16 +86,28 @@ fn main() {
     let n: u64 = std::env::args().nth(2).map_or(10_000, |n| n.parse().expect("N"));
     // One occurrence per site and second in detail, as `tracked_calls`: the
     // storm's figure is the repeats' cost.
-    let config = error_tracker::Config::default().store(error_tracker::MemoryStore::new(100)).detail_budget(1);
+    let budget = if mode == "layer-panic-detail" { u32::MAX } else { 1 };
+    let config = error_tracker::Config::default().store(error_tracker::MemoryStore::new(100)).detail_budget(budget);
+    if mode.starts_with("layer-panic") {
+        // The handler's panics are not printed (the tracker's hook chains to this one).
+        std::panic::set_hook(Box::new(|_| {}));
+    }
     let _guard = error_tracker::init(config).expect("init");
     let tracked = mode.starts_with("layer");
     let (failing, status) = match mode.split_once('-').map(|(_, w)| w) {
         Some("fail") => (true, StatusCode::INTERNAL_SERVER_ERROR),
         Some("ok") => (false, StatusCode::OK),
+        Some("panic" | "panic-detail") if tracked => (true, StatusCode::INTERNAL_SERVER_ERROR),
         _ => panic!("unknown mode {mode}"),
     };
+    let panics = mode.starts_with("layer-panic");
     let parse = move |text: &str| if tracked { parse_total(text) } else { parse_total_untracked(text) };
-    let total = move || async move { respond(parse(black_box("12,50"))) };
+    let total = move || async move {
+        if panics {
+            panic!("the order service crashed");
+        }
+        respond(parse(black_box("12,50")))
+    };
     let count = move || async move { respond(parse(black_box("1250"))) };
     let mut app = Router::new().route("/orders/{id}/total", get(total)).route("/orders/{id}/count", get(count));
     if tracked {
