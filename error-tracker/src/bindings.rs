@@ -447,6 +447,10 @@ impl<'a> Frame<'a> {
     #[cold]
     #[inline(never)]
     pub fn unwinding(&self) {
+        // No panic to add the frame to (its site only counted it): render nothing.
+        if !crate::frames::panic_open() {
+            return;
+        }
         let taken = self.taken.take();
         let rendered = match (taken, crate::tracker::get()) {
             (Some(done), _) => Some(done),

@@ -435,14 +435,16 @@ impl Config {
     }
 
     /// How many occurrences of one capture site (a `record_exception!`
-    /// call, or a tracked fn failing at one line, for one error type) are
+    /// call, a tracked fn failing at one line, for one error type, or the
+    /// place where a panic is raised) are
     /// captured in detail per second (default: [`occurrences_per_group`](Self::occurrences_per_group),
     /// as many as a group keeps).
     ///
     /// In an error storm, once the writer has stored one of a site's
     /// occurrences, the site's repeats past this budget are only counted
-    /// on the failing thread: no stack walk, no rendering of the error, its
-    /// extras or the tracked frames' variables, nothing queued. They add to
+    /// on the failing thread: no stack walk, no rendering of the error (or
+    /// the panic's message), its extras or the tracked frames' variables,
+    /// nothing queued. They add to
     /// their group's count, hours and last seen time, and
     /// [`record_exception!`](crate::record_exception) returns a nil
     /// [`EventId`](crate::EventId) for them. `u32::MAX` captures every

@@ -14,7 +14,7 @@
 // machinery is kept (and unit-tested) rather than sprinkled with `cfg`s.
 #![cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -391,15 +391,21 @@ pub(crate) trait RawRequest: Send + Sync + 'static {
 /// built on the writer thread, once per request, when an occurrence that
 /// happened during it is stored. A storm's repeats that the writer only
 /// counts never build it.
-pub(crate) struct RequestScope {
-    raw: Box<dyn RawRequest>,
+///
+/// `R` is the integration's raw parts; a scope is used as
+/// `Arc<RequestScope>` (`R = dyn RawRequest`), one allocation per request:
+/// the raw parts are the last field so that `Arc<RequestScope<RawParts>>`
+/// coerces to it without a box of their own. A field that every
+/// integration's scope has goes before `raw`.
+pub(crate) struct RequestScope<R: ?Sized = dyn RawRequest> {
     context: OnceLock<RequestContext>,
     recorded: AtomicBool,
+    raw: R,
 }
 
 impl RequestScope {
-    pub(crate) fn new(raw: impl RawRequest) -> Arc<Self> {
-        Arc::new(Self { raw: Box::new(raw), context: OnceLock::new(), recorded: AtomicBool::new(false) })
+    pub(crate) fn new<R: RawRequest>(raw: R) -> Arc<Self> {
+        Arc::new(RequestScope { context: OnceLock::new(), recorded: AtomicBool::new(false), raw })
     }
 
     /// Whether an error or panic was recorded while the request was served.
@@ -444,57 +450,76 @@ fn build_context(builder: Option<&dyn ContextBuilder>, m: &dyn Masking, view: &R
     }
 }
 
-thread_local! {
-    static CURRENT: RefCell<Option<Arc<RequestScope>>> = const { RefCell::new(None) };
+/// What the request being polled on this thread leaves for the capture
+/// path, set by [`Scoped`] for the length of one poll.
+#[derive(Clone, Copy)]
+struct Current {
+    /// The scope of the [`Scoped`] being polled, null outside one. It
+    /// points into that pinned future, which cannot move nor be dropped
+    /// while its own poll runs, and is put back before the poll returns or
+    /// unwinds: read only by this thread, during that poll.
+    scope: *const Arc<RequestScope>,
     /// An address in the stack frame that polls the current request's
     /// future (0 without one): where the capture path stops walking.
-    static BOUNDARY: Cell<usize> = const { Cell::new(0) };
+    boundary: usize,
+}
+
+thread_local! {
+    static CURRENT: Cell<Current> = const { Cell::new(Current { scope: std::ptr::null(), boundary: 0 }) };
 }
 
 /// The stack address above which the frames are the server's (its runtime,
 /// HTTP and routing code, the same for every request), not the request's:
 /// the capture path does not walk them. 0 outside a request.
 pub(crate) fn stack_boundary() -> usize {
-    BOUNDARY.try_with(Cell::get).unwrap_or(0)
+    CURRENT.try_with(|c| c.get().boundary).unwrap_or(0)
+}
+
+/// Calls `f` with the scope of the request being served on this task or
+/// thread, if a web integration set one. Without a scope it costs one
+/// thread-local read.
+fn with_current<T>(f: impl FnOnce(&Arc<RequestScope>) -> T) -> Option<T> {
+    let scope = CURRENT.try_with(|c| c.get().scope).ok()?;
+    // SAFETY: non-null, it points to the scope of the `Scoped` future being
+    // polled on this thread, alive and pinned until its poll returns, which
+    // is after this call (see `Current::scope`).
+    let scope = unsafe { scope.as_ref() }?;
+    Some(f(scope))
 }
 
 /// The request being served on this task or thread, if a web integration
-/// set one, marked as having recorded something. Without a scope it costs
-/// one thread-local read.
+/// set one, marked as having recorded something.
 pub(crate) fn current_request() -> Option<Arc<RequestScope>> {
-    CURRENT
-        .try_with(|c| {
-            let c = c.try_borrow().ok()?;
-            let scope = c.as_ref()?;
-            scope.recorded.store(true, Ordering::Relaxed);
-            Some(scope.clone())
-        })
-        .ok()
-        .flatten()
+    with_current(|scope| {
+        scope.recorded.store(true, Ordering::Relaxed);
+        scope.clone()
+    })
 }
 
 /// Marks the request being served, if any, as having recorded something,
 /// without taking it: an occurrence only counted (see `budget`) needs no
 /// context, but the integration must not record the response for it.
 pub(crate) fn mark_request_recorded() {
-    let _ = CURRENT.try_with(|c| {
-        if let Ok(c) = c.try_borrow()
-            && let Some(scope) = c.as_ref()
-        {
-            scope.recorded.store(true, Ordering::Relaxed);
-        }
-    });
+    with_current(|scope| scope.recorded.store(true, Ordering::Relaxed));
 }
 
-/// A future that runs with `scope` as the current request on every poll.
-pub(crate) struct Scoped<F> {
-    scope: Arc<RequestScope>,
-    inner: F,
+pin_project_lite::pin_project! {
+    /// A future that runs with `scope` as the current request on every poll.
+    pub(crate) struct Scoped<F> {
+        scope: Arc<RequestScope>,
+        #[pin]
+        inner: F,
+    }
 }
 
 impl<F> Scoped<F> {
     pub(crate) fn new(scope: Arc<RequestScope>, inner: F) -> Self {
         Self { scope, inner }
+    }
+
+    /// The request this future serves.
+    pub(crate) fn scope(&self) -> &Arc<RequestScope> {
+        &self.scope
     }
 }
 
@@ -503,45 +528,42 @@ impl<F: Future> Future for Scoped<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         /// Puts the previous scope and boundary back, also when the poll unwinds.
-        struct Restore(Option<Arc<RequestScope>>, usize);
+        struct Restore(Option<Current>);
         impl Drop for Restore {
             fn drop(&mut self) {
-                let previous = self.0.take();
-                let _ = CURRENT.try_with(|c| {
-                    if let Ok(mut c) = c.try_borrow_mut() {
-                        *c = previous;
-                    }
-                });
-                let _ = BOUNDARY.try_with(|b| b.set(self.1));
+                if let Some(previous) = self.0 {
+                    let _ = CURRENT.try_with(|c| c.set(previous));
+                }
             }
         }
-        // SAFETY: `inner` is never moved out of the pinned `Scoped`, and
-        // `Scoped` has no `Drop` impl and is `Unpin` only when `F` is.
-        let (scope, inner) = unsafe {
-            let this = self.get_unchecked_mut();
-            (&this.scope, Pin::new_unchecked(&mut this.inner))
-        };
-        let previous =
-            CURRENT.try_with(|c| c.try_borrow_mut().ok().map(|mut c| c.replace(scope.clone()))).ok().flatten();
+        let this = self.project();
         // The stack grows down: the frames that this poll calls are below
         // this local, the server's frames that called it above.
         let marker = 0u8;
         let here = std::hint::black_box(&marker) as *const u8 as usize;
-        let previous_boundary = BOUNDARY.try_with(|b| b.replace(here)).unwrap_or(0);
-        let _restore = Restore(previous.flatten(), previous_boundary);
-        inner.poll(cx)
+        let current = Current { scope: std::ptr::from_ref::<Arc<RequestScope>>(this.scope), boundary: here };
+        let _restore = Restore(CURRENT.try_with(|c| c.replace(current)).ok());
+        this.inner.poll(cx)
     }
 }
 
-/// A future that turns a panic while polling `inner` into `Err(())`. The
-/// panic hook has already recorded the panic, with the request's context.
-pub(crate) struct CatchPanic<F> {
-    inner: F,
+pin_project_lite::pin_project! {
+    /// A future that turns a panic while polling `inner` into `Err(())`. The
+    /// panic hook has already recorded the panic, with the request's context.
+    pub(crate) struct CatchPanic<F> {
+        #[pin]
+        inner: F,
+    }
 }
 
 impl<F> CatchPanic<F> {
     pub(crate) fn new(inner: F) -> Self {
         Self { inner }
+    }
+
+    /// The future it polls.
+    pub(crate) fn inner(&self) -> &F {
+        &self.inner
     }
 }
 
@@ -549,8 +571,7 @@ impl<F: Future> Future for CatchPanic<F> {
     type Output = Result<F::Output, ()>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: as in `Scoped::poll`: `inner` stays pinned in place.
-        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.inner) };
+        let inner = self.project().inner;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Ok(Poll::Pending) => Poll::Pending,

@@ -584,6 +584,15 @@ pub(crate) fn on_panic(mut pending: Pending) -> Pending {
     pending
 }
 
+/// Whether a panic's occurrence is open on this thread, for the tracked
+/// frames it unwinds through to add their snapshots to: not when its site
+/// only counted it (see `budget`), so that they render nothing.
+pub(crate) fn panic_open() -> bool {
+    PENDING
+        .try_with(|s| s.0.try_borrow().is_ok_and(|p| p.as_ref().is_some_and(|p| p.kind == Kind::Panic)))
+        .unwrap_or(false)
+}
+
 /// The panic hook submitted `id`, open: tracked frames up to `depth` add to
 /// it. `location` is where the panic was raised.
 pub(crate) fn panic_submitted(id: EventId, open: bool, location: Option<(String, u32)>) {

@@ -36,6 +36,7 @@ use tower_service::Service;
 
 use crate::context::{CatchPanic, RawRequest, RequestScope, RequestView, Scoped, is_capturable};
 use crate::integrations::record_response;
+use crate::tracker::Tracker;
 
 /// Records handler panics (answered with a 500, the connection kept), 5xx
 /// responses, and 4xx responses with [`Config::track_all`](crate::Config::track_all);
@@ -81,41 +82,104 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response, S::Error>>;
+    type Future = ResponseFuture<S>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        // The ready service goes into the future; a fresh clone waits for the next poll_ready.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         let Some(t) = crate::tracker::get() else {
-            return Box::pin(async move { inner.call(req).await.map(IntoResponse::into_response) });
+            return ResponseFuture { state: State::Untracked { inner: self.inner.call(req) } };
         };
-        Box::pin(async move {
-            let (parts, body) = req.into_parts();
-            let (captured, body) = read_body(&parts.headers, body, t.config.max_body_size).await;
-            let scope = RequestScope::new(RawParts::of(&parts, captured));
-            let req = Request::from_parts(parts, body);
-            let served = CatchPanic::new(Scoped::new(scope.clone(), async move { inner.call(req).await })).await;
-            match served {
+        let (parts, body) = req.into_parts();
+        if !is_capturable(parts.headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes())) {
+            // Nothing to read first: the ready service serves it now.
+            let scope = RequestScope::new(RawParts::of(&parts, Captured::No));
+            let served = self.inner.call(Request::from_parts(parts, body));
+            return ResponseFuture { state: State::Serve { served: CatchPanic::new(Scoped::new(scope, served)), t } };
+        }
+        // The body is read before the handler runs: the ready service goes
+        // into the future; a fresh clone waits for the next poll_ready.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let read = Box::pin(read_body(parts, body, t.config.max_body_size));
+        ResponseFuture { state: State::Read { read, inner: Some(inner), t } }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`ErrorTracker`]: the response, with what the request
+    /// recorded.
+    pub struct ResponseFuture<S: Service<Request<Body>>> {
+        #[pin]
+        state: State<S>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<S: Service<Request<Body>>> {
+        /// Before `init`: the request passes through untouched.
+        Untracked { #[pin] inner: S::Future },
+        /// Reading a JSON or form body, before the handler runs.
+        Read { read: BoxFuture<(Parts, Captured, Body)>, inner: Option<S>, t: &'static Tracker },
+        /// The handler runs, in the request's scope.
+        Serve { #[pin] served: CatchPanic<Scoped<S::Future>>, t: &'static Tracker },
+    }
+}
+
+impl<S> std::fmt::Debug for ResponseFuture<S>
+where
+    S: Service<Request<Body>>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S> Future for ResponseFuture<S>
+where
+    S: Service<Request<Body>>,
+    S::Response: IntoResponse,
+{
+    type Output = Result<Response, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let state = self.as_mut().project().state;
+            let (outcome, t, served) = match state.project() {
+                StateProj::Untracked { inner } => return inner.poll(cx).map_ok(IntoResponse::into_response),
+                StateProj::Read { read, inner, t } => {
+                    let (parts, captured, body) = std::task::ready!(read.as_mut().poll(cx));
+                    let t = *t;
+                    let scope = RequestScope::new(RawParts::of(&parts, captured));
+                    let Some(mut inner) = inner.take() else { unreachable!("a body is read once") };
+                    let served = inner.call(Request::from_parts(parts, body));
+                    let serve = State::Serve { served: CatchPanic::new(Scoped::new(scope, served)), t };
+                    self.as_mut().project().state.set(serve);
+                    continue;
+                }
+                StateProj::Serve { mut served, t } => (std::task::ready!(served.as_mut().poll(cx)), *t, served),
+            };
+            // The request's scope, which the future served it in.
+            let scope = served.as_ref().get_ref().inner().scope();
+            return Poll::Ready(match outcome {
                 Ok(Ok(res)) => {
                     let res = res.into_response();
                     let status = res.status();
-                    record_response(t, &scope, status.as_u16(), status.canonical_reason(), None);
+                    record_response(t, scope, status.as_u16(), status.canonical_reason(), None);
                     Ok(res)
                 }
                 Ok(Err(e)) => Err(e),
                 Err(()) => {
                     // The panic hook recorded the panic; this only records it
                     // when another hook replaced ours.
-                    record_response(t, &scope, 500, Some("Internal Server Error"), Some("the handler panicked".into()));
+                    record_response(t, scope, 500, Some("Internal Server Error"), Some("the handler panicked".into()));
                     Ok((StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error\n").into_response())
                 }
-            }
-        })
+            });
+        }
     }
 }
 
@@ -125,10 +189,13 @@ type Captured = crate::integrations::Captured<Bytes>;
 /// Reads a JSON or form body up to `limit` bytes. The handler gets the
 /// same body back: the frames read, then the rest of the stream, so a body
 /// past the limit is never buffered whole.
-async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> (Captured, Body) {
-    if !is_capturable(headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes())) {
-        return (Captured::No, body);
-    }
+async fn read_body(parts: Parts, body: Body, limit: usize) -> (Parts, Captured, Body) {
+    let (captured, body) = read_capturable(&parts.headers, body, limit).await;
+    (parts, captured, body)
+}
+
+/// [`read_body`] of a body whose `Content-Type` is captured.
+async fn read_capturable(headers: &HeaderMap, mut body: Body, limit: usize) -> (Captured, Body) {
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return (Captured::TooLarge(limit), body);
