@@ -85,3 +85,32 @@ fn four_xx_with_track_all_child() {
     let (addr, db) = server();
     web::check_4xx(addr, &db, true);
 }
+
+/// An inner service that panics in `call`, before it has a future (a
+/// `service_fn`'s synchronous part): the client gets a 500, not a closed
+/// connection, and the panic is stored once with the request's context.
+#[test]
+fn a_service_panicking_in_call_gives_a_500_with_the_request() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::response::Response;
+    use tower::ServiceExt;
+
+    let (_, db) = server();
+    // axum's own routes call a service when they are polled: this is the
+    // layer around a service of its own (`ServiceBuilder`), which runs `call` at once.
+    let service =
+        tower::service_fn(|_: Request<Body>| -> std::future::Ready<Result<Response, std::convert::Infallible>> {
+            panic!("the service panicked in call")
+        });
+    let app = tower::Layer::layer(&error_tracker::integrations::axum::ErrorTrackerLayer::new(), service);
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+    let request = Request::get("/sync-panic?attempt=2").body(Body::empty()).expect("request");
+    let response = rt.block_on(app.oneshot(request)).expect("infallible");
+    assert_eq!(response.status(), 500);
+    let found = web::at_path(&db, "/sync-panic");
+    assert_eq!(found.len(), 1, "the panic once, not again as a 500: {found:#?}");
+    assert_eq!(found[0].exception_name, "panic");
+    assert_eq!(found[0].message, "the service panicked in call");
+    assert_eq!(found[0].request.as_ref().expect("context").query, [("attempt".to_owned(), "2".to_owned())]);
+}

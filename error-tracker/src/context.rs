@@ -454,10 +454,11 @@ fn build_context(builder: Option<&dyn ContextBuilder>, m: &dyn Masking, view: &R
 /// path, set by [`Scoped`] for the length of one poll.
 #[derive(Clone, Copy)]
 struct Current {
-    /// The scope of the [`Scoped`] being polled, null outside one. It
-    /// points into that pinned future, which cannot move nor be dropped
-    /// while its own poll runs, and is put back before the poll returns or
-    /// unwinds: read only by this thread, during that poll.
+    /// The scope of the [`in_scope`] call running on this thread (a poll
+    /// of a [`Scoped`] future, or a service's `call`), null outside one. It
+    /// points to the `Arc` that call borrows, so it is alive until the call
+    /// returns, and the previous value is put back before the call returns
+    /// or unwinds: read only by this thread, during that call.
     scope: *const Arc<RequestScope>,
     /// An address in the stack frame that polls the current request's
     /// future (0 without one): where the capture path stops walking.
@@ -480,9 +481,9 @@ pub(crate) fn stack_boundary() -> usize {
 /// thread-local read.
 fn with_current<T>(f: impl FnOnce(&Arc<RequestScope>) -> T) -> Option<T> {
     let scope = CURRENT.try_with(|c| c.get().scope).ok()?;
-    // SAFETY: non-null, it points to the scope of the `Scoped` future being
-    // polled on this thread, alive and pinned until its poll returns, which
-    // is after this call (see `Current::scope`).
+    // SAFETY: non-null, it points to the scope borrowed by the `in_scope`
+    // call running on this thread, alive until that call returns, which is
+    // after this one (see `Current::scope`).
     let scope = unsafe { scope.as_ref() }?;
     Some(f(scope))
 }
@@ -527,24 +528,37 @@ impl<F: Future> Future for Scoped<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        /// Puts the previous scope and boundary back, also when the poll unwinds.
-        struct Restore(Option<Current>);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                if let Some(previous) = self.0 {
-                    let _ = CURRENT.try_with(|c| c.set(previous));
-                }
+        let this = self.project();
+        in_scope(this.scope, || this.inner.poll(cx))
+    }
+}
+
+/// Runs `f` with `scope` as the current request of this thread: each poll
+/// of a [`Scoped`] future, and the work a service does in `call` before its
+/// future is first polled.
+pub(crate) fn in_scope<T>(scope: &Arc<RequestScope>, f: impl FnOnce() -> T) -> T {
+    /// Puts the previous scope and boundary back, also when `f` unwinds.
+    struct Restore(Option<Current>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(previous) = self.0 {
+                let _ = CURRENT.try_with(|c| c.set(previous));
             }
         }
-        let this = self.project();
-        // The stack grows down: the frames that this poll calls are below
-        // this local, the server's frames that called it above.
-        let marker = 0u8;
-        let here = std::hint::black_box(&marker) as *const u8 as usize;
-        let current = Current { scope: std::ptr::from_ref::<Arc<RequestScope>>(this.scope), boundary: here };
-        let _restore = Restore(CURRENT.try_with(|c| c.replace(current)).ok());
-        this.inner.poll(cx)
     }
+    // The stack grows down: the frames that `f` calls are below this
+    // local, the server's frames that called it above.
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    let current = Current { scope: std::ptr::from_ref(scope), boundary: here };
+    let _restore = Restore(CURRENT.try_with(|c| c.replace(current)).ok());
+    f()
+}
+
+/// Drops a caught panic's payload: one whose own `Drop` panics must not
+/// take the server down.
+pub(crate) fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
 }
 
 pin_project_lite::pin_project! {
@@ -576,8 +590,7 @@ impl<F: Future> Future for CatchPanic<F> {
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => {
-                // A payload whose own drop panics must not take the server down.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+                drop_payload(payload);
                 Poll::Ready(Err(()))
             }
         }

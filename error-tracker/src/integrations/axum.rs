@@ -21,7 +21,9 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::Router;
@@ -34,7 +36,9 @@ use http_body_util::BodyExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::context::{CatchPanic, RawRequest, RequestScope, RequestView, Scoped, is_capturable};
+use crate::context::{
+    CatchPanic, RawRequest, RequestScope, RequestView, Scoped, drop_payload, in_scope, is_capturable,
+};
 use crate::integrations::record_response;
 use crate::tracker::Tracker;
 
@@ -96,8 +100,7 @@ where
         if !is_capturable(parts.headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes())) {
             // Nothing to read first: the ready service serves it now.
             let scope = RequestScope::new(RawParts::of(&parts, Captured::No));
-            let served = self.inner.call(Request::from_parts(parts, body));
-            return ResponseFuture { state: State::Serve { served: CatchPanic::new(Scoped::new(scope, served)), t } };
+            return ResponseFuture { state: serve(&mut self.inner, Request::from_parts(parts, body), scope, t) };
         }
         // The body is read before the handler runs: the ready service goes
         // into the future; a fresh clone waits for the next poll_ready.
@@ -126,6 +129,25 @@ pin_project_lite::pin_project! {
         Read { read: BoxFuture<(Parts, Captured, Body)>, inner: Option<S>, t: &'static Tracker },
         /// The handler runs, in the request's scope.
         Serve { #[pin] served: CatchPanic<Scoped<S::Future>>, t: &'static Tracker },
+        /// The inner service's `call` panicked: answered as a handler's panic.
+        Panicked { scope: Arc<RequestScope>, t: &'static Tracker },
+    }
+}
+
+/// Calls the ready service in the request's scope, so that what it does
+/// before its future is first polled (a `service_fn`'s synchronous part)
+/// records with the request, and a panic there is answered with a 500, as
+/// one in the handler is, rather than closing the connection.
+fn serve<S>(inner: &mut S, req: Request<Body>, scope: Arc<RequestScope>, t: &'static Tracker) -> State<S>
+where
+    S: Service<Request<Body>>,
+{
+    match std::panic::catch_unwind(AssertUnwindSafe(|| in_scope(&scope, || inner.call(req)))) {
+        Ok(served) => State::Serve { served: CatchPanic::new(Scoped::new(scope, served)), t },
+        Err(payload) => {
+            drop_payload(payload);
+            State::Panicked { scope, t }
+        }
     }
 }
 
@@ -148,22 +170,24 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let state = self.as_mut().project().state;
-            let (outcome, t, served) = match state.project() {
+            let (outcome, t, scope) = match state.project() {
                 StateProj::Untracked { inner } => return inner.poll(cx).map_ok(IntoResponse::into_response),
                 StateProj::Read { read, inner, t } => {
                     let (parts, captured, body) = std::task::ready!(read.as_mut().poll(cx));
                     let t = *t;
                     let scope = RequestScope::new(RawParts::of(&parts, captured));
                     let Some(mut inner) = inner.take() else { unreachable!("a body is read once") };
-                    let served = inner.call(Request::from_parts(parts, body));
-                    let serve = State::Serve { served: CatchPanic::new(Scoped::new(scope, served)), t };
-                    self.as_mut().project().state.set(serve);
+                    let next = serve(&mut inner, Request::from_parts(parts, body), scope, t);
+                    self.as_mut().project().state.set(next);
                     continue;
                 }
-                StateProj::Serve { mut served, t } => (std::task::ready!(served.as_mut().poll(cx)), *t, served),
+                StateProj::Serve { mut served, t } => {
+                    let outcome = std::task::ready!(served.as_mut().poll(cx));
+                    // The request's scope, which the future served it in.
+                    (outcome, *t, served.into_ref().get_ref().inner().scope())
+                }
+                StateProj::Panicked { scope, t } => (Err(()), *t, &*scope),
             };
-            // The request's scope, which the future served it in.
-            let scope = served.as_ref().get_ref().inner().scope();
             return Poll::Ready(match outcome {
                 Ok(Ok(res)) => {
                     let res = res.into_response();
