@@ -45,6 +45,13 @@ trait Db {
     fn backtrace_rows(&self) -> Option<u64> {
         None
     }
+
+    /// Whether the store reads one occurrence by its id
+    /// ([`StoreQuery::occurrence`]): the JSON-lines store of the example
+    /// predates it and keeps the default, `Unsupported`.
+    fn reads_one_occurrence(&self) -> bool {
+        true
+    }
 }
 
 struct Shared(Arc<dyn Store>);
@@ -87,6 +94,9 @@ fn json_lines(_test: &str) -> Option<Box<dyn Db>> {
     impl Db for JsonLinesDb {
         fn handle(&self) -> Arc<dyn Store> {
             self.store.clone()
+        }
+        fn reads_one_occurrence(&self) -> bool {
+            false
         }
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -163,6 +173,7 @@ conformance!(
     shared_backtraces,
     count_only_entries,
     split_halves,
+    one_occurrence_and_its_neighbours,
 );
 
 // ---- building occurrences
@@ -675,6 +686,47 @@ fn deletion(db: &dyn Db) {
     let g = r.group("a").unwrap().unwrap().summary;
     assert_eq!((g.count, g.created_on), (1, at(9)));
     assert_eq!(r.occurrences("a", PageRequest::first(10)).unwrap().total, 1);
+}
+
+fn one_occurrence_and_its_neighbours(db: &dyn Db) {
+    let s = db.handle();
+    if !db.reads_one_occurrence() {
+        let err = s.occurrence("a", "x").expect_err("the default");
+        assert!(matches!(err, StoreError::Unsupported(_)), "{err}");
+        return;
+    }
+    // Seven written, CAP (5) kept: 6 … 2, newest first.
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let mut o = occurrence("E", &format!("occurrence {i}"), at(i));
+        o.extra = vec![Variable { name: "i".into(), value: json!(i) }];
+        ids.push(o.id.clone());
+        s.write(&one("a", o)).unwrap();
+    }
+    s.write(&one("b", occurrence("F", "other group", at(10)))).unwrap();
+    let r = db.handle();
+
+    let newest = r.occurrence("a", &ids[6]).unwrap().expect("the newest");
+    assert_eq!((newest.position, newest.total), (1, CAP as u64));
+    assert_eq!((newest.newer.as_deref(), newest.older.as_deref()), (None, Some(ids[5].as_str())));
+    assert_eq!(newest.occurrence.message, "occurrence 6");
+    assert_eq!(newest.occurrence.extra, vec![Variable { name: "i".into(), value: json!(6) }]);
+    assert_eq!(newest.occurrence.backtrace.len(), 1, "the backtrace comes with it");
+
+    let middle = r.occurrence("a", &ids[4]).unwrap().expect("a middle one");
+    assert_eq!((middle.position, middle.occurrence.message.as_str()), (3, "occurrence 4"));
+    assert_eq!((middle.newer.as_deref(), middle.older.as_deref()), (Some(ids[5].as_str()), Some(ids[3].as_str())));
+
+    let oldest = r.occurrence("a", &ids[2]).unwrap().expect("the oldest kept");
+    assert_eq!((oldest.position, oldest.newer.as_deref(), oldest.older.as_deref()), (5, Some(ids[3].as_str()), None));
+
+    // Trimmed, of another group, or unknown: none.
+    assert!(r.occurrence("a", &ids[1]).unwrap().is_none(), "trimmed by the cap");
+    assert!(r.occurrence("b", &ids[6]).unwrap().is_none(), "another group's");
+    assert!(r.occurrence("nope", &ids[6]).unwrap().is_none());
+    assert!(r.occurrence("a", "' OR 1=1 --").unwrap().is_none());
+    assert!(r.delete_group("a").unwrap());
+    assert!(r.occurrence("a", &ids[6]).unwrap().is_none(), "deleted with its group");
 }
 
 fn retention_cap(db: &dyn Db) {

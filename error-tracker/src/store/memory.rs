@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{
-    ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
+    ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, OccurrenceAt, Page, PageRequest,
     PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hour_of, hours_since,
     lease_clock, render_traceback,
 };
@@ -192,6 +192,21 @@ impl StoreQuery for MemoryStore {
         let all: Vec<Occurrence> =
             groups.get(hash).map(|e| e.occurrences.iter().cloned().collect()).unwrap_or_default();
         Ok(page_of(&all, page))
+    }
+
+    fn occurrence(&self, hash: &str, event_id: &str) -> Result<Option<OccurrenceAt>, StoreError> {
+        let groups = self.lock();
+        let Some(all) = groups.get(hash).map(|e| &e.occurrences) else { return Ok(None) };
+        // Newest first, as the SQL stores' history.
+        let Some(i) = all.iter().position(|o| o.id == event_id) else { return Ok(None) };
+        let id_at = |j: usize| all.get(j).map(|o| o.id.clone());
+        Ok(Some(OccurrenceAt::new(
+            all[i].clone(),
+            i as u64 + 1,
+            all.len() as u64,
+            i.checked_sub(1).and_then(id_at),
+            id_at(i + 1),
+        )))
     }
 
     fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {

@@ -161,6 +161,15 @@ pub trait StoreQuery: Send + Sync + 'static {
     /// One page of a group's stored occurrences, newest first.
     fn occurrences(&self, hash: &str, page: PageRequest) -> Result<Page<Occurrence>, StoreError>;
 
+    /// One stored occurrence of a group, by its event id, with its place in
+    /// the group's history (newest first) and the event ids of its
+    /// neighbours there; `None` when the group holds no such occurrence (it
+    /// was never stored, or was trimmed or deleted since).
+    fn occurrence(&self, hash: &str, event_id: &str) -> Result<Option<OccurrenceAt>, StoreError> {
+        let _ = (hash, event_id);
+        Err(StoreError::Unsupported("reading one occurrence"))
+    }
+
     /// Occurrences of a group per hour since `since`, oldest first, one
     /// entry per hour (zero where none happened).
     fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError>;
@@ -272,6 +281,9 @@ impl<T: StoreQuery + ?Sized> StoreQuery for std::sync::Arc<T> {
     }
     fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {
         (**self).hourly_counts(hash, since)
+    }
+    fn occurrence(&self, hash: &str, event_id: &str) -> Result<Option<OccurrenceAt>, StoreError> {
+        (**self).occurrence(hash, event_id)
     }
     fn delete_group(&self, hash: &str) -> Result<bool, StoreError> {
         (**self).delete_group(hash)
@@ -443,6 +455,36 @@ impl PageRequest {
     /// The SQL `OFFSET`.
     pub fn offset(self) -> u64 {
         u64::from(self.page.max(1) - 1) * self.limit()
+    }
+}
+
+/// One stored occurrence and its place among the stored occurrences of its
+/// group, newest first: what [`StoreQuery::occurrence`] returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct OccurrenceAt {
+    /// The occurrence.
+    pub occurrence: Occurrence,
+    /// Its place in the group's history, from 1 (the newest).
+    pub position: u64,
+    /// How many occurrences of the group are stored.
+    pub total: u64,
+    /// The event id of the next newer stored occurrence, if any.
+    pub newer: Option<String>,
+    /// The event id of the next older stored occurrence, if any.
+    pub older: Option<String>,
+}
+
+impl OccurrenceAt {
+    /// `occurrence` at `position` of `total`, between `newer` and `older`.
+    pub fn new(
+        occurrence: Occurrence,
+        position: u64,
+        total: u64,
+        newer: Option<String>,
+        older: Option<String>,
+    ) -> Self {
+        OccurrenceAt { occurrence, position, total, newer, older }
     }
 }
 

@@ -22,9 +22,9 @@ use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::outbox_created_on;
 use super::{
-    Cause, ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
-    PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hours_since, lease_clock,
-    mask_password, render_traceback,
+    Cause, ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, OccurrenceAt, Page,
+    PageRequest, PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hours_since,
+    lease_clock, mask_password, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -871,6 +871,37 @@ impl StoreQuery for PostgresStore {
         })?;
         let items = rows.iter().map(occurrence_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::exact(items, total as u64, page))
+    }
+
+    fn occurrence(&self, hash: &str, event_id: &str) -> Result<Option<OccurrenceAt>, StoreError> {
+        // The group's index bounds the scan to its stored occurrences (at
+        // most `occurrences_per_group`): event_id needs no index.
+        const ONE: &str = "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread,
+                                  o.timestamp, o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra,
+                                  o.id,
+                                  (SELECT event_id FROM occurrences WHERE hash = o.hash AND id > o.id
+                                   ORDER BY id ASC LIMIT 1),
+                                  (SELECT event_id FROM occurrences WHERE hash = o.hash AND id < o.id
+                                   ORDER BY id DESC LIMIT 1),
+                                  (SELECT count(*) FROM occurrences WHERE hash = o.hash AND id >= o.id),
+                                  (SELECT count(*) FROM occurrences WHERE hash = o.hash)
+                           FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
+                           WHERE o.hash = $1 AND o.event_id = $2 ORDER BY o.id DESC LIMIT 1";
+        let (hash, event_id) = (hash.to_owned(), event_id.to_owned());
+        // One statement: one snapshot for the row, its neighbours and the counts.
+        let row = self.with_conn(move |client, cache| {
+            let stmt = prepared(client, cache, ONE)?;
+            client.query_opt(&stmt, &[&hash, &event_id])
+        })?;
+        let Some(r) = row else { return Ok(None) };
+        let count = |i: usize| -> Result<u64, StoreError> { Ok(r.try_get::<_, i64>(i).map_err(corrupt)? as u64) };
+        Ok(Some(OccurrenceAt::new(
+            occurrence_from_row(&r)?,
+            count(17)?,
+            count(18)?,
+            r.try_get(15).map_err(corrupt)?,
+            r.try_get(16).map_err(corrupt)?,
+        )))
     }
 
     fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {

@@ -15,9 +15,9 @@ use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::outbox_created_on;
 use super::{
-    Cause, ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
-    PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hours_since, lease_clock,
-    render_traceback,
+    Cause, ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, OccurrenceAt, Page,
+    PageRequest, PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hours_since,
+    lease_clock, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -603,6 +603,47 @@ impl StoreQuery for SqliteStore {
                 items.push(occurrence_from_columns(row.map_err(db_err)?)?);
             }
             Ok(Page::exact(items, total as u64, page))
+        })
+    }
+
+    fn occurrence(&self, hash: &str, event_id: &str) -> Result<Option<OccurrenceAt>, StoreError> {
+        self.read(|conn| {
+            // One snapshot for the row, its neighbours and the counts.
+            let snapshot = conn.unchecked_transaction().map_err(db_err)?;
+            // The group's index bounds the scan to its stored occurrences
+            // (at most `occurrences_per_group`): event_id needs no index.
+            let found = conn
+                .prepare_cached(
+                    "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread, o.timestamp,
+                            o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra, o.id
+                     FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
+                     WHERE o.hash = ?1 AND o.event_id = ?2 ORDER BY o.id DESC LIMIT 1",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![hash, event_id], |r| Ok((occurrence_columns(r)?, r.get(14)?))).optional()
+                })
+                .map_err(db_err)?;
+            let Some((columns, id)) = found else { return Ok(None) };
+            let id: i64 = id;
+            let neighbour = |sql: &str| -> Result<Option<String>, StoreError> {
+                conn.prepare_cached(sql)
+                    .and_then(|mut s| s.query_row(params![hash, id], |r| r.get(0)).optional())
+                    .map_err(db_err)
+            };
+            let newer =
+                neighbour("SELECT event_id FROM occurrences WHERE hash = ?1 AND id > ?2 ORDER BY id ASC LIMIT 1")?;
+            let older =
+                neighbour("SELECT event_id FROM occurrences WHERE hash = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1")?;
+            let count = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<u64, StoreError> {
+                conn.prepare_cached(sql)
+                    .and_then(|mut s| s.query_row(p, |r| r.get::<_, i64>(0)))
+                    .map_err(db_err)
+                    .map(|n| n as u64)
+            };
+            let position = count("SELECT count(*) FROM occurrences WHERE hash = ?1 AND id >= ?2", params![hash, id])?;
+            let total = count("SELECT count(*) FROM occurrences WHERE hash = ?1", params![hash])?;
+            snapshot.commit().map_err(db_err)?;
+            Ok(Some(OccurrenceAt::new(occurrence_from_columns(columns)?, position, total, newer, older)))
         })
     }
 
