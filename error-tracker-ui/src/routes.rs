@@ -4,11 +4,15 @@
 //! |--------|--------------------------------------|------------------------------------|
 //! | GET    | `/`                                  | list page (`page`, `status`, `q`)  |
 //! | GET    | `/group/{hash}`                      | detail page (`page` of history)    |
+//! | GET    | `/group/{hash}/occurrence/{id}`      | one stored occurrence, prev/next   |
+//! | GET    | `/group/{hash}/delete`               | the confirmation page of a delete  |
 //! | POST   | `/group/{hash}/{action}`             | resolve, ignore, reopen, delete    |
 //! | GET    | `/static/style.css`                  | the stylesheet                     |
 //! | GET    | `/api/groups`                        | JSON list (`page`, `status`, `q`, `per_page`) |
 //! | GET    | `/api/groups/{hash}`                 | JSON group with hourly counts      |
 //! | GET    | `/api/groups/{hash}/occurrences`     | JSON occurrences (`page`, `per_page`) |
+//! | GET    | `/api/groups/{hash}/occurrences/{id}`| JSON occurrence with its neighbours |
+//! | GET    | `/api/groups/{hash}/facets`          | JSON variable facets               |
 
 use std::time::Duration;
 
@@ -18,10 +22,11 @@ use error_tracker::{GroupQuery, Page, PageRequest, Status, StoreError, Timestamp
 
 use crate::ErrorTrackerUi;
 use crate::charts::{hourly_bars, sparkline};
+use crate::facets::facets;
 use crate::permission::constant_time_eq;
 use crate::request::{UiRequest, UiResponse, form_pairs, percent_decode, percent_encode};
 use crate::templates::STYLE_CSS;
-use crate::views::{GroupRow, HistoryRow, OccurrenceView, page_links, show_time};
+use crate::views::{GroupRow, HistoryRow, OccurrenceView, TimeView, pager};
 
 /// Why a handler failed: a 500.
 #[derive(Debug)]
@@ -57,6 +62,10 @@ type Handled = Result<UiResponse, Failure>;
 const SPARKLINE_SPAN: Duration = Duration::from_secs(24 * 3600);
 /// The detail page's chart covers this long.
 const CHART_SPAN: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Facets are computed over at most this many of a group's stored
+/// occurrences, the newest (the store keeps `occurrences_per_group`, 100 by
+/// default).
+pub(crate) const FACET_OCCURRENCES: u32 = 500;
 /// The most items an API page may hold.
 const API_MAX_PER_PAGE: u32 = 100;
 
@@ -123,11 +132,19 @@ impl ErrorTrackerUi {
                 Ok(r)
             }
             (["group", hash], true, _) => self.detail_page(req, hash),
+            (["group", hash, "occurrence", id], true, _) => self.occurrence_page(req, hash, id),
+            (["group", hash, "delete"], true, _) => self.delete_page(req, hash),
             (["group", hash, action], false, "POST") => self.action(req, hash, action),
             (["api", "groups"], true, _) => self.api_groups(req),
             (["api", "groups", hash], true, _) => self.api_group(hash),
             (["api", "groups", hash, "occurrences"], true, _) => self.api_occurrences(req, hash),
-            ([] | ["group", _] | ["api", "groups", ..] | ["static", "style.css"], false, _)
+            (["api", "groups", hash, "occurrences", id], true, _) => self.api_occurrence(hash, id),
+            (["api", "groups", hash, "facets"], true, _) => self.api_facets(hash),
+            (
+                [] | ["group", _] | ["group", _, "occurrence", _] | ["api", "groups", ..] | ["static", "style.css"],
+                false,
+                _,
+            )
             | (["group", _, _], _, _) => Ok(self.method_not_allowed(is_api)),
             _ if is_api => Ok(UiResponse::json(404, &ApiError { error: "not found" })),
             _ => self.message_page(404, "Not found", "There is nothing at this address."),
@@ -185,11 +202,12 @@ impl ErrorTrackerUi {
 
     fn list_page(&self, req: &UiRequest) -> Handled {
         let page = self.groups_page(req, self.page_size)?;
-        let since = Timestamp::now().saturating_sub(SPARKLINE_SPAN);
+        let now = Timestamp::now();
+        let since = now.saturating_sub(SPARKLINE_SPAN);
         let mut rows = Vec::with_capacity(page.items.len());
         for g in &page.items {
             let counts = self.store.hourly_counts(&g.hash, since)?;
-            rows.push(GroupRow::new(g, sparkline(&counts, 96, 20)));
+            rows.push(GroupRow::new(g, sparkline(&counts, 96, 20), now));
         }
         let status = status_filter(req);
         let search = search_text(req);
@@ -210,7 +228,7 @@ impl ErrorTrackerUi {
                 more => !page.total_is_exact,
                 page => page.page,
                 pages => page.pages(),
-                links => page_links(page.page, page.pages(), !page.total_is_exact, &keep),
+                list_pager => pager(page.page, page.pages(), !page.total_is_exact, &keep),
                 current_status => status.map(Status::as_str).unwrap_or(""),
                 statuses => STATUS_NAMES,
                 q => search.unwrap_or_default(),
@@ -221,21 +239,20 @@ impl ErrorTrackerUi {
 
     fn detail_page(&self, req: &UiRequest, hash: &str) -> Handled {
         let Some(group) = self.store.group(hash)? else {
-            return self.message_page(404, "Group not found", "No error group has this id; it may have been deleted.");
+            return self.group_not_found();
         };
+        let now = Timestamp::now();
         let mut history =
             self.store.occurrences(hash, PageRequest { page: page_number(req), per_page: self.page_size })?;
         if history.items.is_empty() && history.page > 1 {
             history = self.store.occurrences(hash, PageRequest::first(self.page_size))?;
         }
-        let latest = if history.page == 1 {
-            history.items.first().map(OccurrenceView::new)
-        } else {
-            self.store.occurrences(hash, PageRequest::first(1))?.items.first().map(OccurrenceView::new)
-        };
-        let since = Timestamp::now().saturating_sub(CHART_SPAN);
+        // The facets read the newest stored occurrences; the latest is the first of them.
+        let sample = self.store.occurrences(hash, PageRequest::first(FACET_OCCURRENCES))?;
+        let latest = sample.items.first().map(|o| OccurrenceView::new(o, self.source_dir(), now));
+        let since = now.saturating_sub(CHART_SPAN);
         let counts = self.store.hourly_counts(hash, since)?;
-        let chart = hourly_bars(&counts, since.as_secs().div_euclid(3600), 60);
+        let chart = hourly_bars(&counts, since.as_secs().div_euclid(3600), 100);
         let s = &group.summary;
         self.render(
             200,
@@ -251,8 +268,8 @@ impl ErrorTrackerUi {
                 message => &s.message,
                 status => s.status.as_str(),
                 count => s.count,
-                first_seen => show_time(s.created_on),
-                last_seen => show_time(s.last_seen),
+                first_seen => TimeView::new(s.created_on, now),
+                last_seen => TimeView::new(s.last_seen, now),
                 host => &s.host,
                 method => &s.method,
                 path => &s.path,
@@ -261,9 +278,78 @@ impl ErrorTrackerUi {
                 traceback => &group.traceback,
                 latest,
                 chart,
-                history => history.items.iter().map(HistoryRow::new).collect::<Vec<_>>(),
+                facets => facets(&sample.items),
+                facets_of => sample.items.len(),
+                history => history.items.iter().map(|o| HistoryRow::new(o, now)).collect::<Vec<_>>(),
                 history_total => history.total,
-                history_links => page_links(history.page, history.pages(), !history.total_is_exact, ""),
+                history_pager => pager(history.page, history.pages(), !history.total_is_exact, ""),
+            },
+        )
+    }
+
+    fn group_not_found(&self) -> Handled {
+        self.message_page(404, "Group not found", "No error group has this id; it may have been deleted.")
+    }
+
+    /// One stored occurrence, with links to the newer and the older one.
+    fn occurrence_page(&self, req: &UiRequest, hash: &str, id: &str) -> Handled {
+        let Some(group) = self.store.group(hash)? else {
+            return self.group_not_found();
+        };
+        let Some(at) = self.store.occurrence(hash, id)? else {
+            return self.message_page(
+                404,
+                "Occurrence not found",
+                "This group holds no stored occurrence with this id: older ones are dropped as new ones come.",
+            );
+        };
+        let now = Timestamp::now();
+        let s = &group.summary;
+        let href_hash = percent_encode(&s.hash);
+        let link = |id: &Option<String>| {
+            id.as_deref().map(|id| format!("{}/group/{href_hash}/occurrence/{}", self.prefix, percent_encode(id)))
+        };
+        self.render(
+            200,
+            "occurrence.html",
+            minijinja::context! {
+                prefix => &*self.prefix,
+                csrf_token => self.csrf_token(req),
+                statuses => STATUS_NAMES,
+                current_status => "",
+                hash => &s.hash,
+                href_hash,
+                exception_name => &s.exception_name,
+                status => s.status.as_str(),
+                position => at.position,
+                total => at.total,
+                newer => link(&at.newer),
+                older => link(&at.older),
+                o => OccurrenceView::new(&at.occurrence, self.source_dir(), now),
+            },
+        )
+    }
+
+    /// The confirmation page of a delete: the group page links here, and
+    /// only its form deletes (a POST with the CSRF token), without script.
+    fn delete_page(&self, req: &UiRequest, hash: &str) -> Handled {
+        let Some(group) = self.store.group(hash)? else {
+            return self.group_not_found();
+        };
+        let s = &group.summary;
+        self.render(
+            200,
+            "confirm.html",
+            minijinja::context! {
+                prefix => &*self.prefix,
+                csrf_token => self.csrf_token(req),
+                statuses => STATUS_NAMES,
+                current_status => "",
+                href_hash => percent_encode(&s.hash),
+                exception_name => &s.exception_name,
+                message => &s.message,
+                count => s.count,
+                last_seen => TimeView::new(s.last_seen, Timestamp::now()),
             },
         )
     }
@@ -295,7 +381,7 @@ impl ErrorTrackerUi {
             None => self.store.delete_group(hash)?,
         };
         if !found {
-            return self.message_page(404, "Group not found", "No error group has this id; it may have been deleted.");
+            return self.group_not_found();
         }
         Ok(match status {
             Some(_) => UiResponse::redirect(format!("{}/group/{}", self.prefix, percent_encode(hash))),
@@ -352,6 +438,26 @@ impl ErrorTrackerUi {
             200,
             &ApiGroup { group: &group, hourly_counts: HourlyCounts { since: first_hour, counts } },
         ))
+    }
+
+    fn api_occurrence(&self, hash: &str, id: &str) -> Handled {
+        match self.store.occurrence(hash, id)? {
+            Some(at) => Ok(UiResponse::json(200, &at)),
+            None => Ok(UiResponse::json(404, &ApiError { error: "occurrence not found" })),
+        }
+    }
+
+    fn api_facets(&self, hash: &str) -> Handled {
+        if self.store.group(hash)?.is_none() {
+            return Ok(UiResponse::json(404, &ApiError { error: "group not found" }));
+        }
+        let sample = self.store.occurrences(hash, PageRequest::first(FACET_OCCURRENCES))?;
+        #[derive(Serialize)]
+        struct ApiFacets {
+            occurrences: usize,
+            facets: Vec<crate::facets::Facet>,
+        }
+        Ok(UiResponse::json(200, &ApiFacets { occurrences: sample.items.len(), facets: facets(&sample.items) }))
     }
 
     fn api_occurrences(&self, req: &UiRequest, hash: &str) -> Handled {
