@@ -74,6 +74,8 @@ const BAR_STEP: u32 = 4;
 const LEFT: u32 = 44;
 const TOP: u32 = 6;
 const BOTTOM: u32 = 20;
+/// Room for the last day's label past the plot.
+const RIGHT: u32 = 40;
 
 /// The smallest 1, 2 or 5 times a power of ten that is at least `max` (at least 1):
 /// the top of the count axis, so its labels are round numbers.
@@ -147,7 +149,7 @@ pub(crate) fn hourly_bars(counts: &[u64], first_hour: i64, plot_height: u32) -> 
         .collect();
     let plot_width = counts.len() as u32 * BAR_STEP;
     BarChart {
-        width: LEFT + plot_width + 8,
+        width: LEFT + plot_width + RIGHT,
         height: TOP + plot_height + BOTTOM,
         left: LEFT,
         top: TOP,

@@ -7,6 +7,7 @@
 //! | GET    | `/group/{hash}/occurrence/{id}`      | one stored occurrence, prev/next   |
 //! | GET    | `/group/{hash}/delete`               | the confirmation page of a delete  |
 //! | POST   | `/group/{hash}/{action}`             | resolve, ignore, reopen, delete    |
+//! | POST   | `/bulk`                              | resolve, ignore, reopen the groups ticked on a list page |
 //! | GET    | `/static/style.css`                  | the stylesheet                     |
 //! | GET    | `/api/groups`                        | JSON list (`page`, `status`, `q`, `per_page`) |
 //! | GET    | `/api/groups/{hash}`                 | JSON group with hourly counts      |
@@ -66,6 +67,8 @@ const CHART_SPAN: Duration = Duration::from_secs(7 * 24 * 3600);
 /// occurrences, the newest (the store keeps `occurrences_per_group`, 100 by
 /// default).
 pub(crate) const FACET_OCCURRENCES: u32 = 500;
+/// The most groups one bulk change may name (the largest list page).
+const MAX_BULK: usize = 500;
 /// The most items an API page may hold.
 const API_MAX_PER_PAGE: u32 = 100;
 
@@ -102,16 +105,13 @@ impl ErrorTrackerUi {
 
     /// Whether `path` is under `…/api/`: its answers are JSON, refusals included.
     pub(crate) fn is_api(&self, path: &str) -> bool {
-        self.relative(path)
-            .split('/')
-            .find(|s| !s.is_empty())
-            .is_some_and(|s| percent_decode(s.as_bytes(), false) == "api")
+        self.relative(path).split('/').find(|s| !s.is_empty()).is_some_and(|s| percent_decode(s.as_bytes()) == "api")
     }
 
     pub(crate) fn route(&self, req: &UiRequest) -> UiResponse {
         let rel = self.relative(&req.path);
         let segments: Vec<String> =
-            rel.split('/').filter(|s| !s.is_empty()).map(|s| percent_decode(s.as_bytes(), false)).collect();
+            rel.split('/').filter(|s| !s.is_empty()).map(|s| percent_decode(s.as_bytes())).collect();
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
         let method = req.method.to_ascii_uppercase();
         let read = method == "GET" || method == "HEAD";
@@ -135,6 +135,7 @@ impl ErrorTrackerUi {
             (["group", hash, "occurrence", id], true, _) => self.occurrence_page(req, hash, id),
             (["group", hash, "delete"], true, _) => self.delete_page(req, hash),
             (["group", hash, action], false, "POST") => self.action(req, hash, action),
+            (["bulk"], false, "POST") => self.bulk_action(req),
             (["api", "groups"], true, _) => self.api_groups(req),
             (["api", "groups", hash], true, _) => self.api_group(hash),
             (["api", "groups", hash, "occurrences"], true, _) => self.api_occurrences(req, hash),
@@ -145,7 +146,7 @@ impl ErrorTrackerUi {
                 false,
                 _,
             )
-            | (["group", _, _], _, _) => Ok(self.method_not_allowed(is_api)),
+            | (["group", _, _] | ["bulk"], _, _) => Ok(self.method_not_allowed(is_api)),
             _ if is_api => Ok(UiResponse::json(404, &ApiError { error: "not found" })),
             _ => self.message_page(404, "Not found", "There is nothing at this address."),
         };
@@ -223,6 +224,8 @@ impl ErrorTrackerUi {
             "list.html",
             minijinja::context! {
                 prefix => &*self.prefix,
+                csrf_token => self.csrf_token(req),
+                back => format!("page={}{keep}", page.page),
                 rows,
                 total => page.total,
                 more => !page.total_is_exact,
@@ -354,6 +357,58 @@ impl ErrorTrackerUi {
         )
     }
 
+    /// Why a change is refused: read-only credentials, or a missing or wrong
+    /// CSRF token. `None`: go ahead.
+    fn change_refused(&self, req: &UiRequest) -> Option<Handled> {
+        if !self.permission.may_change(req) {
+            return Some(self.message_page(
+                403,
+                "Request refused",
+                "These credentials may read the error tracker but not change it.",
+            ));
+        }
+        if !self.csrf_ok(req) {
+            return Some(self.message_page(
+                403,
+                "Request refused",
+                "The form's CSRF token is missing or wrong. Reload the page and try again.",
+            ));
+        }
+        None
+    }
+
+    /// Sets the status of the groups ticked on a list page, then shows the
+    /// list again with its filters (`back`, rebuilt from the known keys only,
+    /// so the redirect stays on this UI).
+    fn bulk_action(&self, req: &UiRequest) -> Handled {
+        if let Some(refused) = self.change_refused(req) {
+            return refused;
+        }
+        let form = form_pairs(&req.body);
+        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let status = match field("action") {
+            Some("resolve") => Status::Resolved,
+            Some("ignore") => Status::Ignored,
+            Some("reopen") => Status::Unresolved,
+            _ => return self.message_page(400, "Bad request", "Choose resolve, ignore or reopen."),
+        };
+        let hashes: Vec<&str> = form.iter().filter(|(k, _)| k == "hash").map(|(_, v)| v.as_str()).collect();
+        if hashes.len() > MAX_BULK {
+            return self.message_page(400, "Bad request", "Too many groups at once: change at most 500.");
+        }
+        for hash in hashes {
+            // A group deleted meanwhile is no error: there is nothing left to change.
+            self.store.set_status(hash, status)?;
+        }
+        let back: Vec<(String, String)> = form_pairs(field("back").unwrap_or("").as_bytes())
+            .into_iter()
+            .filter(|(k, _)| matches!(k.as_str(), "page" | "status" | "q"))
+            .collect();
+        let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(back).finish();
+        let query = if query.is_empty() { query } else { format!("?{query}") };
+        Ok(UiResponse::redirect(format!("{}/{query}", self.prefix)))
+    }
+
     fn action(&self, req: &UiRequest, hash: &str, action: &str) -> Handled {
         let status = match action {
             "resolve" => Some(Status::Resolved),
@@ -362,19 +417,8 @@ impl ErrorTrackerUi {
             "delete" => None,
             _ => return self.message_page(404, "Not found", "There is no such action."),
         };
-        if !self.permission.may_change(req) {
-            return self.message_page(
-                403,
-                "Request refused",
-                "These credentials may read the error tracker but not change it.",
-            );
-        }
-        if !self.csrf_ok(req) {
-            return self.message_page(
-                403,
-                "Request refused",
-                "The form's CSRF token is missing or wrong. Reload the page and try again.",
-            );
+        if let Some(refused) = self.change_refused(req) {
+            return refused;
         }
         let found = match status {
             Some(st) => self.store.set_status(hash, st)?,

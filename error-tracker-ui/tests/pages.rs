@@ -570,3 +570,37 @@ fn every_page_in_order_from_both_ends() {
         }
     }
 }
+
+#[test]
+fn bulk_resolve_and_ignore_the_groups_ticked_on_a_page() {
+    let (store, server) = seeded(12);
+    let list = server.get("/dev/error/?page=1&q=shop").text();
+    assert!(list.contains("name=\"hash\" value=\"hash000\"") && list.contains("value=\"resolve\">Resolve</button>"));
+    let token = support::csrf_token(&list);
+    let form =
+        format!("csrf_token={token}&back=page%3D1%26q%3Dshop&action=resolve&hash=hash000&hash=hash002&hash=gone");
+    let done = server.post_form("/dev/error/bulk", &form);
+    assert_eq!(
+        (done.status, done.header("location")),
+        (303, Some("/dev/error/?page=1&q=shop")),
+        "back to the same list"
+    );
+    use error_tracker::StoreQuery;
+    let status = |h: &str| store.store.group(h).unwrap().unwrap().summary.status;
+    assert_eq!(
+        (status("hash000"), status("hash001"), status("hash002")),
+        (Status::Resolved, Status::Unresolved, Status::Resolved)
+    );
+    let ignore = format!("csrf_token={token}&action=ignore&hash=hash001");
+    assert_eq!(server.post_form("/dev/error/bulk", &ignore).header("location"), Some("/dev/error/"));
+    assert_eq!(status("hash001"), Status::Ignored);
+    // Only the list's own keys come back: the redirect stays on the UI.
+    let odd = format!("csrf_token={token}&action=reopen&hash=hash001&back=%2F%2Fevil.example%3Fx%26status%3Dignored");
+    assert_eq!(server.post_form("/dev/error/bulk", &odd).header("location"), Some("/dev/error/?status=ignored"));
+    assert_eq!(status("hash001"), Status::Unresolved);
+    assert_eq!(
+        server.post_form("/dev/error/bulk", &format!("csrf_token={token}&action=delete&hash=hash001")).status,
+        400
+    );
+    assert_eq!(server.get("/dev/error/bulk").status, 405);
+}
