@@ -2,14 +2,14 @@
 //!
 //! | method | path (under the prefix)              | what                               |
 //! |--------|--------------------------------------|------------------------------------|
-//! | GET    | `/`                                  | list page (`page`, `status`, `q`)  |
+//! | GET    | `/`                                  | list page (`page`, `status`, `q`, `host`, `release`, `sort`) |
 //! | GET    | `/group/{hash}`                      | detail page (`page` of history)    |
 //! | GET    | `/group/{hash}/occurrence/{id}`      | one stored occurrence, prev/next   |
 //! | GET    | `/group/{hash}/delete`               | the confirmation page of a delete  |
 //! | POST   | `/group/{hash}/{action}`             | resolve, ignore, reopen, delete    |
 //! | POST   | `/bulk`                              | resolve, ignore, reopen the groups ticked on a list page |
 //! | GET    | `/static/style.css`                  | the stylesheet                     |
-//! | GET    | `/api/groups`                        | JSON list (`page`, `status`, `q`, `per_page`) |
+//! | GET    | `/api/groups`                        | JSON list (as the list page, and `per_page`) |
 //! | GET    | `/api/groups/{hash}`                 | JSON group with hourly counts      |
 //! | GET    | `/api/groups/{hash}/occurrences`     | JSON occurrences (`page`, `per_page`) |
 //! | GET    | `/api/groups/{hash}/occurrences/{id}`| JSON occurrence with its neighbours |
@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use error_tracker::{GroupQuery, Page, PageRequest, Status, StoreError, Timestamp};
+use error_tracker::{GroupQuery, GroupSort, Page, PageRequest, Status, StoreError, Timestamp};
 
 use crate::ErrorTrackerUi;
 use crate::charts::{hourly_bars, sparkline};
@@ -82,15 +82,43 @@ fn status_filter(req: &UiRequest) -> Option<Status> {
 }
 
 fn search_text(req: &UiRequest) -> Option<String> {
-    req.query_param("q").map(|q| q.trim().to_owned()).filter(|q| !q.is_empty())
+    text_param(req, "q")
 }
 
-/// A search holding a NUL or another control character is refused (400):
+/// A text parameter, trimmed; empty is none.
+fn text_param(req: &UiRequest, name: &str) -> Option<String> {
+    req.query_param(name).map(|q| q.trim().to_owned()).filter(|q| !q.is_empty())
+}
+
+/// `?sort=`: an unknown order is the default.
+fn sort_order(req: &UiRequest) -> GroupSort {
+    req.query_param("sort").and_then(|s| s.parse().ok()).unwrap_or_default()
+}
+
+/// The list's filters and order, as a query string (without `page`), so
+/// that pager links, sort links and the bulk form keep them.
+fn list_query_string(q: &GroupQuery) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    if let Some(s) = q.status {
+        out.append_pair("status", s.as_str());
+    }
+    for (name, value) in [("q", &q.search), ("host", &q.host), ("release", &q.release)] {
+        if let Some(v) = value {
+            out.append_pair(name, v);
+        }
+    }
+    if q.sort != GroupSort::LastSeen {
+        out.append_pair("sort", q.sort.as_str());
+    }
+    out.finish()
+}
+
+/// A search (or host, or release) holding a NUL or another control character is refused (400):
 /// no stored text holds one that a user could type, and a NUL ends the
 /// text early at the SQLite C boundary, so `q=%00` would be an empty
 /// search that matches everything.
 fn search_is_valid(req: &UiRequest) -> bool {
-    req.query_param("q").is_none_or(|q| !q.chars().any(char::is_control))
+    ["q", "host", "release"].iter().all(|name| req.query_param(name).is_none_or(|q| !q.chars().any(char::is_control)))
 }
 
 impl ErrorTrackerUi {
@@ -188,11 +216,8 @@ impl ErrorTrackerUi {
 
     /// A page of groups; a page past the end gives the first page.
     fn groups_page(&self, req: &UiRequest, per_page: u32) -> Result<Page<error_tracker::GroupSummary>, StoreError> {
-        let mut query = GroupQuery {
-            status: status_filter(req),
-            search: search_text(req),
-            page: PageRequest { page: page_number(req), per_page },
-        };
+        let mut query = list_query(req);
+        query.page = PageRequest { page: page_number(req), per_page };
         let page = self.store.list_groups(&query)?;
         if page.items.is_empty() && query.page.page > 1 {
             query.page.page = 1;
@@ -202,6 +227,7 @@ impl ErrorTrackerUi {
     }
 
     fn list_page(&self, req: &UiRequest) -> Handled {
+        let query = list_query(req);
         let page = self.groups_page(req, self.page_size)?;
         let now = Timestamp::now();
         let since = now.saturating_sub(SPARKLINE_SPAN);
@@ -210,15 +236,17 @@ impl ErrorTrackerUi {
             let counts = self.store.hourly_counts(&g.hash, since)?;
             rows.push(GroupRow::new(g, sparkline(&counts, 96, 20), now));
         }
-        let status = status_filter(req);
-        let search = search_text(req);
-        let mut keep = String::new();
-        if let Some(s) = status {
-            keep.push_str(&format!("&status={s}"));
-        }
-        if let Some(q) = &search {
-            keep.push_str(&format!("&q={}", percent_encode(q)));
-        }
+        let status = query.status;
+        let filters = list_query_string(&query);
+        let keep = if filters.is_empty() { String::new() } else { format!("&{filters}") };
+        // The column headers sort; each keeps the filters but not the page.
+        let sort_links: std::collections::BTreeMap<&str, String> = GroupSort::ALL
+            .iter()
+            .map(|&sort| {
+                let href = list_query_string(&GroupQuery { sort, ..query.clone() });
+                (sort.as_str(), format!("{}/?{href}", self.prefix))
+            })
+            .collect();
         self.render(
             200,
             "list.html",
@@ -234,7 +262,11 @@ impl ErrorTrackerUi {
                 list_pager => pager(page.page, page.pages(), !page.total_is_exact, &keep),
                 current_status => status.map(Status::as_str).unwrap_or(""),
                 statuses => STATUS_NAMES,
-                q => search.unwrap_or_default(),
+                q => query.search.clone().unwrap_or_default(),
+                host => query.host.clone().unwrap_or_default(),
+                release => query.release.clone().unwrap_or_default(),
+                sort => query.sort.as_str(),
+                sort_links,
                 delivery => delivery_line(),
             },
         )
@@ -402,7 +434,7 @@ impl ErrorTrackerUi {
         }
         let back: Vec<(String, String)> = form_pairs(field("back").unwrap_or("").as_bytes())
             .into_iter()
-            .filter(|(k, _)| matches!(k.as_str(), "page" | "status" | "q"))
+            .filter(|(k, _)| matches!(k.as_str(), "page" | "status" | "q" | "host" | "release" | "sort"))
             .collect();
         let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(back).finish();
         let query = if query.is_empty() { query } else { format!("?{query}") };
@@ -518,6 +550,18 @@ impl ErrorTrackerUi {
 }
 
 const STATUS_NAMES: [&str; 3] = ["unresolved", "resolved", "ignored"];
+
+/// The list's filters and order from the query string (page 1).
+fn list_query(req: &UiRequest) -> GroupQuery {
+    GroupQuery {
+        status: status_filter(req),
+        search: search_text(req),
+        host: text_param(req, "host"),
+        release: text_param(req, "release"),
+        sort: sort_order(req),
+        ..GroupQuery::default()
+    }
+}
 
 fn api_per_page(req: &UiRequest, default: u32) -> u32 {
     req.query_param("per_page")

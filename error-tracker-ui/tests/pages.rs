@@ -35,7 +35,13 @@ fn list_page_shows_groups_newest_first_with_pages_and_total() {
     assert!(first < body.find("shop::Error009").unwrap());
     assert!(!body.contains("shop::Error010"));
     for column in ["Exception", "Message", "Request", "Host", "Count", "First seen", "Last seen", "Status"] {
-        assert!(body.contains(&format!("<th>{column}</th>")) || body.contains(&format!(">{column}</th>")), "{column}");
+        // Count and the times are links that sort by them; the current order is marked.
+        assert!(
+            body.contains(&format!("<th>{column}</th>"))
+                || body.contains(&format!(">{column}<"))
+                || body.contains(&format!(">{column} ▾<")),
+            "{column}"
+        );
     }
     assert!(body.contains("<span class=\"method\">POST</span> /orders/17"));
     assert!(body.contains("web-1"));
@@ -603,4 +609,50 @@ fn bulk_resolve_and_ignore_the_groups_ticked_on_a_page() {
         400
     );
     assert_eq!(server.get("/dev/error/bulk").status, 405);
+}
+
+#[test]
+fn the_list_sorts_and_filters_by_host_and_release_with_the_search() {
+    let store = TestStore::new();
+    // Group i: i + 1 occurrences, first seen i hours ago, on web-(i % 2), release 1.i.
+    let mut batch = Vec::new();
+    for i in 0..4u64 {
+        for k in 0..=i {
+            let mut o = occurrence(&format!("shop::Error{i}"), &format!("failure {i}"), 3600 * i + 10 * (i - k) + 5);
+            o.id = format!("00000000-0000-4000-8000-{i:06}{k:06}");
+            o.host = format!("web-{}", i % 2);
+            o.release = Some(format!("1.{i}"));
+            batch.push(grouped(&format!("g{i}"), o));
+        }
+    }
+    store.write(&batch);
+    let server = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(AllowAll));
+    let order = |path: &str| {
+        let body = server.get(path).text();
+        let mut found: Vec<(usize, String)> =
+            (0..4).filter_map(|i| body.find(&format!(">shop::Error{i}<")).map(|at| (at, format!("g{i}")))).collect();
+        found.sort();
+        found.into_iter().map(|(_, g)| g).collect::<Vec<_>>()
+    };
+    assert_eq!(order("/dev/error/"), ["g0", "g1", "g2", "g3"], "last seen");
+    assert_eq!(order("/dev/error/?sort=count"), ["g3", "g2", "g1", "g0"]);
+    assert_eq!(order("/dev/error/?sort=first_seen"), ["g0", "g1", "g2", "g3"]);
+    assert_eq!(order("/dev/error/?sort=nonsense"), ["g0", "g1", "g2", "g3"], "an unknown order is the default");
+    assert_eq!(order("/dev/error/?host=web-1&sort=count"), ["g3", "g1"]);
+    assert_eq!(order("/dev/error/?release=1.2"), ["g2"]);
+    assert_eq!(order("/dev/error/?release=1.2&host=web-1"), Vec::<String>::new());
+    assert_eq!(order("/dev/error/?q=Error3&host=web-1"), ["g3"]);
+    let page = server.get("/dev/error/?host=web-1&sort=count").text();
+    assert!(page.contains("2 groups"), "{page}");
+    // The form shows the filters; the headers sort and keep them.
+    assert!(page.contains("name=\"host\" value=\"web-1\"") && page.contains("<option value=\"count\" selected>"));
+    assert!(page.contains("href=\"/dev/error/?host=web-1&sort=first_seen\""), "{page}");
+    assert!(page.contains("<span class=\"sorted\">Count ▾</span>"));
+    // The bulk form comes back to the same list.
+    assert!(page.contains("name=\"back\" value=\"page=1&host=web-1&sort=count\""), "{page}");
+    let empty = server.get("/dev/error/?host=nowhere").text();
+    assert!(empty.contains("No errors match this filter"));
+    assert_eq!(server.get("/dev/error/?host=a%00b").status, 400);
+    let api = server.get("/dev/error/api/groups?sort=count&release=1.3").json();
+    assert_eq!((api["total"].as_u64(), api["items"][0]["hash"].as_str()), (Some(1), Some("g3")));
 }

@@ -5,9 +5,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{
-    ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, OccurrenceAt, Page, PageRequest,
-    PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hour_of, hours_since,
-    lease_clock, render_traceback,
+    ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSort, GroupSummary, Grouped, OccurrenceAt, Page,
+    PageRequest, PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hour_of,
+    hours_since, lease_clock, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -177,9 +177,22 @@ impl StoreQuery for MemoryStore {
                         || s.path.as_deref().unwrap_or("").to_ascii_lowercase().contains(n)
                 })
             })
+            .filter(|s| q.host.as_deref().is_none_or(|h| s.host == h))
+            .filter(|s| {
+                q.release
+                    .as_deref()
+                    .is_none_or(|r| groups[&s.hash].occurrences.iter().any(|o| o.release.as_deref() == Some(r)))
+            })
             .cloned()
             .collect();
-        all.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.hash.cmp(&b.hash)));
+        all.sort_by(|a, b| {
+            match q.sort {
+                GroupSort::LastSeen => b.last_seen.cmp(&a.last_seen),
+                GroupSort::FirstSeen => b.created_on.cmp(&a.created_on),
+                GroupSort::Count => b.count.cmp(&a.count),
+            }
+            .then_with(|| a.hash.cmp(&b.hash))
+        });
         Ok(page_of(&all, q.page))
     }
 

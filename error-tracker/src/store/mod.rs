@@ -422,13 +422,72 @@ pub struct GroupQuery {
     /// in any case; whether other letters do is up to the store (the SQLite
     /// and memory stores: no; PostgreSQL's `ILIKE`: per the database's locale).
     pub search: Option<String>,
+    /// Only groups whose latest occurrence came from this host (the
+    /// `host` column of the list).
+    pub host: Option<String>,
+    /// Only groups with a stored occurrence of this release.
+    pub release: Option<String>,
+    /// The order of the list.
+    pub sort: GroupSort,
     /// The page to return.
     pub page: PageRequest,
 }
 
 impl Default for GroupQuery {
     fn default() -> Self {
-        Self { status: None, search: None, page: PageRequest::first(10) }
+        Self {
+            status: None,
+            search: None,
+            host: None,
+            release: None,
+            sort: GroupSort::default(),
+            page: PageRequest::first(10),
+        }
+    }
+}
+
+/// The order of a list of groups: each from the largest down, ties in
+/// `hash` order.
+///
+/// ```
+/// use error_tracker::GroupSort;
+/// assert_eq!("count".parse::<GroupSort>().unwrap(), GroupSort::Count);
+/// assert_eq!(GroupSort::default().as_str(), "last_seen");
+/// assert!("price".parse::<GroupSort>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupSort {
+    /// The most recently seen first (the default).
+    #[default]
+    LastSeen,
+    /// The most recently first seen first: the newest groups.
+    FirstSeen,
+    /// The most frequent first.
+    Count,
+}
+
+impl GroupSort {
+    /// All orders, in display order.
+    pub const ALL: [GroupSort; 3] = [GroupSort::LastSeen, GroupSort::FirstSeen, GroupSort::Count];
+
+    /// `last_seen`, `first_seen` or `count`: the name in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupSort::LastSeen => "last_seen",
+            GroupSort::FirstSeen => "first_seen",
+            GroupSort::Count => "count",
+        }
+    }
+}
+
+impl FromStr for GroupSort {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        GroupSort::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown sort order {s:?}").into()))
     }
 }
 
