@@ -234,6 +234,27 @@ fn bench_pages(c: &mut Criterion, ui: &ErrorTrackerUi, conn: &Connection, hash: 
             vec![],
         ),
         (
+            "list_sort_by_count",
+            "/dev/error/?sort=count&page=3".into(),
+            format!("SELECT {SUMMARY} FROM exceptions ORDER BY count DESC, hash LIMIT 10 OFFSET 20"),
+            vec![],
+        ),
+        (
+            "list_host_filter",
+            "/dev/error/?host=web-3&sort=first_seen".into(),
+            format!("SELECT {SUMMARY} FROM exceptions WHERE host = 'web-3' ORDER BY created_on DESC, hash LIMIT 10"),
+            vec![],
+        ),
+        (
+            "list_release_filter",
+            "/dev/error/?release=1.0.0".into(),
+            format!(
+                "SELECT {SUMMARY} FROM exceptions WHERE EXISTS (SELECT 1 FROM occurrences o \
+                 WHERE o.release = '1.0.0' AND o.hash = exceptions.hash) ORDER BY last_seen DESC, hash LIMIT 10"
+            ),
+            vec![],
+        ),
+        (
             "detail_page",
             format!("/dev/error/group/{hash}"),
             "SELECT e.*, o.* FROM exceptions e LEFT JOIN \
