@@ -103,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = args.next().unwrap_or_else(|| "demo.sqlite".into());
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
     let store = Arc::new(SqliteStore::open(&path, 100)?);
-    let kinds = ["sqlx::Error", "std::io::Error", "serde_json::Error", "panic", "reqwest::Error"];
+    let kinds = ["sqlx::Error", "std::io::Error", "serde_json::Error", "tokio::time::error::Elapsed", "reqwest::Error"];
     let mut batch = Vec::new();
     for i in 0..400u64 {
         let g = i % 23;

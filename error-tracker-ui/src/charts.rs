@@ -131,7 +131,7 @@ pub(crate) fn hourly_bars(counts: &[u64], first_hour: i64, plot_height: u32) -> 
         })
         .collect();
     let mut y_ticks = vec![Tick { at: plot_height, label: "0".into() }];
-    if scale >= 2 && scale % 2 == 0 {
+    if scale >= 2 && scale.is_multiple_of(2) {
         y_ticks.push(Tick { at: plot_height / 2, label: compact(scale / 2) });
     }
     y_ticks.push(Tick { at: 0, label: compact(scale) });

@@ -106,10 +106,19 @@ type Key = (&'static str, String, Option<String>);
 #[derive(Default)]
 struct Builder {
     order: Vec<Key>,
-    /// Per facet: per rendered value, its count; and the last occurrence
-    /// counted, so that a variable seen twice in one occurrence (a frame
-    /// tracked twice in a recursion) counts once.
-    values: HashMap<Key, (HashMap<String, usize>, usize, Option<usize>)>,
+    values: HashMap<Key, Tally>,
+}
+
+/// One facet's counts so far.
+#[derive(Default)]
+struct Tally {
+    /// Per rendered value, the occurrences holding it.
+    counts: HashMap<String, usize>,
+    /// The occurrences holding a value.
+    present: usize,
+    /// The last occurrence counted, so that a variable seen twice in one
+    /// occurrence (a frame tracked twice in a recursion) counts once.
+    last: Option<usize>,
 }
 
 impl Builder {
@@ -122,12 +131,12 @@ impl Builder {
                 self.values.entry(key).or_default()
             }
         };
-        if entry.2 == Some(occurrence) {
+        if entry.last == Some(occurrence) {
             return;
         }
-        entry.2 = Some(occurrence);
-        entry.1 += 1;
-        *entry.0.entry(value.render()).or_default() += 1;
+        entry.last = Some(occurrence);
+        entry.present += 1;
+        *entry.counts.entry(value.render()).or_default() += 1;
     }
 
     fn finish(mut self, of: usize) -> Vec<Facet> {
@@ -137,7 +146,7 @@ impl Builder {
         self.order
             .into_iter()
             .filter_map(|key| {
-                let (counts, present, _) = self.values.remove(&key)?;
+                let Tally { counts, present, .. } = self.values.remove(&key)?;
                 let distinct = counts.len();
                 let mut sorted: Vec<(String, usize)> = counts.into_iter().collect();
                 // Most frequent first; ties in the value's order, so the page is stable.
