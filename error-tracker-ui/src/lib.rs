@@ -181,7 +181,8 @@ impl ErrorTrackerUi {
     /// the crate's workspace, or absolute). Only `.rs` files whose real path
     /// lies under this directory are read, at most 2 MiB each, and only the
     /// lines shown: a stored path with `..` or through a symbolic link
-    /// cannot reach other files. A directory that does not exist is `None`.
+    /// cannot reach other files. A directory that does not exist, or `/`, is
+    /// `None`.
     ///
     /// ```
     /// use std::sync::Arc;

@@ -42,9 +42,10 @@ impl SourceContext {
     }
 }
 
-/// The canonical form of `root`, or `None` when it does not exist.
+/// The canonical form of `root`, or `None` when it does not exist or is the
+/// file system's root (a service started from `/` has no workspace there).
 pub(crate) fn canonical_root(root: &Path) -> Option<PathBuf> {
-    root.canonicalize().ok().filter(|p| p.is_dir())
+    root.canonicalize().ok().filter(|p| p.is_dir() && p.parent().is_some())
 }
 
 /// The lines around `line` (from 1) of `file`, resolved against `root` (a
@@ -147,6 +148,8 @@ mod tests {
         assert_eq!(why("src/lib.rs", 99), "the file is shorter than the line: it changed since");
         assert_eq!(why("src/lib.rs", 0), "no line number was recorded");
         assert_eq!(context(None, "src/lib.rs", 1).unavailable, Some("showing source is off"));
+        assert_eq!(canonical_root(Path::new("/")), None, "the file system's root is no workspace");
+        assert_eq!(canonical_root(&dir.path().join("nowhere")), None);
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink(dir.path().join("secret.rs"), root.join("src/link.rs")).unwrap();
