@@ -843,9 +843,9 @@ fn summaries(conn: &Connection, picked: Vec<i64>) -> Result<Vec<GroupSummary>, S
 /// A page in another order than last seen, or filtered by host or release
 /// (migration 0007): the order's index (or the host's) walked with the
 /// filters applied, and the count stopped past [`COUNT_CAP`] (or past the
-/// page asked for) when filtered, as a search's is. The release is checked
-/// per group with one seek in `occurrences_by_release`, so a common release
-/// costs a few seeks per row of the page, a rare one a seek per group.
+/// page asked for) when filtered, as a search's is. A release of at most
+/// [`MAX_SORTED`] groups picks them from `occurrences_by_release`; a more
+/// common one is checked with one seek there per group walked.
 fn ordered_page(
     conn: &Connection,
     q: &GroupQuery,
@@ -871,7 +871,20 @@ fn ordered_page(
         params.push((":host", Value::Text(host.clone())));
     }
     if let Some(release) = &q.release {
-        filter.push("EXISTS (SELECT 1 FROM occurrences AS o WHERE o.release = :release AND o.hash = exceptions.hash)");
+        // A release of few groups: those groups, looked up and sorted (at most
+        // MAX_SORTED). A common one: a seek per group walked, which stops
+        // with the page (and the capped count) long before the end.
+        let distinct: i64 = conn
+            .prepare_cached("SELECT count(*) FROM (SELECT DISTINCT hash FROM occurrences WHERE release = ?1 LIMIT ?2)")
+            .and_then(|mut st| st.query_row(params![release, MAX_SORTED + 1], |r| r.get(0)))
+            .map_err(db_err)?;
+        filter.push(if distinct <= MAX_SORTED {
+            // CROSS JOIN: SQLite joins in this order, from the release's entries.
+            "rowid IN (SELECT e.rowid FROM occurrences AS o CROSS JOIN exceptions AS e ON e.hash = o.hash \
+             WHERE o.release = :release)"
+        } else {
+            "EXISTS (SELECT 1 FROM occurrences AS o WHERE o.release = :release AND o.hash = exceptions.hash)"
+        });
         params.push((":release", Value::Text(release.clone())));
     }
     let filtered = !filter.is_empty();
