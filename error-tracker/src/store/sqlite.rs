@@ -845,7 +845,8 @@ fn summaries(conn: &Connection, picked: Vec<i64>) -> Result<Vec<GroupSummary>, S
 /// filters applied, and the count stopped past [`COUNT_CAP`] (or past the
 /// page asked for) when filtered, as a search's is. A release of at most
 /// [`MAX_SORTED`] groups picks them from `occurrences_by_release`; a more
-/// common one is checked with one seek there per group walked.
+/// common one is checked with one seek there per group walked, and its
+/// count stops past [`MAX_SORTED`].
 fn ordered_page(
     conn: &Connection,
     q: &GroupQuery,
@@ -856,6 +857,9 @@ fn ordered_page(
     use rusqlite::types::Value;
     let mut filter: Vec<&str> = Vec::new();
     let mut params: Vec<(&str, Value)> = Vec::new();
+    // Where a filtered count stops: a common release's count costs a seek
+    // per group, so it stops sooner ("2,000+ groups").
+    let mut count_cap = COUNT_CAP;
     if let Some(status) = q.status {
         filter.push("status = :status");
         params.push((":status", Value::Text(status.as_str().to_owned())));
@@ -878,6 +882,9 @@ fn ordered_page(
             .prepare_cached("SELECT count(*) FROM (SELECT DISTINCT hash FROM occurrences WHERE release = ?1 LIMIT ?2)")
             .and_then(|mut st| st.query_row(params![release, MAX_SORTED + 1], |r| r.get(0)))
             .map_err(db_err)?;
+        if distinct > MAX_SORTED {
+            count_cap = MAX_SORTED;
+        }
         filter.push(if distinct <= MAX_SORTED {
             // CROSS JOIN: SQLite joins in this order, from the release's entries.
             "rowid IN (SELECT e.rowid FROM occurrences AS o CROSS JOIN exceptions AS e ON e.hash = o.hash \
@@ -916,7 +923,7 @@ fn ordered_page(
     } else if !filtered {
         Total::exact(run("SELECT count(*) FROM exceptions", &[])?.first().copied().unwrap_or(0))
     } else {
-        let upto = COUNT_CAP.max(offset + limit + 1);
+        let upto = count_cap.max(offset + limit + 1);
         let sql = format!("SELECT count(*) FROM (SELECT 1 FROM exceptions {filter} LIMIT :upto)");
         let n = run(&sql, &[(":upto", Value::Integer(upto + 1))])?.first().copied().unwrap_or(0);
         if n > upto { Total { n: upto, exact: false } } else { Total::exact(n) }
