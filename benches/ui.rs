@@ -1,9 +1,11 @@
 //! UI figures over a SQLite file with 100,000 groups and 1,000,000
 //! occurrences (built once into a cached file under the target directory):
 //!
-//! - the list page (first page, a deep page, a search, a status filter) and
-//!   the detail page, rendered by `ErrorTrackerUi::handle`, each against a
-//!   bare `SELECT` of the same rows on a plain rusqlite connection;
+//! - the list page (first page, a deep page, a search, a status filter), the
+//!   detail page, one occurrence's page, and the variable facets (over 100
+//!   stored occurrences of a group with 20 variables, added to the file on
+//!   first use), rendered by `ErrorTrackerUi::handle`, each against a bare
+//!   `SELECT` of the same rows on a plain rusqlite connection;
 //! - then a loopback load of 64 concurrent keep-alive connections against
 //!   the real hyper server: p50/p99/max latency and errors, next to the same
 //!   load on the static stylesheet (the server's floor).
@@ -20,7 +22,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
-use error_tracker::{Grouped, Occurrence, RequestContext, SqliteStore, StackFrame, Store, Timestamp, Variable};
+use error_tracker::{
+    FrameSnapshot, Grouped, Occurrence, RequestContext, SqliteStore, StackFrame, Store, StoreQuery, Timestamp, Variable,
+};
 use error_tracker_ui::{AllowAll, ErrorTrackerUi, UiRequest};
 use rusqlite::Connection;
 
@@ -119,6 +123,40 @@ fn database() -> PathBuf {
     path
 }
 
+/// The group of the facets case: 100 stored occurrences, 20 variables each.
+const FACET_GROUP: &str = "facets-100-occurrences-20-variables";
+const FACET_OCCURRENCES: u64 = 100;
+
+/// Adds the facets case's group to the file, once: a store that keeps 100
+/// occurrences per group writes it (the rest of the file keeps 10).
+fn facet_group(path: &std::path::Path) {
+    let store = SqliteStore::open(path, FACET_OCCURRENCES as u32).unwrap();
+    if store.group(FACET_GROUP).unwrap().is_some() {
+        return;
+    }
+    let now = Timestamp::now();
+    let batch: Vec<Grouped> = (0..FACET_OCCURRENCES)
+        .map(|k| {
+            let mut o = occurrence(7, k, now);
+            o.id = format!("00000000-0000-4000-9000-{k:012}");
+            let var = |name: String, value| Variable { name, value };
+            // 10 arguments and 8 locals: some the same in every occurrence,
+            // some with a few values, some different each time; 2 extras.
+            o.frames = vec![FrameSnapshot {
+                function: "app::orders::charge".into(),
+                file: Some("src/orders.rs".into()),
+                line: Some(120),
+                function_line: None,
+                args: (0..10).map(|i| var(format!("arg{i}"), json!(k % (1 + i * 11)))).collect(),
+                locals: (0..8).map(|i| var(format!("local{i}"), json!({"k": k % (2 + i), "name": "order"}))).collect(),
+            }];
+            o.extra = vec![var("attempt".into(), json!(k % 3)), var("tenant".into(), json!("acme"))];
+            Grouped { hash: FACET_GROUP.into(), occurrence: o, times: 1, count_only: false }
+        })
+        .collect();
+    store.write(&batch).unwrap();
+}
+
 const SUMMARY: &str = "hash, exception_name, message, method, path, host, count, created_on, last_seen, status, \
                        notification_sent, ticket_raised";
 
@@ -146,7 +184,7 @@ fn page_html(ui: &ErrorTrackerUi, target: &str) -> usize {
 /// A bench case: its name, the UI's request target, and the baseline SELECT with its parameters.
 type Case = (&'static str, String, String, Vec<Box<dyn rusqlite::ToSql>>);
 
-fn bench_pages(c: &mut Criterion, ui: &ErrorTrackerUi, conn: &Connection, hash: &str) {
+fn bench_pages(c: &mut Criterion, ui: &ErrorTrackerUi, conn: &Connection, hash: &str, event_id: &str) {
     let last_page = GROUPS.div_ceil(u64::from(PAGE_SIZE));
     let deep_offset = ((last_page / 2) - 1) * u64::from(PAGE_SIZE);
     let cases: Vec<Case> = vec![
@@ -196,6 +234,27 @@ fn bench_pages(c: &mut Criterion, ui: &ErrorTrackerUi, conn: &Connection, hash: 
             vec![],
         ),
         (
+            "list_sort_by_count",
+            "/dev/error/?sort=count&page=3".into(),
+            format!("SELECT {SUMMARY} FROM exceptions ORDER BY count DESC, hash LIMIT 10 OFFSET 20"),
+            vec![],
+        ),
+        (
+            "list_host_filter",
+            "/dev/error/?host=web-3&sort=first_seen".into(),
+            format!("SELECT {SUMMARY} FROM exceptions WHERE host = 'web-3' ORDER BY created_on DESC, hash LIMIT 10"),
+            vec![],
+        ),
+        (
+            "list_release_filter",
+            "/dev/error/?release=1.0.0".into(),
+            format!(
+                "SELECT {SUMMARY} FROM exceptions WHERE EXISTS (SELECT 1 FROM occurrences o \
+                 WHERE o.release = '1.0.0' AND o.hash = exceptions.hash) ORDER BY last_seen DESC, hash LIMIT 10"
+            ),
+            vec![],
+        ),
+        (
             "detail_page",
             format!("/dev/error/group/{hash}"),
             "SELECT e.*, o.* FROM exceptions e LEFT JOIN \
@@ -204,6 +263,30 @@ fn bench_pages(c: &mut Criterion, ui: &ErrorTrackerUi, conn: &Connection, hash: 
              WHERE e.hash = ?1"
                 .into(),
             vec![Box::new(hash.to_owned())],
+        ),
+        (
+            "occurrence_page",
+            format!("/dev/error/group/{hash}/occurrence/{event_id}"),
+            "SELECT e.*, o.*, b.backtrace FROM exceptions e JOIN occurrences o USING (hash) \
+             JOIN backtraces b USING (hash, backtrace_key) WHERE e.hash = ?1 AND o.event_id = ?2"
+                .into(),
+            vec![Box::new(hash.to_owned()), Box::new(event_id.to_owned())],
+        ),
+        (
+            "facets",
+            format!("/dev/error/api/groups/{FACET_GROUP}/facets"),
+            "SELECT o.*, b.backtrace FROM occurrences o JOIN backtraces b USING (hash, backtrace_key) \
+             WHERE o.hash = ?1 ORDER BY o.id DESC LIMIT 500"
+                .into(),
+            vec![Box::new(FACET_GROUP)],
+        ),
+        (
+            "detail_page_with_facets",
+            format!("/dev/error/group/{FACET_GROUP}"),
+            "SELECT e.*, o.*, b.backtrace FROM exceptions e JOIN occurrences o USING (hash) \
+             JOIN backtraces b USING (hash, backtrace_key) WHERE e.hash = ?1 ORDER BY o.id DESC LIMIT 500"
+                .into(),
+            vec![Box::new(FACET_GROUP)],
         ),
     ];
     for (name, target, sql, params) in &cases {
@@ -319,6 +402,7 @@ fn run_load(ui: ErrorTrackerUi, hashes: &[String]) {
 
 fn main() {
     let path = database();
+    facet_group(&path);
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path, PER_GROUP as u32).unwrap());
     let ui = ErrorTrackerUi::new(store).permission(AllowAll).page_size(PAGE_SIZE);
     let conn = Connection::open(&path).unwrap();
@@ -331,7 +415,12 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
-    bench_pages(&mut c, &ui, &conn, &hashes[0]);
+    let event_id: String = conn
+        .query_row("SELECT event_id FROM occurrences WHERE hash = ?1 ORDER BY id LIMIT 1 OFFSET 4", [&hashes[0]], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    bench_pages(&mut c, &ui, &conn, &hashes[0], &event_id);
     c.final_summary();
     // `cargo bench --bench ui -- list_search` runs only the matching criterion
     // groups; the load runs with no filter, or with the filter `load`.

@@ -671,7 +671,7 @@ fn no_fragment_of_a_generated_secret_is_stored_shown_or_sent() {
     assert!(bytes.windows(14).any(|w| w == b"**************"), "masked values are stored as the mask");
     check("database bytes (file and WAL)", &bytes);
 
-    // The UI, in process: the list, every detail page, the JSON API.
+    // The UI, in process: the list, every detail and occurrence page, the facets, the JSON API.
     let store: Arc<dyn Store> = error_tracker::store().expect("initialized");
     let ui = ErrorTrackerUi::new(store.clone()).permission(AllowAll).page_size(500);
     let get = |target: &str| {
@@ -689,6 +689,12 @@ fn no_fragment_of_a_generated_secret_is_stored_shown_or_sent() {
         html.push_str(&unescape_html(&get(&format!("/dev/error/group/{}", grp.hash))));
         json.push_str(&get(&format!("/dev/error/api/groups/{}", grp.hash)));
         json.push_str(&get(&format!("/dev/error/api/groups/{}/occurrences", grp.hash)));
+        // Every stored occurrence's own page, and the facets of its values.
+        json.push_str(&get(&format!("/dev/error/api/groups/{}/facets", grp.hash)));
+        let stored = store.occurrences(&grp.hash, PageRequest::first(100)).expect("occurrences");
+        for o in &stored.items {
+            html.push_str(&unescape_html(&get(&format!("/dev/error/group/{}/occurrence/{}", grp.hash, o.id))));
+        }
     }
     assert!(html.contains("**************") && json.contains("**************"));
     check("UI pages", html.as_bytes());

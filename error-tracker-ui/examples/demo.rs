@@ -20,11 +20,34 @@ macro_rules! json {
     };
 }
 
+/// The demo's own "application": the frames of its occurrences point at
+/// these lines, so that the pages show the failing line in context when the
+/// UI runs from the workspace.
+mod shop {
+    pub const FILE: &str = "error-tracker-ui/examples/demo.rs";
+
+    pub fn load_line() -> u32 {
+        // A stand-in for the query that times out in the made-up errors.
+        let failing = line!(); // db.query("SELECT * FROM orders WHERE id = $1", &[&order_id])?
+        failing
+    }
+
+    pub fn handler_line() -> u32 {
+        line!() // let order = orders::load(&db, order_id, currency).await?;
+    }
+}
+
 fn occurrence(i: u64, kind: &str, message: String, secs_ago: u64) -> Occurrence {
-    let frame = |f: &str, in_app| StackFrame {
+    let frame = |f: &str, in_app: bool| StackFrame {
         function: f.to_owned(),
-        file: Some(format!("src/{}.rs", f.rsplit("::").next().unwrap())),
-        line: Some(10 + i as u32 % 90),
+        file: Some(if in_app { shop::FILE.to_owned() } else { format!("src/{}.rs", f.rsplit("::").next().unwrap()) }),
+        line: Some(if f.ends_with("load") {
+            shop::load_line()
+        } else if in_app {
+            shop::handler_line()
+        } else {
+            10 + i as u32 % 90
+        }),
         in_app,
     };
     Occurrence {
@@ -34,8 +57,9 @@ fn occurrence(i: u64, kind: &str, message: String, secs_ago: u64) -> Occurrence 
         sources: vec!["connection reset by peer (os error 104)".into()],
         backtrace: vec![
             frame("std::io::error::repr", false),
-            frame("shop::db::query", true),
+            frame("error_tracker::capture::record", false),
             frame("shop::orders::load", true),
+            frame("shop::http::handler", true),
             frame("tokio::runtime::task::harness::poll", false),
             frame("tokio::runtime::scheduler::multi_thread::worker::run", false),
         ],
@@ -47,11 +71,13 @@ fn occurrence(i: u64, kind: &str, message: String, secs_ago: u64) -> Occurrence 
         panic: None,
         frames: vec![FrameSnapshot {
             function: "shop::orders::load".into(),
-            file: Some("src/orders.rs".into()),
-            line: Some(41),
+            file: Some(shop::FILE.into()),
+            line: Some(shop::load_line()),
             function_line: None,
             args: vec![
                 Variable { name: "order_id".into(), value: json!(i) },
+                // The same in every failure: what the facets point at.
+                Variable { name: "currency".into(), value: json!("EUR") },
                 Variable { name: "api_token".into(), value: json!("**************") },
             ],
             locals: vec![Variable { name: "cart".into(), value: json!({"items": [3, 5, 8], "total_cents": 4599}) }],
@@ -77,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = args.next().unwrap_or_else(|| "demo.sqlite".into());
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
     let store = Arc::new(SqliteStore::open(&path, 100)?);
-    let kinds = ["sqlx::Error", "std::io::Error", "serde_json::Error", "panic", "reqwest::Error"];
+    let kinds = ["sqlx::Error", "std::io::Error", "serde_json::Error", "tokio::time::error::Elapsed", "reqwest::Error"];
     let mut batch = Vec::new();
     for i in 0..400u64 {
         let g = i % 23;
@@ -94,8 +120,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             count_only: false,
         });
     }
+    // A panic: its message once.
+    let mut p = occurrence(400, "panic", "index out of bounds: the len is 3 but the index is 7".into(), 90);
+    p.panic = Some(error_tracker::PanicInfo {
+        message: p.message.clone(),
+        location: Some(format!("{}:{}:9", shop::FILE, shop::load_line())),
+    });
+    batch.push(Grouped { hash: "demo-panic".into(), occurrence: p, times: 1, count_only: false });
     store.write(&batch)?;
-    let ui = ErrorTrackerUi::new(store).permission(LocalhostOnly);
+    // The workspace root: the frames name their files from there.
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let ui = ErrorTrackerUi::new(store).permission(LocalhostOnly).source_root(Some(workspace));
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(&listen).await?;

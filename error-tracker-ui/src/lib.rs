@@ -47,11 +47,13 @@ use error_tracker::{Config, StoreQuery};
 #[cfg(feature = "actix")]
 pub mod actix;
 mod charts;
+mod facets;
 mod host;
 mod permission;
 mod request;
 mod routes;
 mod service;
+mod source;
 mod templates;
 mod views;
 
@@ -69,6 +71,8 @@ pub struct ErrorTrackerUi {
     prefix: Arc<str>,
     page_size: u32,
     allowed_hosts: Arc<[String]>,
+    /// Where source files are read for the failing line in context (canonical).
+    source_root: Option<Arc<std::path::Path>>,
     /// The per-process key of the CSRF tokens, which are HMACs of the
     /// client's credentials under it (see `routes::csrf_token`).
     csrf_key: Arc<[u8; 32]>,
@@ -94,6 +98,7 @@ impl ErrorTrackerUi {
             prefix: Arc::from(DEFAULT_PREFIX),
             page_size: 10,
             allowed_hosts: Arc::from([]),
+            source_root: std::env::current_dir().ok().as_deref().and_then(source::canonical_root).map(Arc::from),
             csrf_key: Arc::new(random_key()),
             templates: Arc::new(templates::environment()),
         }
@@ -164,6 +169,39 @@ impl ErrorTrackerUi {
             self.allowed_hosts = Arc::from(all);
         }
         self
+    }
+
+    /// The directory that source files are read from, to show the failing
+    /// line of each frame with a few lines around it: the workspace the
+    /// application was built from. By default the current directory, where
+    /// an application (or the binary run from its workspace) usually runs;
+    /// `None` shows no source.
+    ///
+    /// Frames name their files as the compiler did (`src/db.rs`, relative to
+    /// the crate's workspace, or absolute). Only `.rs` files whose real path
+    /// lies under this directory are read, at most 2 MiB each, and only the
+    /// lines shown: a stored path with `..` or through a symbolic link
+    /// cannot reach other files. A directory that does not exist, or `/`, is
+    /// `None`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use error_tracker::MemoryStore;
+    /// use error_tracker_ui::ErrorTrackerUi;
+    ///
+    /// let ui = ErrorTrackerUi::new(Arc::new(MemoryStore::default())).source_root(Some("."));
+    /// assert!(ui.source_dir().is_some());
+    /// let ui = ui.source_root(None::<&str>);
+    /// assert!(ui.source_dir().is_none());
+    /// ```
+    pub fn source_root(mut self, root: Option<impl AsRef<std::path::Path>>) -> Self {
+        self.source_root = root.and_then(|r| source::canonical_root(r.as_ref())).map(Arc::from);
+        self
+    }
+
+    /// The source root in use, canonical (see [`source_root`](Self::source_root)).
+    pub fn source_dir(&self) -> Option<&std::path::Path> {
+        self.source_root.as_deref()
     }
 
     /// The hosts added with [`allowed_host`](Self::allowed_host), in lower case.

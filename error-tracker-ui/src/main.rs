@@ -57,6 +57,16 @@ struct Args {
     #[arg(long = "allowed-host", value_name = "HOST")]
     allowed_hosts: Vec<String>,
 
+    /// The workspace the application was built from: the failing line of
+    /// each frame is shown with the lines around it when its file is there
+    /// (only `.rs` files under it are read). Default: the current directory.
+    #[arg(long, env = "ERROR_TRACKER_UI_SOURCE_ROOT", value_name = "DIR", conflicts_with = "no_source")]
+    source_root: Option<std::path::PathBuf>,
+
+    /// Show no source lines at all.
+    #[arg(long)]
+    no_source: bool,
+
     /// Let the bearer token resolve, ignore, reopen and delete, not only read.
     #[arg(long)]
     token_can_change: bool,
@@ -176,6 +186,15 @@ fn main() -> ExitCode {
         }
     };
     let mut ui = ErrorTrackerUi::new(store).prefix(&args.prefix).page_size(args.page_size);
+    if args.no_source {
+        ui = ui.source_root(None::<&std::path::Path>);
+    } else if let Some(root) = &args.source_root {
+        if !root.is_dir() {
+            eprintln!("error-tracker-ui: --source-root {}: not a directory", root.display());
+            return ExitCode::from(2);
+        }
+        ui = ui.source_root(Some(root));
+    }
     for host in &args.allowed_hosts {
         ui = ui.allowed_host(host);
     }

@@ -100,55 +100,24 @@ impl UiResponse {
     }
 }
 
-/// Decodes `%XX` escapes (and `+` as a space when `plus` is set); invalid
+/// What [`percent_encode`] leaves as it is: the unreserved characters of RFC 3986.
+const UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// Decodes the `%XX` escapes of a path segment (`+` stays a plus); invalid
 /// escapes are kept as they are, invalid UTF-8 is replaced.
-pub(crate) fn percent_decode(s: &[u8], plus: bool) -> String {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        match s[i] {
-            b'%' if i + 2 < s.len() => match (hex(s[i + 1]), hex(s[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' if plus => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+pub(crate) fn percent_decode(s: &[u8]) -> String {
+    percent_encoding::percent_decode(s).decode_utf8_lossy().into_owned()
 }
 
 /// Encodes everything but unreserved characters, for query values and path segments.
 pub(crate) fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
 /// The pairs of an `application/x-www-form-urlencoded` text (a query or a form body).
 pub(crate) fn form_pairs(s: &[u8]) -> Vec<(String, String)> {
-    s.split(|&b| b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = match p.iter().position(|&b| b == b'=') {
-                Some(i) => (&p[..i], &p[i + 1..]),
-                None => (p, &p[p.len()..]),
-            };
-            (percent_decode(k, true), percent_decode(v, true))
-        })
-        .collect()
+    form_urlencoded::parse(s).into_owned().collect()
 }
 
 #[cfg(test)]
@@ -166,7 +135,7 @@ mod tests {
                 ("d".into(), "%zz%4".into())
             ]
         );
-        assert_eq!(percent_decode(b"a%2Fb+c", false), "a/b+c");
+        assert_eq!(percent_decode(b"a%2Fb+c"), "a/b+c");
         assert_eq!(percent_encode("a b/<é>"), "a%20b%2F%3C%C3%A9%3E");
     }
 }

@@ -2,26 +2,32 @@
 //!
 //! | method | path (under the prefix)              | what                               |
 //! |--------|--------------------------------------|------------------------------------|
-//! | GET    | `/`                                  | list page (`page`, `status`, `q`)  |
+//! | GET    | `/`                                  | list page (`page`, `status`, `q`, `host`, `release`, `sort`) |
 //! | GET    | `/group/{hash}`                      | detail page (`page` of history)    |
+//! | GET    | `/group/{hash}/occurrence/{id}`      | one stored occurrence, prev/next   |
+//! | GET    | `/group/{hash}/delete`               | the confirmation page of a delete  |
 //! | POST   | `/group/{hash}/{action}`             | resolve, ignore, reopen, delete    |
+//! | POST   | `/bulk`                              | resolve, ignore, reopen the groups ticked on a list page |
 //! | GET    | `/static/style.css`                  | the stylesheet                     |
-//! | GET    | `/api/groups`                        | JSON list (`page`, `status`, `q`, `per_page`) |
+//! | GET    | `/api/groups`                        | JSON list (as the list page, and `per_page`) |
 //! | GET    | `/api/groups/{hash}`                 | JSON group with hourly counts      |
 //! | GET    | `/api/groups/{hash}/occurrences`     | JSON occurrences (`page`, `per_page`) |
+//! | GET    | `/api/groups/{hash}/occurrences/{id}`| JSON occurrence with its neighbours |
+//! | GET    | `/api/groups/{hash}/facets`          | JSON variable facets               |
 
 use std::time::Duration;
 
 use serde::Serialize;
 
-use error_tracker::{GroupQuery, Page, PageRequest, Status, StoreError, Timestamp};
+use error_tracker::{GroupQuery, GroupSort, Page, PageRequest, Status, StoreError, Timestamp};
 
 use crate::ErrorTrackerUi;
 use crate::charts::{hourly_bars, sparkline};
+use crate::facets::facets;
 use crate::permission::constant_time_eq;
 use crate::request::{UiRequest, UiResponse, form_pairs, percent_decode, percent_encode};
 use crate::templates::STYLE_CSS;
-use crate::views::{GroupRow, HistoryRow, OccurrenceView, page_links, show_time};
+use crate::views::{GroupRow, HistoryRow, OccurrenceView, TimeView, pager};
 
 /// Why a handler failed: a 500.
 #[derive(Debug)]
@@ -57,6 +63,12 @@ type Handled = Result<UiResponse, Failure>;
 const SPARKLINE_SPAN: Duration = Duration::from_secs(24 * 3600);
 /// The detail page's chart covers this long.
 const CHART_SPAN: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Facets are computed over at most this many of a group's stored
+/// occurrences, the newest (the store keeps `occurrences_per_group`, 100 by
+/// default).
+pub(crate) const FACET_OCCURRENCES: u32 = 500;
+/// The most groups one bulk change may name (the largest list page).
+const MAX_BULK: usize = 500;
 /// The most items an API page may hold.
 const API_MAX_PER_PAGE: u32 = 100;
 
@@ -70,15 +82,43 @@ fn status_filter(req: &UiRequest) -> Option<Status> {
 }
 
 fn search_text(req: &UiRequest) -> Option<String> {
-    req.query_param("q").map(|q| q.trim().to_owned()).filter(|q| !q.is_empty())
+    text_param(req, "q")
 }
 
-/// A search holding a NUL or another control character is refused (400):
+/// A text parameter, trimmed; empty is none.
+fn text_param(req: &UiRequest, name: &str) -> Option<String> {
+    req.query_param(name).map(|q| q.trim().to_owned()).filter(|q| !q.is_empty())
+}
+
+/// `?sort=`: an unknown order is the default.
+fn sort_order(req: &UiRequest) -> GroupSort {
+    req.query_param("sort").and_then(|s| s.parse().ok()).unwrap_or_default()
+}
+
+/// The list's filters and order, as a query string (without `page`), so
+/// that pager links, sort links and the bulk form keep them.
+fn list_query_string(q: &GroupQuery) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    if let Some(s) = q.status {
+        out.append_pair("status", s.as_str());
+    }
+    for (name, value) in [("q", &q.search), ("host", &q.host), ("release", &q.release)] {
+        if let Some(v) = value {
+            out.append_pair(name, v);
+        }
+    }
+    if q.sort != GroupSort::LastSeen {
+        out.append_pair("sort", q.sort.as_str());
+    }
+    out.finish()
+}
+
+/// A search (or host, or release) holding a NUL or another control character is refused (400):
 /// no stored text holds one that a user could type, and a NUL ends the
 /// text early at the SQLite C boundary, so `q=%00` would be an empty
 /// search that matches everything.
 fn search_is_valid(req: &UiRequest) -> bool {
-    req.query_param("q").is_none_or(|q| !q.chars().any(char::is_control))
+    ["q", "host", "release"].iter().all(|name| req.query_param(name).is_none_or(|q| !q.chars().any(char::is_control)))
 }
 
 impl ErrorTrackerUi {
@@ -93,16 +133,13 @@ impl ErrorTrackerUi {
 
     /// Whether `path` is under `…/api/`: its answers are JSON, refusals included.
     pub(crate) fn is_api(&self, path: &str) -> bool {
-        self.relative(path)
-            .split('/')
-            .find(|s| !s.is_empty())
-            .is_some_and(|s| percent_decode(s.as_bytes(), false) == "api")
+        self.relative(path).split('/').find(|s| !s.is_empty()).is_some_and(|s| percent_decode(s.as_bytes()) == "api")
     }
 
     pub(crate) fn route(&self, req: &UiRequest) -> UiResponse {
         let rel = self.relative(&req.path);
         let segments: Vec<String> =
-            rel.split('/').filter(|s| !s.is_empty()).map(|s| percent_decode(s.as_bytes(), false)).collect();
+            rel.split('/').filter(|s| !s.is_empty()).map(|s| percent_decode(s.as_bytes())).collect();
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
         let method = req.method.to_ascii_uppercase();
         let read = method == "GET" || method == "HEAD";
@@ -123,12 +160,21 @@ impl ErrorTrackerUi {
                 Ok(r)
             }
             (["group", hash], true, _) => self.detail_page(req, hash),
+            (["group", hash, "occurrence", id], true, _) => self.occurrence_page(req, hash, id),
+            (["group", hash, "delete"], true, _) => self.delete_page(req, hash),
             (["group", hash, action], false, "POST") => self.action(req, hash, action),
+            (["bulk"], false, "POST") => self.bulk_action(req),
             (["api", "groups"], true, _) => self.api_groups(req),
             (["api", "groups", hash], true, _) => self.api_group(hash),
             (["api", "groups", hash, "occurrences"], true, _) => self.api_occurrences(req, hash),
-            ([] | ["group", _] | ["api", "groups", ..] | ["static", "style.css"], false, _)
-            | (["group", _, _], _, _) => Ok(self.method_not_allowed(is_api)),
+            (["api", "groups", hash, "occurrences", id], true, _) => self.api_occurrence(hash, id),
+            (["api", "groups", hash, "facets"], true, _) => self.api_facets(hash),
+            (
+                [] | ["group", _] | ["group", _, "occurrence", _] | ["api", "groups", ..] | ["static", "style.css"],
+                false,
+                _,
+            )
+            | (["group", _, _] | ["bulk"], _, _) => Ok(self.method_not_allowed(is_api)),
             _ if is_api => Ok(UiResponse::json(404, &ApiError { error: "not found" })),
             _ => self.message_page(404, "Not found", "There is nothing at this address."),
         };
@@ -170,11 +216,8 @@ impl ErrorTrackerUi {
 
     /// A page of groups; a page past the end gives the first page.
     fn groups_page(&self, req: &UiRequest, per_page: u32) -> Result<Page<error_tracker::GroupSummary>, StoreError> {
-        let mut query = GroupQuery {
-            status: status_filter(req),
-            search: search_text(req),
-            page: PageRequest { page: page_number(req), per_page },
-        };
+        let mut query = list_query(req);
+        query.page = PageRequest { page: page_number(req), per_page };
         let page = self.store.list_groups(&query)?;
         if page.items.is_empty() && query.page.page > 1 {
             query.page.page = 1;
@@ -184,36 +227,46 @@ impl ErrorTrackerUi {
     }
 
     fn list_page(&self, req: &UiRequest) -> Handled {
+        let query = list_query(req);
         let page = self.groups_page(req, self.page_size)?;
-        let since = Timestamp::now().saturating_sub(SPARKLINE_SPAN);
+        let now = Timestamp::now();
+        let since = now.saturating_sub(SPARKLINE_SPAN);
         let mut rows = Vec::with_capacity(page.items.len());
         for g in &page.items {
             let counts = self.store.hourly_counts(&g.hash, since)?;
-            rows.push(GroupRow::new(g, sparkline(&counts, 96, 20)));
+            rows.push(GroupRow::new(g, sparkline(&counts, 96, 20), now));
         }
-        let status = status_filter(req);
-        let search = search_text(req);
-        let mut keep = String::new();
-        if let Some(s) = status {
-            keep.push_str(&format!("&status={s}"));
-        }
-        if let Some(q) = &search {
-            keep.push_str(&format!("&q={}", percent_encode(q)));
-        }
+        let status = query.status;
+        let filters = list_query_string(&query);
+        let keep = if filters.is_empty() { String::new() } else { format!("&{filters}") };
+        // The column headers sort; each keeps the filters but not the page.
+        let sort_links: std::collections::BTreeMap<&str, String> = GroupSort::ALL
+            .iter()
+            .map(|&sort| {
+                let href = list_query_string(&GroupQuery { sort, ..query.clone() });
+                (sort.as_str(), format!("{}/?{href}", self.prefix))
+            })
+            .collect();
         self.render(
             200,
             "list.html",
             minijinja::context! {
                 prefix => &*self.prefix,
+                csrf_token => self.csrf_token(req),
+                back => format!("page={}{keep}", page.page),
                 rows,
                 total => page.total,
                 more => !page.total_is_exact,
                 page => page.page,
                 pages => page.pages(),
-                links => page_links(page.page, page.pages(), !page.total_is_exact, &keep),
+                list_pager => pager(page.page, page.pages(), !page.total_is_exact, &keep),
                 current_status => status.map(Status::as_str).unwrap_or(""),
                 statuses => STATUS_NAMES,
-                q => search.unwrap_or_default(),
+                q => query.search.clone().unwrap_or_default(),
+                host => query.host.clone().unwrap_or_default(),
+                release => query.release.clone().unwrap_or_default(),
+                sort => query.sort.as_str(),
+                sort_links,
                 delivery => delivery_line(),
             },
         )
@@ -221,21 +274,20 @@ impl ErrorTrackerUi {
 
     fn detail_page(&self, req: &UiRequest, hash: &str) -> Handled {
         let Some(group) = self.store.group(hash)? else {
-            return self.message_page(404, "Group not found", "No error group has this id; it may have been deleted.");
+            return self.group_not_found();
         };
+        let now = Timestamp::now();
         let mut history =
             self.store.occurrences(hash, PageRequest { page: page_number(req), per_page: self.page_size })?;
         if history.items.is_empty() && history.page > 1 {
             history = self.store.occurrences(hash, PageRequest::first(self.page_size))?;
         }
-        let latest = if history.page == 1 {
-            history.items.first().map(OccurrenceView::new)
-        } else {
-            self.store.occurrences(hash, PageRequest::first(1))?.items.first().map(OccurrenceView::new)
-        };
-        let since = Timestamp::now().saturating_sub(CHART_SPAN);
+        // The facets read the newest stored occurrences; the latest is the first of them.
+        let sample = self.store.occurrences(hash, PageRequest::first(FACET_OCCURRENCES))?;
+        let latest = sample.items.first().map(|o| OccurrenceView::new(o, self.source_dir(), now));
+        let since = now.saturating_sub(CHART_SPAN);
         let counts = self.store.hourly_counts(hash, since)?;
-        let chart = hourly_bars(&counts, since.as_secs().div_euclid(3600), 60);
+        let chart = hourly_bars(&counts, since.as_secs().div_euclid(3600), 100);
         let s = &group.summary;
         self.render(
             200,
@@ -251,8 +303,8 @@ impl ErrorTrackerUi {
                 message => &s.message,
                 status => s.status.as_str(),
                 count => s.count,
-                first_seen => show_time(s.created_on),
-                last_seen => show_time(s.last_seen),
+                first_seen => TimeView::new(s.created_on, now),
+                last_seen => TimeView::new(s.last_seen, now),
                 host => &s.host,
                 method => &s.method,
                 path => &s.path,
@@ -261,11 +313,132 @@ impl ErrorTrackerUi {
                 traceback => &group.traceback,
                 latest,
                 chart,
-                history => history.items.iter().map(HistoryRow::new).collect::<Vec<_>>(),
+                facets => facets(&sample.items),
+                facets_of => sample.items.len(),
+                history => history.items.iter().map(|o| HistoryRow::new(o, now)).collect::<Vec<_>>(),
                 history_total => history.total,
-                history_links => page_links(history.page, history.pages(), !history.total_is_exact, ""),
+                history_pager => pager(history.page, history.pages(), !history.total_is_exact, ""),
             },
         )
+    }
+
+    fn group_not_found(&self) -> Handled {
+        self.message_page(404, "Group not found", "No error group has this id; it may have been deleted.")
+    }
+
+    /// One stored occurrence, with links to the newer and the older one.
+    fn occurrence_page(&self, req: &UiRequest, hash: &str, id: &str) -> Handled {
+        let Some(group) = self.store.group(hash)? else {
+            return self.group_not_found();
+        };
+        let Some(at) = self.store.occurrence(hash, id)? else {
+            return self.message_page(
+                404,
+                "Occurrence not found",
+                "This group holds no stored occurrence with this id: older ones are dropped as new ones come.",
+            );
+        };
+        let now = Timestamp::now();
+        let s = &group.summary;
+        let href_hash = percent_encode(&s.hash);
+        let link = |id: &Option<String>| {
+            id.as_deref().map(|id| format!("{}/group/{href_hash}/occurrence/{}", self.prefix, percent_encode(id)))
+        };
+        self.render(
+            200,
+            "occurrence.html",
+            minijinja::context! {
+                prefix => &*self.prefix,
+                csrf_token => self.csrf_token(req),
+                statuses => STATUS_NAMES,
+                current_status => "",
+                hash => &s.hash,
+                href_hash,
+                exception_name => &s.exception_name,
+                status => s.status.as_str(),
+                position => at.position,
+                total => at.total,
+                newer => link(&at.newer),
+                older => link(&at.older),
+                o => OccurrenceView::new(&at.occurrence, self.source_dir(), now),
+            },
+        )
+    }
+
+    /// The confirmation page of a delete: the group page links here, and
+    /// only its form deletes (a POST with the CSRF token), without script.
+    fn delete_page(&self, req: &UiRequest, hash: &str) -> Handled {
+        let Some(group) = self.store.group(hash)? else {
+            return self.group_not_found();
+        };
+        let s = &group.summary;
+        self.render(
+            200,
+            "confirm.html",
+            minijinja::context! {
+                prefix => &*self.prefix,
+                csrf_token => self.csrf_token(req),
+                statuses => STATUS_NAMES,
+                current_status => "",
+                href_hash => percent_encode(&s.hash),
+                exception_name => &s.exception_name,
+                message => &s.message,
+                count => s.count,
+                last_seen => TimeView::new(s.last_seen, Timestamp::now()),
+            },
+        )
+    }
+
+    /// Why a change is refused: read-only credentials, or a missing or wrong
+    /// CSRF token. `None`: go ahead.
+    fn change_refused(&self, req: &UiRequest) -> Option<Handled> {
+        if !self.permission.may_change(req) {
+            return Some(self.message_page(
+                403,
+                "Request refused",
+                "These credentials may read the error tracker but not change it.",
+            ));
+        }
+        if !self.csrf_ok(req) {
+            return Some(self.message_page(
+                403,
+                "Request refused",
+                "The form's CSRF token is missing or wrong. Reload the page and try again.",
+            ));
+        }
+        None
+    }
+
+    /// Sets the status of the groups ticked on a list page, then shows the
+    /// list again with its filters (`back`, rebuilt from the known keys only,
+    /// so the redirect stays on this UI).
+    fn bulk_action(&self, req: &UiRequest) -> Handled {
+        if let Some(refused) = self.change_refused(req) {
+            return refused;
+        }
+        let form = form_pairs(&req.body);
+        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let status = match field("action") {
+            Some("resolve") => Status::Resolved,
+            Some("ignore") => Status::Ignored,
+            Some("reopen") => Status::Unresolved,
+            _ => return self.message_page(400, "Bad request", "Choose resolve, ignore or reopen."),
+        };
+        let hashes: Vec<&str> = form.iter().filter(|(k, _)| k == "hash").map(|(_, v)| v.as_str()).collect();
+        if hashes.len() > MAX_BULK {
+            return self.message_page(400, "Bad request", "Too many groups at once: change at most 500.");
+        }
+        for hash in hashes {
+            // A group deleted meanwhile is no error: there is nothing left to change.
+            self.store.set_status(hash, status)?;
+        }
+        let back: Vec<(String, String)> = form_pairs(field("back").unwrap_or("").as_bytes())
+            .into_iter()
+            .filter(|(k, _)| matches!(k.as_str(), "page" | "status" | "q" | "host" | "release" | "sort"))
+            .collect();
+        let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(back).finish();
+        let query = if query.is_empty() { query } else { format!("?{query}") };
+        Ok(UiResponse::redirect(format!("{}/{query}", self.prefix)))
     }
 
     fn action(&self, req: &UiRequest, hash: &str, action: &str) -> Handled {
@@ -276,26 +449,15 @@ impl ErrorTrackerUi {
             "delete" => None,
             _ => return self.message_page(404, "Not found", "There is no such action."),
         };
-        if !self.permission.may_change(req) {
-            return self.message_page(
-                403,
-                "Request refused",
-                "These credentials may read the error tracker but not change it.",
-            );
-        }
-        if !self.csrf_ok(req) {
-            return self.message_page(
-                403,
-                "Request refused",
-                "The form's CSRF token is missing or wrong. Reload the page and try again.",
-            );
+        if let Some(refused) = self.change_refused(req) {
+            return refused;
         }
         let found = match status {
             Some(st) => self.store.set_status(hash, st)?,
             None => self.store.delete_group(hash)?,
         };
         if !found {
-            return self.message_page(404, "Group not found", "No error group has this id; it may have been deleted.");
+            return self.group_not_found();
         }
         Ok(match status {
             Some(_) => UiResponse::redirect(format!("{}/group/{}", self.prefix, percent_encode(hash))),
@@ -354,6 +516,26 @@ impl ErrorTrackerUi {
         ))
     }
 
+    fn api_occurrence(&self, hash: &str, id: &str) -> Handled {
+        match self.store.occurrence(hash, id)? {
+            Some(at) => Ok(UiResponse::json(200, &at)),
+            None => Ok(UiResponse::json(404, &ApiError { error: "occurrence not found" })),
+        }
+    }
+
+    fn api_facets(&self, hash: &str) -> Handled {
+        if self.store.group(hash)?.is_none() {
+            return Ok(UiResponse::json(404, &ApiError { error: "group not found" }));
+        }
+        let sample = self.store.occurrences(hash, PageRequest::first(FACET_OCCURRENCES))?;
+        #[derive(Serialize)]
+        struct ApiFacets {
+            occurrences: usize,
+            facets: Vec<crate::facets::Facet>,
+        }
+        Ok(UiResponse::json(200, &ApiFacets { occurrences: sample.items.len(), facets: facets(&sample.items) }))
+    }
+
     fn api_occurrences(&self, req: &UiRequest, hash: &str) -> Handled {
         if self.store.group(hash)?.is_none() {
             return Ok(UiResponse::json(404, &ApiError { error: "group not found" }));
@@ -368,6 +550,18 @@ impl ErrorTrackerUi {
 }
 
 const STATUS_NAMES: [&str; 3] = ["unresolved", "resolved", "ignored"];
+
+/// The list's filters and order from the query string (page 1).
+fn list_query(req: &UiRequest) -> GroupQuery {
+    GroupQuery {
+        status: status_filter(req),
+        search: search_text(req),
+        host: text_param(req, "host"),
+        release: text_param(req, "release"),
+        sort: sort_order(req),
+        ..GroupQuery::default()
+    }
+}
 
 fn api_per_page(req: &UiRequest, default: u32) -> u32 {
     req.query_param("per_page")

@@ -9,6 +9,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
     ("list.html", include_str!("../templates/list.html")),
     ("detail.html", include_str!("../templates/detail.html")),
+    ("occurrence.html", include_str!("../templates/occurrence.html")),
+    ("occurrence_body.html", include_str!("../templates/occurrence_body.html")),
+    ("confirm.html", include_str!("../templates/confirm.html")),
     ("message.html", include_str!("../templates/message.html")),
     ("macros.html", include_str!("../templates/macros.html")),
 ];

@@ -1,12 +1,15 @@
 //! What the templates receive: the stored data, shaped for display. Every
 //! string here still goes through the templates' HTML escaping.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use error_tracker::{GroupSummary, Occurrence, Timestamp, Value, Variable};
 
 use crate::charts::Sparkline;
 use crate::request::percent_encode;
+use crate::source::{SourceContext, context};
 
 /// The list page's message column is cut to this many characters.
 const MESSAGE_CUT: usize = 120;
@@ -15,6 +18,41 @@ const MESSAGE_CUT: usize = 120;
 pub(crate) fn show_time(t: Timestamp) -> String {
     let s = t.to_string();
     format!("{} {} UTC", &s[..10], &s[11..19])
+}
+
+/// A time as the pages show it: relative ("3 minutes ago"), with the UTC
+/// time on hover (`title`) and in `datetime`, so no script is needed.
+#[derive(Debug, Serialize)]
+pub(crate) struct TimeView {
+    pub ago: String,
+    pub utc: String,
+    pub iso: String,
+}
+
+impl TimeView {
+    pub fn new(t: Timestamp, now: Timestamp) -> Self {
+        TimeView { ago: ago(t, now), utc: show_time(t), iso: t.to_string() }
+    }
+}
+
+/// "just now", "3 minutes ago", "yesterday", "5 days ago", "2 months ago":
+/// the largest whole unit, as a person would say it.
+pub(crate) fn ago(t: Timestamp, now: Timestamp) -> String {
+    let secs = now.as_micros().saturating_sub(t.as_micros()) / 1_000_000;
+    if secs < 0 {
+        // A clock ahead of the UI's: say so rather than "-3 minutes ago".
+        return "in the future".into();
+    }
+    let unit = |n: i64, one: &str| if n == 1 { format!("1 {one} ago") } else { format!("{n} {one}s ago") };
+    match secs {
+        0..45 => "just now".into(),
+        45..3_600 => unit((secs / 60).max(1), "minute"),
+        3_600..86_400 => unit(secs / 3_600, "hour"),
+        86_400..172_800 => "yesterday".into(),
+        172_800..2_592_000 => unit(secs / 86_400, "day"),
+        2_592_000..31_536_000 => unit(secs / 2_592_000, "month"),
+        _ => unit(secs / 31_536_000, "year"),
+    }
 }
 
 /// Cuts `s` to `n` characters, with an ellipsis when cut.
@@ -36,14 +74,14 @@ pub(crate) struct GroupRow<'a> {
     pub path: Option<&'a str>,
     pub host: &'a str,
     pub count: u64,
-    pub first_seen: String,
-    pub last_seen: String,
+    pub first_seen: TimeView,
+    pub last_seen: TimeView,
     pub status: &'static str,
     pub spark: Sparkline,
 }
 
 impl<'a> GroupRow<'a> {
-    pub fn new(g: &'a GroupSummary, spark: Sparkline) -> Self {
+    pub fn new(g: &'a GroupSummary, spark: Sparkline, now: Timestamp) -> Self {
         Self {
             hash: &g.hash,
             href_hash: percent_encode(&g.hash),
@@ -53,8 +91,8 @@ impl<'a> GroupRow<'a> {
             path: g.path.as_deref(),
             host: &g.host,
             count: g.count,
-            first_seen: show_time(g.created_on),
-            last_seen: show_time(g.last_seen),
+            first_seen: TimeView::new(g.created_on, now),
+            last_seen: TimeView::new(g.last_seen, now),
             status: g.status.as_str(),
             spark,
         }
@@ -67,6 +105,31 @@ pub(crate) struct PageLink {
     pub label: String,
     pub href: Option<String>,
     pub current: bool,
+}
+
+/// A pager: first, previous, the numbered pages, next and last. A link
+/// that leads nowhere (the previous page of the first) is `None`.
+#[derive(Serialize)]
+pub(crate) struct Pager {
+    pub first: Option<String>,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+    /// `None` on the last page, and when the store stopped counting.
+    pub last: Option<String>,
+    pub links: Vec<PageLink>,
+}
+
+/// The pager of page `current` of `pages`: see [`page_links`].
+pub(crate) fn pager(current: u32, pages: u64, more: bool, query: &str) -> Pager {
+    let pages_n = pages.clamp(1, u64::from(u32::MAX)) as u32;
+    let href = |n: u32| format!("?page={n}{query}");
+    Pager {
+        first: (current > 1).then(|| href(1)),
+        prev: (current > 1).then(|| href(current - 1)),
+        next: (current < pages_n || more).then(|| href(current.saturating_add(1))),
+        last: (current < pages_n && !more).then(|| href(pages_n)),
+        links: page_links(current, pages, more, query),
+    }
 }
 
 /// The pages around `current`, the first and the last, with gaps as "…".
@@ -120,7 +183,8 @@ fn vars(vs: &[Variable]) -> Vec<VarView> {
 #[derive(Serialize)]
 pub(crate) struct OccurrenceView {
     pub id: String,
-    pub time: String,
+    pub href_id: String,
+    pub time: TimeView,
     pub host: String,
     pub pid: u32,
     pub thread: Option<String>,
@@ -135,9 +199,11 @@ pub(crate) struct OccurrenceView {
     pub extra: Vec<VarView>,
 }
 
+/// A panic: its message is the occurrence's, so only a message that
+/// differs (it never does for the panic hook's own) is shown again.
 #[derive(Serialize)]
 pub(crate) struct PanicView {
-    pub message: String,
+    pub message: Option<String>,
     pub location: Option<String>,
 }
 
@@ -159,10 +225,13 @@ pub(crate) struct FrameView {
     pub location: Option<String>,
     pub args: Vec<VarView>,
     pub locals: Vec<VarView>,
+    /// The failing line in context, when the frame names a file and line.
+    pub source: Option<SourceContext>,
 }
 
-/// Consecutive backtrace frames that are all in-app or all library code:
-/// library blocks are shown collapsed.
+/// Consecutive backtrace frames that are all the application's or all
+/// library code (the tracker's own frames included): library blocks are
+/// shown collapsed.
 #[derive(Serialize)]
 pub(crate) struct BacktraceBlock {
     pub in_app: bool,
@@ -174,6 +243,18 @@ pub(crate) struct BacktraceLine {
     pub index: usize,
     pub function: String,
     pub location: Option<String>,
+    pub source: Option<SourceContext>,
+}
+
+/// The in-app backtrace frames shown with their source, innermost first:
+/// the rest is seldom read, and each costs a file read.
+const BACKTRACE_SOURCES: usize = 8;
+
+/// The tracker's own frames (the capture macros, the panic hook) say
+/// nothing about the failure: they are collapsed with the library's.
+fn is_tracker_frame(function: &str) -> bool {
+    let f = function.trim_start_matches('<');
+    f.starts_with("error_tracker::") || f.starts_with("error_tracker_macros::")
 }
 
 fn location(file: Option<&str>, line: Option<u32>) -> Option<String> {
@@ -183,27 +264,48 @@ fn location(file: Option<&str>, line: Option<u32>) -> Option<String> {
     })
 }
 
+fn source_of(root: Option<&Path>, file: Option<&str>, line: Option<u32>) -> Option<SourceContext> {
+    Some(context(root, file?, line?))
+}
+
 impl OccurrenceView {
-    pub fn new(o: &Occurrence) -> Self {
+    /// `root`: the canonical source root (`None`: no source is read).
+    pub fn new(o: &Occurrence, root: Option<&Path>, now: Timestamp) -> Self {
         let mut backtrace: Vec<BacktraceBlock> = Vec::new();
+        let mut sources_left = BACKTRACE_SOURCES;
         for (index, f) in o.backtrace.iter().enumerate() {
-            let line =
-                BacktraceLine { index, function: f.function.clone(), location: location(f.file.as_deref(), f.line) };
+            let in_app = f.in_app && !is_tracker_frame(&f.function);
+            let source = if in_app && sources_left > 0 {
+                sources_left -= 1;
+                source_of(root, f.file.as_deref(), f.line)
+            } else {
+                None
+            };
+            let line = BacktraceLine {
+                index,
+                function: f.function.clone(),
+                location: location(f.file.as_deref(), f.line),
+                source,
+            };
             match backtrace.last_mut() {
-                Some(b) if b.in_app == f.in_app => b.frames.push(line),
-                _ => backtrace.push(BacktraceBlock { in_app: f.in_app, frames: vec![line] }),
+                Some(b) if b.in_app == in_app => b.frames.push(line),
+                _ => backtrace.push(BacktraceBlock { in_app, frames: vec![line] }),
             }
         }
         Self {
             id: o.id.clone(),
-            time: show_time(o.timestamp),
+            href_id: percent_encode(&o.id),
+            time: TimeView::new(o.timestamp, now),
             host: o.host.clone(),
             pid: o.pid,
             thread: o.thread.clone(),
             release: o.release.clone(),
             message: o.message.clone(),
             sources: o.sources.clone(),
-            panic: o.panic.as_ref().map(|p| PanicView { message: p.message.clone(), location: p.location.clone() }),
+            panic: o.panic.as_ref().map(|p| PanicView {
+                message: (p.message != o.message).then(|| p.message.clone()),
+                location: p.location.clone(),
+            }),
             request: o.request.as_ref().map(|r| RequestView {
                 method: r.method.clone(),
                 url: r.url.clone(),
@@ -222,6 +324,7 @@ impl OccurrenceView {
                     location: location(f.file.as_deref(), f.line),
                     args: vars(&f.args),
                     locals: vars(&f.locals),
+                    source: source_of(root, f.file.as_deref(), f.line),
                 })
                 .collect(),
             backtrace_len: o.backtrace.len(),
@@ -235,7 +338,8 @@ impl OccurrenceView {
 #[derive(Serialize)]
 pub(crate) struct HistoryRow {
     pub id: String,
-    pub time: String,
+    pub href_id: String,
+    pub time: TimeView,
     pub host: String,
     pub thread: Option<String>,
     pub release: Option<String>,
@@ -244,10 +348,11 @@ pub(crate) struct HistoryRow {
 }
 
 impl HistoryRow {
-    pub fn new(o: &Occurrence) -> Self {
+    pub fn new(o: &Occurrence, now: Timestamp) -> Self {
         Self {
             id: o.id.clone(),
-            time: show_time(o.timestamp),
+            href_id: percent_encode(&o.id),
+            time: TimeView::new(o.timestamp, now),
             host: o.host.clone(),
             thread: o.thread.clone(),
             release: o.release.clone(),
@@ -273,6 +378,38 @@ mod tests {
         assert_eq!(labels(1, 1000, true), "1 2 3 …");
         assert_eq!(labels(20, 1000, true), "1 … 18 19 20 21 22 …");
         assert_eq!(labels(1000, 1001, true), "1 … 998 999 1000 1001 …");
+    }
+
+    #[test]
+    fn pager_has_first_prev_next_last() {
+        let p = pager(1, 3, false, "&q=x");
+        assert_eq!((p.first, p.prev), (None, None));
+        assert_eq!((p.next.as_deref(), p.last.as_deref()), (Some("?page=2&q=x"), Some("?page=3&q=x")));
+        let p = pager(3, 3, false, "");
+        assert_eq!(
+            (p.first.as_deref(), p.prev.as_deref(), p.next, p.last),
+            (Some("?page=1"), Some("?page=2"), None, None)
+        );
+        // The store stopped counting: a next page, no last one.
+        let p = pager(4, 4, true, "");
+        assert_eq!((p.next.as_deref(), p.last), (Some("?page=5"), None));
+    }
+
+    #[test]
+    fn says_how_long_ago() {
+        let now = Timestamp::from_micros(1_000_000_000 * 1_000_000);
+        let before = |secs: i64| ago(Timestamp::from_micros(now.as_micros() - secs * 1_000_000), now);
+        assert_eq!(before(3), "just now");
+        assert_eq!(before(60), "1 minute ago");
+        assert_eq!(before(3 * 60 + 20), "3 minutes ago");
+        assert_eq!(before(2 * 3600), "2 hours ago");
+        assert_eq!(before(30 * 3600), "yesterday");
+        assert_eq!(before(5 * 86_400), "5 days ago");
+        assert_eq!(before(70 * 86_400), "2 months ago");
+        assert_eq!(before(800 * 86_400), "2 years ago");
+        assert_eq!(before(-100), "in the future");
+        let t = TimeView::new(now, now);
+        assert_eq!((t.utc.as_str(), t.iso.as_str()), ("2001-09-09 01:46:40 UTC", "2001-09-09T01:46:40.000000Z"));
     }
 
     #[test]

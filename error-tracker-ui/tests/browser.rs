@@ -1,6 +1,8 @@
 //! End to end in real headless Chromium through WebDriver: load the list,
-//! open a group, resolve it, delete it; no page logs a console error and
-//! no stored string runs script (`window.__xss` stays undefined).
+//! open a group, resolve it, delete it through its confirmation page, walk
+//! a group's occurrences, read its facets, resolve groups in bulk; no page
+//! logs a console error and no stored string runs script (`window.__xss`
+//! stays undefined).
 //!
 //! Needs /usr/bin/chromium and /usr/bin/chromedriver (Debian's `chromium
 //! chromium-driver`); without them the tests are reported as ignored, and under
@@ -218,7 +220,17 @@ fn list_open_resolve_delete_in_headless_chromium() {
         assert_eq!(store.store.group("target").unwrap().unwrap().summary.status, Status::Resolved);
         assert_clean_page(&c, "after resolve").await;
 
-        // Delete: back on the list, without the group.
+        // Delete: a confirmation page first; Cancel goes back and deletes nothing.
+        c.find(Locator::Css("a.delete")).await.unwrap().click().await.unwrap();
+        c.wait().for_element(Locator::Css("section.confirm")).await.unwrap();
+        assert!(heading(&c).await.contains("Delete this error group?"));
+        assert_clean_page(&c, "delete confirmation").await;
+        c.find(Locator::LinkText("Cancel")).await.unwrap().click().await.unwrap();
+        c.wait().for_element(Locator::Css("a.delete")).await.unwrap();
+        assert!(store.store.group("target").unwrap().is_some(), "cancel deletes nothing");
+        c.find(Locator::Css("a.delete")).await.unwrap().click().await.unwrap();
+        c.wait().for_element(Locator::Css("section.confirm")).await.unwrap();
+        // Confirmed: back on the list, without the group.
         c.find(Locator::Css("button.delete")).await.unwrap().click().await.unwrap();
         c.wait().for_element(Locator::Css("form.filters")).await.unwrap();
         assert!(c.current_url().await.unwrap().path().ends_with("/dev/error/"));
@@ -226,6 +238,105 @@ fn list_open_resolve_delete_in_headless_chromium() {
         assert!(store.store.group("target").unwrap().is_none());
         assert_clean_page(&c, "after delete").await;
 
+        c.close().await.unwrap();
+    });
+}
+
+async fn texts(c: &Client, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in c.find_all(Locator::Css(css)).await.unwrap() {
+        out.push(e.text().await.unwrap());
+    }
+    out
+}
+
+#[test]
+#[cfg_attr(not(test_browser), ignore = "needs /usr/bin/chromium and /usr/bin/chromedriver (see the README)")]
+fn occurrences_facets_and_bulk_changes_in_headless_chromium() {
+    if !browser_present() {
+        return;
+    }
+    let store = TestStore::new();
+    let v = |name: &str, value: serde_json::Value| error_tracker::Variable {
+        name: name.into(),
+        value: serde_json::from_value(value).unwrap(),
+    };
+    // Three occurrences, oldest written first: the same order_id each time, a new attempt each time.
+    let batch: Vec<_> = (0..3u64)
+        .rev()
+        .map(|i| {
+            let mut o = occurrence("shop::PayError", &format!("card declined #{i}"), 60 * (i + 1));
+            o.host = format!("web-{i}");
+            o.frames[0].args = vec![v("order_id", json!(17))];
+            o.frames[0].locals = vec![v("try_no", json!(i))];
+            grouped("pay", o)
+        })
+        .chain([grouped("other", occurrence("shop::OtherError", "another group", 5))])
+        .collect();
+    store.write(&batch);
+    let server = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(LocalhostOnly));
+    let (_driver, port) = start_driver();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let c = session(port, &[]).await;
+        c.goto(&server.url("/dev/error/group/pay")).await.unwrap();
+        assert_clean_page(&c, "group").await;
+
+        // The facets: order_id the same in every failure, try_no never.
+        let facets = texts(&c, "section.facets .facet").await;
+        let facet =
+            |name: &str| facets.iter().find(|f| f.contains(name)).unwrap_or_else(|| panic!("{name} in {facets:?}"));
+        assert!(facet("order_id").contains("same in every occurrence"), "{}", facet("order_id"));
+        assert!(facet("order_id").contains("100%"));
+        assert!(facet("try_no").contains("different in every occurrence"));
+        assert!(facet("try_no").contains("3 distinct values"));
+        let marked = c.find_all(Locator::Css(".facet.same")).await.unwrap().len();
+        assert!(marked >= 2, "order_id and the release at least");
+
+        // The history's rows link each occurrence: open the newest, walk to the oldest and back.
+        c.find(Locator::Css("table.history tbody tr:first-child a")).await.unwrap().click().await.unwrap();
+        c.wait().for_element(Locator::Css("nav.occurrence-nav")).await.unwrap();
+        assert_clean_page(&c, "occurrence 1").await;
+        let position =
+            || async { c.find(Locator::Css(".occurrence-nav .position")).await.unwrap().text().await.unwrap() };
+        assert!(position().await.contains("Occurrence 1 of 3"));
+        assert!(c.source().await.unwrap().contains("card declined #0"));
+        assert!(c.find(Locator::Css("a[rel=prev]")).await.is_err(), "nothing newer than the newest");
+        for (n, message, host) in [(2, "card declined #1", "web-1"), (3, "card declined #2", "web-2")] {
+            c.find(Locator::Css("a[rel=next]")).await.unwrap().click().await.unwrap();
+            c.wait()
+                .for_element(Locator::XPath(&format!("//span[@class='position'][contains(., 'Occurrence {n} of 3')]")))
+                .await
+                .unwrap();
+            let page = c.source().await.unwrap();
+            assert!(page.contains(message) && page.contains(host), "occurrence {n}");
+            assert_clean_page(&c, &format!("occurrence {n}")).await;
+        }
+        assert!(c.find(Locator::Css("a[rel=next]")).await.is_err(), "nothing older than the oldest");
+        c.find(Locator::Css("a[rel=prev]")).await.unwrap().click().await.unwrap();
+        c.wait()
+            .for_element(Locator::XPath("//span[@class='position'][contains(., 'Occurrence 2 of 3')]"))
+            .await
+            .unwrap();
+        // The tracked frame's arguments and locals of this occurrence.
+        let frame = c.find(Locator::Css(".frame")).await.unwrap().text().await.unwrap();
+        assert!(frame.contains("order_id") && frame.contains("try_no") && frame.contains('1'), "{frame}");
+        // Back to the group through the crumbs.
+        c.find(Locator::LinkText("shop::PayError")).await.unwrap().click().await.unwrap();
+        c.wait().for_element(Locator::Css("section.facets")).await.unwrap();
+
+        // Bulk: tick both groups on the list, ignore them.
+        c.goto(&server.url("/dev/error/")).await.unwrap();
+        for hash in ["pay", "other"] {
+            c.find(Locator::Css(&format!("input[name=hash][value={hash}]"))).await.unwrap().click().await.unwrap();
+        }
+        c.find(Locator::Css(".bulk-actions button[value=ignore]")).await.unwrap().click().await.unwrap();
+        c.wait().for_element(Locator::Css("form.filters")).await.unwrap();
+        assert_clean_page(&c, "after bulk ignore").await;
+        for hash in ["pay", "other"] {
+            assert_eq!(store.store.group(hash).unwrap().unwrap().summary.status, Status::Ignored, "{hash}");
+        }
+        assert_eq!(texts(&c, "table.groups .badge").await, ["ignored", "ignored"]);
         c.close().await.unwrap();
     });
 }

@@ -35,7 +35,13 @@ fn list_page_shows_groups_newest_first_with_pages_and_total() {
     assert!(first < body.find("shop::Error009").unwrap());
     assert!(!body.contains("shop::Error010"));
     for column in ["Exception", "Message", "Request", "Host", "Count", "First seen", "Last seen", "Status"] {
-        assert!(body.contains(&format!("<th>{column}</th>")) || body.contains(&format!(">{column}</th>")), "{column}");
+        // Count and the times are links that sort by them; the current order is marked.
+        assert!(
+            body.contains(&format!("<th>{column}</th>"))
+                || body.contains(&format!(">{column}<"))
+                || body.contains(&format!(">{column} ▾<")),
+            "{column}"
+        );
     }
     assert!(body.contains("<span class=\"method\">POST</span> /orders/17"));
     assert!(body.contains("web-1"));
@@ -120,7 +126,7 @@ fn detail_page_shows_everything_stored() {
         "13 in the last 7 days",
         "value=\"resolve\"",
         "value=\"ignore\"",
-        "value=\"delete\"",
+        "href=\"/dev/error/group/g1/delete\"", // delete goes through a confirmation page
         "Stored traceback text",
     ] {
         assert!(b.contains(expected), "missing {expected:?}");
@@ -136,7 +142,248 @@ fn detail_page_shows_everything_stored() {
     );
 
     let panic = server.get("/dev/error/group/g2");
-    assert!(panic.text().contains("src/main.rs:1:1"));
+    let p = panic.text();
+    assert!(p.contains("Panicked at <code>src/main.rs:1:1</code>"), "{p}");
+    // Once at the top, and in the history row and the stored traceback: not
+    // repeated as the latest occurrence's message and the panic's.
+    assert_eq!(p.matches("index out of bounds").count(), 3, "{p}");
+}
+
+/// The event id of each history row, newest first, as the page links them.
+fn history_links(html: &str, hash: &str) -> Vec<String> {
+    let marker = format!("href=\"/dev/error/group/{hash}/occurrence/");
+    let table = &html[html.find("<table class=\"history\"").expect("a history table")..];
+    table.match_indices(&marker).map(|(i, _)| table[i + marker.len()..].split('"').next().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn every_stored_occurrence_has_a_page_with_newer_and_older() {
+    let store = TestStore::new();
+    // Written oldest first: #0 is the newest.
+    let batch: Vec<_> = (0..3)
+        .rev()
+        .map(|i| {
+            let mut o = occurrence("shop::DbError", &format!("insert failed #{i}"), 60 * (i + 1));
+            o.host = format!("web-{i}");
+            o.extra = vec![error_tracker::Variable {
+                name: "attempt".into(),
+                value: serde_json::from_str(&i.to_string()).unwrap(),
+            }];
+            grouped("g1", o)
+        })
+        .collect();
+    store.write(&batch);
+    let server = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(AllowAll));
+    let group = server.get("/dev/error/group/g1").text();
+    let ids = history_links(&group, "g1");
+    assert_eq!(ids.len(), 3, "each history row links its occurrence");
+
+    // The newest: no newer one, the next older one linked.
+    let newest = server.get(&format!("/dev/error/group/g1/occurrence/{}", ids[0]));
+    assert_eq!(newest.status, 200);
+    let n = newest.text();
+    assert!(n.contains("Occurrence 1 of 3 stored"), "{n}");
+    assert!(n.contains("insert failed #0") && n.contains("web-0"));
+    assert!(n.contains(&format!("rel=\"next\" href=\"/dev/error/group/g1/occurrence/{}\"", ids[1])));
+    assert!(!n.contains("rel=\"prev\""), "nothing newer");
+    // Everything of the occurrence: frames with their variables, request, extras, chain, backtrace.
+    for expected in [
+        "shop::orders::load",
+        "order_id",
+        "total_cents",
+        "curl/8.0",
+        "attempt",
+        "os error 111",
+        "worker-3",
+        "1.2.3",
+        "class=\"in-app\"",
+    ] {
+        assert!(n.contains(expected), "missing {expected:?}");
+    }
+
+    let middle = server.get(&format!("/dev/error/group/g1/occurrence/{}", ids[1])).text();
+    assert!(
+        middle.contains("Occurrence 2 of 3 stored") && middle.contains("insert failed #1") && middle.contains("web-1")
+    );
+    assert!(middle.contains(&format!("rel=\"prev\" href=\"/dev/error/group/g1/occurrence/{}\"", ids[0])));
+    assert!(middle.contains(&format!("rel=\"next\" href=\"/dev/error/group/g1/occurrence/{}\"", ids[2])));
+
+    let oldest = server.get(&format!("/dev/error/group/g1/occurrence/{}", ids[2])).text();
+    assert!(oldest.contains("Occurrence 3 of 3 stored") && !oldest.contains("rel=\"next\""));
+
+    // Unknown, of another group, or a hostile id: a 404 page, and JSON under the API.
+    assert_eq!(server.get("/dev/error/group/g1/occurrence/nope").status, 404);
+    assert_eq!(server.get(&format!("/dev/error/group/g2/occurrence/{}", ids[0])).status, 404);
+    assert_eq!(server.get("/dev/error/group/g1/occurrence/%27%20OR%201%3D1").status, 404);
+    let api = server.get(&format!("/dev/error/api/groups/g1/occurrences/{}", ids[1]));
+    assert_eq!(api.status, 200);
+    let j = api.json();
+    assert_eq!((j["position"].as_u64(), j["total"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(j["newer"], ids[0].as_str());
+    assert_eq!(j["occurrence"]["host"], "web-1");
+    assert_eq!(server.get("/dev/error/api/groups/g1/occurrences/nope").json()["error"], "occurrence not found");
+}
+
+#[test]
+fn facets_show_which_inputs_fail() {
+    let store = TestStore::new();
+    let v = |name: &str, json: &str| error_tracker::Variable {
+        name: name.into(),
+        value: serde_json::from_str(json).unwrap(),
+    };
+    let batch: Vec<_> = (0..4)
+        .map(|i| {
+            let mut o = occurrence("shop::PayError", "card declined", 60 * (i + 1));
+            // The same order in every failure, a different attempt each time, two hosts.
+            o.frames[0].args = vec![v("order_id", "17"), v("password", "\"**************\"")];
+            o.frames[0].locals = vec![v("try_no", &i.to_string())];
+            o.host = if i < 3 { "web-1".into() } else { "web-2".into() };
+            grouped("g1", o)
+        })
+        .collect();
+    store.write(&batch);
+    let server = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(AllowAll));
+    let b = server.get("/dev/error/group/g1").text();
+    let facets = &b[b.find("<section class=\"facets\">").expect("a facets section")..];
+    let facets = &facets[..facets.find("</section>").unwrap()];
+    let facet = |name: &str| {
+        let at = facets.find(&format!("<code>{name}</code>")).unwrap_or_else(|| panic!("no facet {name}"));
+        let rest = &facets[at..];
+        rest[..rest.find("</table>").unwrap()].to_owned()
+    };
+    let order = facet("order_id");
+    assert!(order.contains("in shop::orders::load") && order.contains("1 distinct value"), "{order}");
+    assert!(order.contains("same in every occurrence"), "{order}");
+    assert!(order.contains("<td class=\"num\">4</td><td class=\"num\">100%</td>"), "{order}");
+    let attempt = facet("try_no");
+    assert!(attempt.contains("4 distinct values") && attempt.contains("different in every occurrence"), "{attempt}");
+    let host = facet("host");
+    assert!(host.contains("2 distinct values") && !host.contains("same in every"), "{host}");
+    assert!(host.contains("<code>web-1</code></td><td class=\"num\">3</td><td class=\"num\">75%</td>"), "{host}");
+    // Masked values stay masked, and are one value.
+    let password = facet("password");
+    assert!(password.contains("1 distinct value") && password.contains("**************"), "{password}");
+    for fixed in ["release", "route", "thread"] {
+        assert!(facets.contains(&format!("<code>{fixed}</code>")), "a {fixed} facet");
+    }
+    assert!(facets.contains("POST /orders/{id}"), "the route's value");
+
+    let api = server.get("/dev/error/api/groups/g1/facets").json();
+    assert_eq!(api["occurrences"], 4);
+    let order = api["facets"].as_array().unwrap().iter().find(|f| f["name"] == "order_id").unwrap().clone();
+    assert_eq!((order["distinct"].as_u64(), order["marker"].as_str()), (Some(1), Some("same")));
+    assert_eq!(server.get("/dev/error/api/groups/nope/facets").status, 404);
+}
+
+#[test]
+fn the_failing_line_is_shown_in_context_when_the_source_is_readable() {
+    let store = TestStore::new();
+    let mut o = occurrence("shop::DbError", "insert failed", 10);
+    o.backtrace[1].file = Some("src/orders.rs".into());
+    o.frames[0].file = Some("src/orders.rs".into());
+    o.frames.push(error_tracker::FrameSnapshot {
+        function: "shop::escape".into(),
+        file: Some("../outside.rs".into()),
+        line: Some(1),
+        function_line: None,
+        args: vec![],
+        locals: vec![],
+    });
+    store.write(&[grouped("g1", o)]);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("workspace");
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    let text: String = (1..=60).map(|i| format!("let line_{i} = {i}; // <b>{i}</b>\n")).collect();
+    std::fs::write(root.join("src/orders.rs"), text).unwrap();
+    std::fs::write(dir.path().join("outside.rs"), "secret\n").unwrap();
+    let ui = ErrorTrackerUi::new(store.store.clone()).permission(AllowAll).source_root(Some(&root));
+    let server = Server::start(ui);
+    let b = server.get("/dev/error/group/g1").body;
+    // The tracked frame's line 40, with three lines either side, escaped.
+    assert!(b.contains("<li value=\"40\" class=\"failing\"><code>let line_40 = 40; &#x2f;&#x2f; &lt;b&gt;40&lt;&#x2f;b&gt;</code></li>"), "{b}");
+    assert!(b.contains("<li value=\"37\"><code>let line_37") && b.contains("<li value=\"43\"><code>let line_43"));
+    // Nothing past the three lines around 40 (the tracked frame) and 42 (the backtrace).
+    assert!(!b.contains("let line_36 ") && !b.contains("let line_46 "));
+    // The in-app backtrace frame's line 42.
+    assert!(b.contains("<li value=\"42\" class=\"failing\">"));
+    // A path out of the root is refused, and the page says so.
+    assert!(b.contains("Source not shown: the file is outside the source root."));
+    assert!(!b.contains("secret"));
+
+    // Without the source where the UI runs: said, not hidden.
+    let server = Server::start(
+        ErrorTrackerUi::new(store.store.clone()).permission(AllowAll).source_root(Some(store.dir.path())),
+    );
+    let b = server.get("/dev/error/group/g1").text();
+    assert!(b.contains("Source not shown: the file is not readable where the UI runs."));
+    assert!(!b.contains("class=\"failing\""));
+}
+
+#[test]
+fn times_are_relative_with_the_utc_time_on_hover() {
+    let (_store, server) = seeded(1);
+    let list = server.get("/dev/error/").text();
+    assert!(list.contains("title=\"") && list.contains(" UTC\">just now</time>"), "{list}");
+    let detail = server.get("/dev/error/group/hash000").text();
+    assert!(detail.contains("<time datetime=\""), "{detail}");
+    let (_store, server) = seeded(3);
+    let list = server.get("/dev/error/").text();
+    assert!(list.contains(">2 minutes ago</time>"), "{list}");
+}
+
+#[test]
+fn the_pager_has_first_previous_next_and_last() {
+    let (_store, server) = seeded(45);
+    let p1 = server.get("/dev/error/").text();
+    assert!(
+        p1.contains("<a href=\"?page=2\" rel=\"next\">Next ›</a>")
+            && p1.contains("<a href=\"?page=5\" rel=\"last\">Last »</a>")
+    );
+    assert!(p1.contains("<span class=\"gap\">« First</span>"), "no link to the page shown");
+    let p3 = server.get("/dev/error/?page=3&q=shop").text();
+    for link in [
+        "?page=1&q=shop\" rel=\"first\"",
+        "?page=2&q=shop\" rel=\"prev\"",
+        "?page=4&q=shop\" rel=\"next\"",
+        "?page=5&q=shop\" rel=\"last\"",
+    ] {
+        assert!(p3.contains(link), "{link} in {p3}");
+    }
+}
+
+#[test]
+fn delete_asks_for_confirmation_first() {
+    let (store, server) = seeded(2);
+    let detail = server.get("/dev/error/group/hash001").text();
+    assert!(!detail.contains("value=\"delete\""), "no delete button on the group page");
+    let confirm = server.get("/dev/error/group/hash001/delete");
+    assert_eq!(confirm.status, 200);
+    let c = confirm.text();
+    assert!(c.contains("Delete this error group?") && c.contains("shop::Error001") && c.contains("failure number 1"));
+    assert!(
+        c.contains("action=\"/dev/error/group/hash001/delete\"")
+            && c.contains("href=\"/dev/error/group/hash001\">Cancel")
+    );
+    use error_tracker::StoreQuery;
+    assert!(store.store.group("hash001").unwrap().is_some(), "showing the page deletes nothing");
+    let token = support::csrf_token(&c);
+    let done = server.post_form("/dev/error/group/hash001/delete", &format!("csrf_token={token}"));
+    assert_eq!((done.status, done.header("location")), (303, Some("/dev/error/")));
+    assert!(store.store.group("hash001").unwrap().is_none());
+    assert_eq!(server.get("/dev/error/group/hash001/delete").status, 404);
+}
+
+#[test]
+fn the_chart_labels_its_axes() {
+    let (_store, server) = seeded(1);
+    let b = server.get("/dev/error/group/hash000").text();
+    let chart = &b[b.find("<svg class=\"chart\"").unwrap()..];
+    let chart = &chart[..chart.find("</svg>").unwrap()];
+    assert!(
+        chart.contains("text-anchor=\"end\">0</text>") && chart.contains("text-anchor=\"end\">1</text>"),
+        "{chart}"
+    );
+    assert_eq!(chart.matches("<text class=\"x\"").count(), 7, "a label per day: {chart}");
 }
 
 #[test]
@@ -328,4 +575,84 @@ fn every_page_in_order_from_both_ends() {
             assert_eq!(paged, all, "per_page={per_page}{filter}");
         }
     }
+}
+
+#[test]
+fn bulk_resolve_and_ignore_the_groups_ticked_on_a_page() {
+    let (store, server) = seeded(12);
+    let list = server.get("/dev/error/?page=1&q=shop").text();
+    assert!(list.contains("name=\"hash\" value=\"hash000\"") && list.contains("value=\"resolve\">Resolve</button>"));
+    let token = support::csrf_token(&list);
+    let form =
+        format!("csrf_token={token}&back=page%3D1%26q%3Dshop&action=resolve&hash=hash000&hash=hash002&hash=gone");
+    let done = server.post_form("/dev/error/bulk", &form);
+    assert_eq!(
+        (done.status, done.header("location")),
+        (303, Some("/dev/error/?page=1&q=shop")),
+        "back to the same list"
+    );
+    use error_tracker::StoreQuery;
+    let status = |h: &str| store.store.group(h).unwrap().unwrap().summary.status;
+    assert_eq!(
+        (status("hash000"), status("hash001"), status("hash002")),
+        (Status::Resolved, Status::Unresolved, Status::Resolved)
+    );
+    let ignore = format!("csrf_token={token}&action=ignore&hash=hash001");
+    assert_eq!(server.post_form("/dev/error/bulk", &ignore).header("location"), Some("/dev/error/"));
+    assert_eq!(status("hash001"), Status::Ignored);
+    // Only the list's own keys come back: the redirect stays on the UI.
+    let odd = format!("csrf_token={token}&action=reopen&hash=hash001&back=%2F%2Fevil.example%3Fx%26status%3Dignored");
+    assert_eq!(server.post_form("/dev/error/bulk", &odd).header("location"), Some("/dev/error/?status=ignored"));
+    assert_eq!(status("hash001"), Status::Unresolved);
+    assert_eq!(
+        server.post_form("/dev/error/bulk", &format!("csrf_token={token}&action=delete&hash=hash001")).status,
+        400
+    );
+    assert_eq!(server.get("/dev/error/bulk").status, 405);
+}
+
+#[test]
+fn the_list_sorts_and_filters_by_host_and_release_with_the_search() {
+    let store = TestStore::new();
+    // Group i: i + 1 occurrences, first seen i hours ago, on web-(i % 2), release 1.i.
+    let mut batch = Vec::new();
+    for i in 0..4u64 {
+        for k in 0..=i {
+            let mut o = occurrence(&format!("shop::Error{i}"), &format!("failure {i}"), 3600 * i + 10 * (i - k) + 5);
+            o.id = format!("00000000-0000-4000-8000-{i:06}{k:06}");
+            o.host = format!("web-{}", i % 2);
+            o.release = Some(format!("1.{i}"));
+            batch.push(grouped(&format!("g{i}"), o));
+        }
+    }
+    store.write(&batch);
+    let server = Server::start(ErrorTrackerUi::new(store.store.clone()).permission(AllowAll));
+    let order = |path: &str| {
+        let body = server.get(path).text();
+        let mut found: Vec<(usize, String)> =
+            (0..4).filter_map(|i| body.find(&format!(">shop::Error{i}<")).map(|at| (at, format!("g{i}")))).collect();
+        found.sort();
+        found.into_iter().map(|(_, g)| g).collect::<Vec<_>>()
+    };
+    assert_eq!(order("/dev/error/"), ["g0", "g1", "g2", "g3"], "last seen");
+    assert_eq!(order("/dev/error/?sort=count"), ["g3", "g2", "g1", "g0"]);
+    assert_eq!(order("/dev/error/?sort=first_seen"), ["g0", "g1", "g2", "g3"]);
+    assert_eq!(order("/dev/error/?sort=nonsense"), ["g0", "g1", "g2", "g3"], "an unknown order is the default");
+    assert_eq!(order("/dev/error/?host=web-1&sort=count"), ["g3", "g1"]);
+    assert_eq!(order("/dev/error/?release=1.2"), ["g2"]);
+    assert_eq!(order("/dev/error/?release=1.2&host=web-1"), Vec::<String>::new());
+    assert_eq!(order("/dev/error/?q=Error3&host=web-1"), ["g3"]);
+    let page = server.get("/dev/error/?host=web-1&sort=count").text();
+    assert!(page.contains("2 groups"), "{page}");
+    // The form shows the filters; the headers sort and keep them.
+    assert!(page.contains("name=\"host\" value=\"web-1\"") && page.contains("<option value=\"count\" selected>"));
+    assert!(page.contains("href=\"/dev/error/?host=web-1&sort=first_seen\""), "{page}");
+    assert!(page.contains("<span class=\"sorted\">Count ▾</span>"));
+    // The bulk form comes back to the same list.
+    assert!(page.contains("name=\"back\" value=\"page=1&host=web-1&sort=count\""), "{page}");
+    let empty = server.get("/dev/error/?host=nowhere").text();
+    assert!(empty.contains("No errors match this filter"));
+    assert_eq!(server.get("/dev/error/?host=a%00b").status, 400);
+    let api = server.get("/dev/error/api/groups?sort=count&release=1.3").json();
+    assert_eq!((api["total"].as_u64(), api["items"][0]["hash"].as_str()), (Some(1), Some("g3")));
 }

@@ -65,6 +65,13 @@ fn pages_and_actions_over_postgres() {
     let xss = http.get("/dev/error/group/xss0");
     assert!(!xss.body.to_ascii_lowercase().contains("<script"));
     assert_eq!(http.get("/dev/error/api/groups/pg01").json()["message"], "pg failure 1");
+    // An occurrence's page, the facets, another order and a host filter, over PostgreSQL.
+    let id = http.get("/dev/error/api/groups/pg01/occurrences").json()["items"][0]["id"].as_str().unwrap().to_owned();
+    let occurrence = http.get(&format!("/dev/error/group/pg01/occurrence/{id}"));
+    assert!(occurrence.text().contains("Occurrence 1 of 1 stored") && occurrence.text().contains("pg failure 1"));
+    assert!(detail.text().contains("Variable facets") && detail.text().contains("same in every occurrence"));
+    let by_count = http.get("/dev/error/api/groups?sort=count&host=web-1&release=1.2.3&q=PgError").json();
+    assert_eq!(by_count["total"], 12, "{by_count}");
 
     let token = csrf_token(&detail.body);
     assert_eq!(http.post_form("/dev/error/group/pg00/resolve", "csrf_token=wrong").status, 403);

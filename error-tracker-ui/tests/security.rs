@@ -441,3 +441,42 @@ fn the_binary_refuses_empty_credentials() {
         assert!(err.contains("refusing an empty user name or password"), "{err}");
     }
 }
+
+/// Every POST that changes something: the bulk form and the delete
+/// confirmation are no exception to the token, the Origin and the
+/// read-only credentials.
+#[test]
+fn the_bulk_form_and_the_delete_confirmation_need_the_token_and_write_access() {
+    use error_tracker_ui::AnyOf;
+    let store = one_group();
+    let ui = ErrorTrackerUi::new(store.store.clone())
+        .permission(AnyOf::new().or(BearerToken::new("reader")).or(BearerToken::new("writer").allow_changes(true)));
+    let server = Server::start(ui);
+    let reader = ("authorization", "Bearer reader");
+    let writer = ("authorization", "Bearer writer");
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let writer_token = csrf_token(&server.get_with("/dev/error/", &[writer]).body);
+    let reader_token = csrf_token(&server.get_with("/dev/error/group/g1/delete", &[reader]).body);
+    let post = |who: (&str, &str), path: &str, body: String, extra: &[(&str, &str)]| {
+        let mut headers = vec![form, who];
+        headers.extend_from_slice(extra);
+        support::request(server.addr, "POST", path, &headers, body.as_bytes())
+    };
+    let bulk = |token: &str| format!("csrf_token={token}&action=ignore&hash=g1");
+    assert_eq!(post(writer, "/dev/error/bulk", bulk(""), &[]).status, 403, "no token");
+    assert_eq!(post(writer, "/dev/error/bulk", bulk(&reader_token), &[]).status, 403, "another's token");
+    assert_eq!(post(reader, "/dev/error/bulk", bulk(&reader_token), &[]).status, 403, "read-only");
+    let foreign = [("origin", "https://evil.example")];
+    assert_eq!(post(writer, "/dev/error/bulk", bulk(&writer_token), &foreign).status, 403, "another site");
+    let cross = [("sec-fetch-site", "cross-site")];
+    assert_eq!(post(writer, "/dev/error/bulk", bulk(&writer_token), &cross).status, 403, "cross-site");
+    assert_eq!(store.store.group("g1").unwrap().unwrap().summary.status, Status::Unresolved);
+    assert_eq!(post(writer, "/dev/error/bulk", bulk(&writer_token), &[]).status, 303);
+    assert_eq!(store.store.group("g1").unwrap().unwrap().summary.status, Status::Ignored);
+
+    // The confirmation page only shows a form: a read-only client sees it, and its post is refused.
+    assert_eq!(server.get_with("/dev/error/group/g1/delete", &[reader]).status, 200);
+    let refused = post(reader, "/dev/error/group/g1/delete", format!("csrf_token={reader_token}"), &[]);
+    assert_eq!(refused.status, 403);
+    assert!(store.store.group("g1").unwrap().is_some());
+}

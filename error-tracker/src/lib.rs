@@ -68,8 +68,9 @@ pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{
-    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSummary, Grouped, MemoryStore, Page, PageRequest,
-    PendingNotification, Pruned, Retention, Status, Store, StoreError, StoreErrorKind, StoreQuery, StoreWrite,
+    Cause, ChangeKind, Group, GroupChange, GroupQuery, GroupSort, GroupSummary, Grouped, MemoryStore, OccurrenceAt,
+    Page, PageRequest, PendingNotification, Pruned, Retention, Status, Store, StoreError, StoreErrorKind, StoreQuery,
+    StoreWrite,
 };
 pub use timestamp::Timestamp;
 

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use error_tracker::store::render_traceback;
 use error_tracker::{
-    ChangeKind, FrameSnapshot, GroupQuery, Grouped, MemoryStore, Occurrence, PageRequest, PanicInfo, RequestContext,
-    Retention, SqliteStore, StackFrame, Status, Store, StoreError, StoreErrorKind, StoreQuery, StoreWrite, Timestamp,
-    Variable,
+    ChangeKind, FrameSnapshot, GroupQuery, GroupSort, Grouped, MemoryStore, Occurrence, PageRequest, PanicInfo,
+    RequestContext, Retention, SqliteStore, StackFrame, Status, Store, StoreError, StoreErrorKind, StoreQuery,
+    StoreWrite, Timestamp, Variable,
 };
 
 /// serde_json's `json!`, as the tracker's own [`error_tracker::Value`].
@@ -44,6 +44,15 @@ trait Db {
     /// each distinct backtrace of a group once (`None` for the others).
     fn backtrace_rows(&self) -> Option<u64> {
         None
+    }
+
+    /// Whether the store has what the UI's occurrence pages and list added:
+    /// [`StoreQuery::occurrence`], and the orders and the host and release
+    /// filters of [`GroupQuery`]. The JSON-lines store of the example
+    /// predates them: it keeps the default `occurrence` (`Unsupported`) and
+    /// lists by last seen, unfiltered.
+    fn has_ui_queries(&self) -> bool {
+        true
     }
 }
 
@@ -87,6 +96,9 @@ fn json_lines(_test: &str) -> Option<Box<dyn Db>> {
     impl Db for JsonLinesDb {
         fn handle(&self) -> Arc<dyn Store> {
             self.store.clone()
+        }
+        fn has_ui_queries(&self) -> bool {
+            false
         }
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -163,6 +175,8 @@ conformance!(
     shared_backtraces,
     count_only_entries,
     split_halves,
+    one_occurrence_and_its_neighbours,
+    orders_and_filters,
 );
 
 // ---- building occurrences
@@ -214,7 +228,7 @@ fn all_groups(s: &dyn Store) -> Vec<error_tracker::GroupSummary> {
 }
 
 fn query(status: Option<Status>, search: Option<&str>, page: u32, per_page: u32) -> GroupQuery {
-    GroupQuery { status, search: search.map(str::to_owned), page: PageRequest { page, per_page } }
+    GroupQuery { status, search: search.map(str::to_owned), page: PageRequest { page, per_page }, ..Default::default() }
 }
 
 // ---- the properties
@@ -675,6 +689,108 @@ fn deletion(db: &dyn Db) {
     let g = r.group("a").unwrap().unwrap().summary;
     assert_eq!((g.count, g.created_on), (1, at(9)));
     assert_eq!(r.occurrences("a", PageRequest::first(10)).unwrap().total, 1);
+}
+
+fn one_occurrence_and_its_neighbours(db: &dyn Db) {
+    let s = db.handle();
+    if !db.has_ui_queries() {
+        let err = s.occurrence("a", "x").expect_err("the default");
+        assert!(matches!(err, StoreError::Unsupported(_)), "{err}");
+        return;
+    }
+    // Seven written, CAP (5) kept: 6 … 2, newest first.
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let mut o = occurrence("E", &format!("occurrence {i}"), at(i));
+        o.extra = vec![Variable { name: "i".into(), value: json!(i) }];
+        ids.push(o.id.clone());
+        s.write(&one("a", o)).unwrap();
+    }
+    s.write(&one("b", occurrence("F", "other group", at(10)))).unwrap();
+    let r = db.handle();
+
+    let newest = r.occurrence("a", &ids[6]).unwrap().expect("the newest");
+    assert_eq!((newest.position, newest.total), (1, CAP as u64));
+    assert_eq!((newest.newer.as_deref(), newest.older.as_deref()), (None, Some(ids[5].as_str())));
+    assert_eq!(newest.occurrence.message, "occurrence 6");
+    assert_eq!(newest.occurrence.extra, vec![Variable { name: "i".into(), value: json!(6) }]);
+    assert_eq!(newest.occurrence.backtrace.len(), 1, "the backtrace comes with it");
+
+    let middle = r.occurrence("a", &ids[4]).unwrap().expect("a middle one");
+    assert_eq!((middle.position, middle.occurrence.message.as_str()), (3, "occurrence 4"));
+    assert_eq!((middle.newer.as_deref(), middle.older.as_deref()), (Some(ids[5].as_str()), Some(ids[3].as_str())));
+
+    let oldest = r.occurrence("a", &ids[2]).unwrap().expect("the oldest kept");
+    assert_eq!((oldest.position, oldest.newer.as_deref(), oldest.older.as_deref()), (5, Some(ids[3].as_str()), None));
+
+    // Trimmed, of another group, or unknown: none.
+    assert!(r.occurrence("a", &ids[1]).unwrap().is_none(), "trimmed by the cap");
+    assert!(r.occurrence("b", &ids[6]).unwrap().is_none(), "another group's");
+    assert!(r.occurrence("nope", &ids[6]).unwrap().is_none());
+    assert!(r.occurrence("a", "' OR 1=1 --").unwrap().is_none());
+    assert!(r.delete_group("a").unwrap());
+    assert!(r.occurrence("a", &ids[6]).unwrap().is_none(), "deleted with its group");
+}
+
+fn orders_and_filters(db: &dyn Db) {
+    if !db.has_ui_queries() {
+        return;
+    }
+    let s = db.handle();
+    // a: first seen first, seen 3 times, last on web-2 in 2.0.
+    // b: first seen second, seen once, most recently, on web-1 in 1.0.
+    // c: first seen last, seen twice, on web-1 in 1.0 then 1.1.
+    let at_host = |hash: &str, minute: i64, host: &str, release: &str| {
+        let mut o = occurrence("E", hash, at(minute));
+        o.host = host.into();
+        o.release = Some(release.into());
+        s.write(&one(hash, o)).unwrap();
+    };
+    at_host("a", 0, "web-1", "1.0");
+    at_host("b", 1, "web-1", "1.0");
+    at_host("c", 2, "web-1", "1.0");
+    at_host("a", 3, "web-1", "1.0");
+    at_host("c", 4, "web-1", "1.1");
+    at_host("a", 5, "web-2", "2.0");
+    at_host("b", 6, "web-1", "1.0");
+    let r = db.handle();
+    let list = |q: GroupQuery| -> (Vec<String>, u64) {
+        let page = r.list_groups(&q).unwrap();
+        (page.items.into_iter().map(|g| g.hash).collect(), page.total)
+    };
+    let q = |sort: GroupSort| GroupQuery { sort, page: PageRequest::first(10), ..Default::default() };
+    assert_eq!(list(q(GroupSort::LastSeen)).0, ["b", "a", "c"]);
+    assert_eq!(list(q(GroupSort::FirstSeen)).0, ["c", "b", "a"]);
+    assert_eq!(
+        list(q(GroupSort::Count)),
+        (vec!["a".to_owned(), "b".into(), "c".into()], 3),
+        "a 3, then b and c 2, by hash"
+    );
+    // Pages of another order.
+    let page2 = GroupQuery { sort: GroupSort::Count, page: PageRequest { page: 2, per_page: 2 }, ..Default::default() };
+    assert_eq!(list(page2), (vec!["c".to_owned()], 3));
+
+    // The host of the latest occurrence.
+    let host = |h: &str| GroupQuery { host: Some(h.into()), ..q(GroupSort::LastSeen) };
+    assert_eq!(list(host("web-1")), (vec!["b".to_owned(), "c".into()], 2));
+    assert_eq!(list(host("web-2")).0, ["a"]);
+    assert_eq!(list(host("web-9")), (vec![], 0));
+    // A release among the stored occurrences.
+    let release = |v: &str| GroupQuery { release: Some(v.into()), ..q(GroupSort::Count) };
+    assert_eq!(list(release("1.0")), (vec!["a".to_owned(), "b".into(), "c".into()], 3));
+    assert_eq!(list(release("1.1")).0, ["c"]);
+    assert_eq!(list(release("2.0")).0, ["a"]);
+    assert_eq!(list(release("' OR 1=1 --")), (vec![], 0));
+    // Combined, with a status and a search.
+    r.set_status("c", Status::Resolved).unwrap();
+    let all = GroupQuery {
+        status: Some(Status::Unresolved),
+        search: Some("E".into()),
+        host: Some("web-1".into()),
+        release: Some("1.0".into()),
+        ..q(GroupSort::FirstSeen)
+    };
+    assert_eq!(list(all), (vec!["b".to_owned()], 1));
 }
 
 fn retention_cap(db: &dyn Db) {

@@ -5,9 +5,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{
-    ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
-    PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hour_of, hours_since,
-    lease_clock, render_traceback,
+    ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSort, GroupSummary, Grouped, OccurrenceAt, Page,
+    PageRequest, PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hour_of,
+    hours_since, lease_clock, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -177,9 +177,22 @@ impl StoreQuery for MemoryStore {
                         || s.path.as_deref().unwrap_or("").to_ascii_lowercase().contains(n)
                 })
             })
+            .filter(|s| q.host.as_deref().is_none_or(|h| s.host == h))
+            .filter(|s| {
+                q.release
+                    .as_deref()
+                    .is_none_or(|r| groups[&s.hash].occurrences.iter().any(|o| o.release.as_deref() == Some(r)))
+            })
             .cloned()
             .collect();
-        all.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.hash.cmp(&b.hash)));
+        all.sort_by(|a, b| {
+            match q.sort {
+                GroupSort::LastSeen => b.last_seen.cmp(&a.last_seen),
+                GroupSort::FirstSeen => b.created_on.cmp(&a.created_on),
+                GroupSort::Count => b.count.cmp(&a.count),
+            }
+            .then_with(|| a.hash.cmp(&b.hash))
+        });
         Ok(page_of(&all, q.page))
     }
 
@@ -192,6 +205,21 @@ impl StoreQuery for MemoryStore {
         let all: Vec<Occurrence> =
             groups.get(hash).map(|e| e.occurrences.iter().cloned().collect()).unwrap_or_default();
         Ok(page_of(&all, page))
+    }
+
+    fn occurrence(&self, hash: &str, event_id: &str) -> Result<Option<OccurrenceAt>, StoreError> {
+        let groups = self.lock();
+        let Some(all) = groups.get(hash).map(|e| &e.occurrences) else { return Ok(None) };
+        // Newest first, as the SQL stores' history.
+        let Some(i) = all.iter().position(|o| o.id == event_id) else { return Ok(None) };
+        let id_at = |j: usize| all.get(j).map(|o| o.id.clone());
+        Ok(Some(OccurrenceAt::new(
+            all[i].clone(),
+            i as u64 + 1,
+            all.len() as u64,
+            i.checked_sub(1).and_then(id_at),
+            id_at(i + 1),
+        )))
     }
 
     fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {

@@ -161,6 +161,15 @@ pub trait StoreQuery: Send + Sync + 'static {
     /// One page of a group's stored occurrences, newest first.
     fn occurrences(&self, hash: &str, page: PageRequest) -> Result<Page<Occurrence>, StoreError>;
 
+    /// One stored occurrence of a group, by its event id, with its place in
+    /// the group's history (newest first) and the event ids of its
+    /// neighbours there; `None` when the group holds no such occurrence (it
+    /// was never stored, or was trimmed or deleted since).
+    fn occurrence(&self, hash: &str, event_id: &str) -> Result<Option<OccurrenceAt>, StoreError> {
+        let _ = (hash, event_id);
+        Err(StoreError::Unsupported("reading one occurrence"))
+    }
+
     /// Occurrences of a group per hour since `since`, oldest first, one
     /// entry per hour (zero where none happened).
     fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError>;
@@ -272,6 +281,9 @@ impl<T: StoreQuery + ?Sized> StoreQuery for std::sync::Arc<T> {
     }
     fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {
         (**self).hourly_counts(hash, since)
+    }
+    fn occurrence(&self, hash: &str, event_id: &str) -> Result<Option<OccurrenceAt>, StoreError> {
+        (**self).occurrence(hash, event_id)
     }
     fn delete_group(&self, hash: &str) -> Result<bool, StoreError> {
         (**self).delete_group(hash)
@@ -410,13 +422,72 @@ pub struct GroupQuery {
     /// in any case; whether other letters do is up to the store (the SQLite
     /// and memory stores: no; PostgreSQL's `ILIKE`: per the database's locale).
     pub search: Option<String>,
+    /// Only groups whose latest occurrence came from this host (the
+    /// `host` column of the list).
+    pub host: Option<String>,
+    /// Only groups with a stored occurrence of this release.
+    pub release: Option<String>,
+    /// The order of the list.
+    pub sort: GroupSort,
     /// The page to return.
     pub page: PageRequest,
 }
 
 impl Default for GroupQuery {
     fn default() -> Self {
-        Self { status: None, search: None, page: PageRequest::first(10) }
+        Self {
+            status: None,
+            search: None,
+            host: None,
+            release: None,
+            sort: GroupSort::default(),
+            page: PageRequest::first(10),
+        }
+    }
+}
+
+/// The order of a list of groups: each from the largest down, ties in
+/// `hash` order.
+///
+/// ```
+/// use error_tracker::GroupSort;
+/// assert_eq!("count".parse::<GroupSort>().unwrap(), GroupSort::Count);
+/// assert_eq!(GroupSort::default().as_str(), "last_seen");
+/// assert!("price".parse::<GroupSort>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupSort {
+    /// The most recently seen first (the default).
+    #[default]
+    LastSeen,
+    /// The most recently first seen first: the newest groups.
+    FirstSeen,
+    /// The most frequent first.
+    Count,
+}
+
+impl GroupSort {
+    /// All orders, in display order.
+    pub const ALL: [GroupSort; 3] = [GroupSort::LastSeen, GroupSort::FirstSeen, GroupSort::Count];
+
+    /// `last_seen`, `first_seen` or `count`: the name in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupSort::LastSeen => "last_seen",
+            GroupSort::FirstSeen => "first_seen",
+            GroupSort::Count => "count",
+        }
+    }
+}
+
+impl FromStr for GroupSort {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        GroupSort::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown sort order {s:?}").into()))
     }
 }
 
@@ -443,6 +514,36 @@ impl PageRequest {
     /// The SQL `OFFSET`.
     pub fn offset(self) -> u64 {
         u64::from(self.page.max(1) - 1) * self.limit()
+    }
+}
+
+/// One stored occurrence and its place among the stored occurrences of its
+/// group, newest first: what [`StoreQuery::occurrence`] returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct OccurrenceAt {
+    /// The occurrence.
+    pub occurrence: Occurrence,
+    /// Its place in the group's history, from 1 (the newest).
+    pub position: u64,
+    /// How many occurrences of the group are stored.
+    pub total: u64,
+    /// The event id of the next newer stored occurrence, if any.
+    pub newer: Option<String>,
+    /// The event id of the next older stored occurrence, if any.
+    pub older: Option<String>,
+}
+
+impl OccurrenceAt {
+    /// `occurrence` at `position` of `total`, between `newer` and `older`.
+    pub fn new(
+        occurrence: Occurrence,
+        position: u64,
+        total: u64,
+        newer: Option<String>,
+        older: Option<String>,
+    ) -> Self {
+        OccurrenceAt { occurrence, position, total, newer, older }
     }
 }
 

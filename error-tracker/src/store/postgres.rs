@@ -22,9 +22,9 @@ use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::outbox_created_on;
 use super::{
-    Cause, ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
-    PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hours_since, lease_clock,
-    mask_password, render_traceback,
+    Cause, ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSort, GroupSummary, Grouped, OccurrenceAt, Page,
+    PageRequest, PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hours_since,
+    lease_clock, mask_password, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -34,6 +34,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_initial.sql"),
     include_str!("migrations/postgres/0002_batches.sql"),
     include_str!("migrations/postgres/0003_notification_outbox.sql"),
+    // 0004 is issue 13's (breadcrumbs and spans).
+    include_str!("migrations/postgres/0005_list_orders_and_filters.sql"),
 ];
 
 /// The advisory lock that serializes migrations when a fleet starts at once.
@@ -821,7 +823,13 @@ impl PostgresStore {
 
 impl StoreQuery for PostgresStore {
     fn list_groups(&self, q: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
-        use queries::{COUNT, LIST};
+        use queries::{COUNT, LIST_BY_COUNT, LIST_BY_FIRST_SEEN, LIST_BY_LAST_SEEN};
+        let list_sql = match q.sort {
+            GroupSort::LastSeen => LIST_BY_LAST_SEEN,
+            GroupSort::FirstSeen => LIST_BY_FIRST_SEEN,
+            GroupSort::Count => LIST_BY_COUNT,
+        };
+        let (host, release) = (q.host.clone(), q.release.clone());
         let pattern = q.search.as_deref().filter(|s| !s.is_empty()).map(|s| {
             let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
             format!("%{}%", text(&escaped))
@@ -830,9 +838,9 @@ impl StoreQuery for PostgresStore {
         let (limit, offset) = (q.page.limit() as i64, q.page.offset() as i64);
         let (total, rows) = self.with_conn(move |client, cache| {
             let count = prepared(client, cache, COUNT)?;
-            let total: i64 = client.query_one(&count, &[&status, &pattern])?.get(0);
-            let list = prepared(client, cache, LIST)?;
-            Ok((total, client.query(&list, &[&status, &pattern, &limit, &offset])?))
+            let total: i64 = client.query_one(&count, &[&status, &pattern, &host, &release])?.get(0);
+            let list = prepared(client, cache, list_sql)?;
+            Ok((total, client.query(&list, &[&status, &pattern, &host, &release, &limit, &offset])?))
         })?;
         let items = rows.iter().map(summary_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::exact(items, total as u64, q.page))
@@ -871,6 +879,37 @@ impl StoreQuery for PostgresStore {
         })?;
         let items = rows.iter().map(occurrence_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::exact(items, total as u64, page))
+    }
+
+    fn occurrence(&self, hash: &str, event_id: &str) -> Result<Option<OccurrenceAt>, StoreError> {
+        // The group's index bounds the scan to its stored occurrences (at
+        // most `occurrences_per_group`): event_id needs no index.
+        const ONE: &str = "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread,
+                                  o.timestamp, o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra,
+                                  o.id,
+                                  (SELECT event_id FROM occurrences WHERE hash = o.hash AND id > o.id
+                                   ORDER BY id ASC LIMIT 1),
+                                  (SELECT event_id FROM occurrences WHERE hash = o.hash AND id < o.id
+                                   ORDER BY id DESC LIMIT 1),
+                                  (SELECT count(*) FROM occurrences WHERE hash = o.hash AND id >= o.id),
+                                  (SELECT count(*) FROM occurrences WHERE hash = o.hash)
+                           FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
+                           WHERE o.hash = $1 AND o.event_id = $2 ORDER BY o.id DESC LIMIT 1";
+        let (hash, event_id) = (hash.to_owned(), event_id.to_owned());
+        // One statement: one snapshot for the row, its neighbours and the counts.
+        let row = self.with_conn(move |client, cache| {
+            let stmt = prepared(client, cache, ONE)?;
+            client.query_opt(&stmt, &[&hash, &event_id])
+        })?;
+        let Some(r) = row else { return Ok(None) };
+        let count = |i: usize| -> Result<u64, StoreError> { Ok(r.try_get::<_, i64>(i).map_err(corrupt)? as u64) };
+        Ok(Some(OccurrenceAt::new(
+            occurrence_from_row(&r)?,
+            count(17)?,
+            count(18)?,
+            r.try_get(15).map_err(corrupt)?,
+            r.try_get(16).map_err(corrupt)?,
+        )))
     }
 
     fn hourly_counts(&self, hash: &str, since: Timestamp) -> Result<Vec<u64>, StoreError> {
@@ -1029,20 +1068,34 @@ mod queries {
              notification_sent, ticket_raised"
         };
     }
+    // $1 status, $2 the ILIKE pattern, $3 host, $4 release (migration 0005
+    // indexes the last two and the orders).
     macro_rules! filter {
         () => {
             "($1::text IS NULL OR status = $1)
-             AND ($2::text IS NULL OR exception_name ILIKE $2 OR message ILIKE $2 OR path ILIKE $2)"
+             AND ($2::text IS NULL OR exception_name ILIKE $2 OR message ILIKE $2 OR path ILIKE $2)
+             AND ($3::text IS NULL OR host = $3)
+             AND ($4::text IS NULL OR hash IN (SELECT hash FROM occurrences WHERE release = $4))"
+        };
+    }
+    macro_rules! list {
+        ($order:literal) => {
+            concat!(
+                "SELECT ",
+                summary_columns!(),
+                " FROM exceptions WHERE ",
+                filter!(),
+                " ORDER BY ",
+                $order,
+                ", hash LIMIT $5 OFFSET $6"
+            )
         };
     }
     pub(super) const COUNT: &str = concat!("SELECT count(*) FROM exceptions WHERE ", filter!());
-    pub(super) const LIST: &str = concat!(
-        "SELECT ",
-        summary_columns!(),
-        " FROM exceptions WHERE ",
-        filter!(),
-        " ORDER BY last_seen DESC, hash LIMIT $3 OFFSET $4"
-    );
+    /// One statement per [`GroupSort`](super::GroupSort): the planner picks the order's index.
+    pub(super) const LIST_BY_LAST_SEEN: &str = list!("last_seen DESC");
+    pub(super) const LIST_BY_FIRST_SEEN: &str = list!("created_on DESC");
+    pub(super) const LIST_BY_COUNT: &str = list!("count DESC");
     pub(super) const GROUP: &str =
         concat!("SELECT ", summary_columns!(), ", traceback, request_data FROM exceptions WHERE hash = $1");
 }

@@ -15,9 +15,9 @@ use super::batch::FoldedBatch;
 use super::memory::{request_data, summary_of};
 use super::outbox_created_on;
 use super::{
-    Cause, ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSummary, Grouped, Page, PageRequest,
-    PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hours_since, lease_clock,
-    render_traceback,
+    Cause, ChangeKind, DELIVERED, Group, GroupChange, GroupQuery, GroupSort, GroupSummary, Grouped, OccurrenceAt, Page,
+    PageRequest, PendingNotification, Pruned, Retention, Status, StoreError, StoreQuery, StoreWrite, hours_since,
+    lease_clock, render_traceback,
 };
 use crate::occurrence::Occurrence;
 use crate::timestamp::Timestamp;
@@ -29,6 +29,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_group_search.sql"),
     include_str!("migrations/0004_pruned.sql"),
     include_str!("migrations/0005_notification_outbox.sql"),
+    // 0006 is issue 13's (breadcrumbs and spans).
+    include_str!("migrations/0007_list_orders_and_filters.sql"),
 ];
 
 /// How long a connection waits for another writer's lock.
@@ -529,6 +531,21 @@ impl StoreQuery for SqliteStore {
     fn list_groups(&self, q: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
         let search = q.search.as_deref().filter(|s| !s.is_empty()).map(SearchText::new);
         let (limit, offset) = (q.page.limit() as i64, q.page.offset() as i64);
+        if q.sort != GroupSort::LastSeen || q.host.is_some() || q.release.is_some() {
+            return self.read(|conn| {
+                let snapshot = conn.unchecked_transaction().map_err(db_err)?;
+                let (picked, total) = ordered_page(conn, q, search.as_ref().map(|s| s.like.as_str()), limit, offset)?;
+                let items = summaries(conn, picked)?;
+                snapshot.commit().map_err(db_err)?;
+                Ok(Page {
+                    items,
+                    total: total.n as u64,
+                    total_is_exact: total.exact,
+                    page: q.page.page.max(1),
+                    per_page: q.page.per_page.max(1),
+                })
+            });
+        }
         self.read(|conn| {
             // One snapshot for the counts, the pick and the rows.
             let snapshot = conn.unchecked_transaction().map_err(db_err)?;
@@ -545,16 +562,7 @@ impl StoreQuery for SqliteStore {
                 Some(SearchText { phrase: Some(phrase), .. }) => list.indexed_search(phrase, limit, offset)?,
                 Some(SearchText { phrase: None, .. }) => list.short_search(limit, offset)?,
             };
-            let mut stmt = conn
-                .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM exceptions WHERE rowid = ?1"))
-                .map_err(db_err)?;
-            let mut items = Vec::with_capacity(picked.len());
-            for rowid in picked {
-                if let Some(g) = stmt.query_row([rowid], summary_from_row).optional().map_err(db_err)? {
-                    items.push(g);
-                }
-            }
-            drop(stmt);
+            let items = summaries(conn, picked)?;
             snapshot.commit().map_err(db_err)?;
             Ok(Page {
                 items,
@@ -603,6 +611,47 @@ impl StoreQuery for SqliteStore {
                 items.push(occurrence_from_columns(row.map_err(db_err)?)?);
             }
             Ok(Page::exact(items, total as u64, page))
+        })
+    }
+
+    fn occurrence(&self, hash: &str, event_id: &str) -> Result<Option<OccurrenceAt>, StoreError> {
+        self.read(|conn| {
+            // One snapshot for the row, its neighbours and the counts.
+            let snapshot = conn.unchecked_transaction().map_err(db_err)?;
+            // The group's index bounds the scan to its stored occurrences
+            // (at most `occurrences_per_group`): event_id needs no index.
+            let found = conn
+                .prepare_cached(
+                    "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread, o.timestamp,
+                            o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra, o.id
+                     FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
+                     WHERE o.hash = ?1 AND o.event_id = ?2 ORDER BY o.id DESC LIMIT 1",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![hash, event_id], |r| Ok((occurrence_columns(r)?, r.get(14)?))).optional()
+                })
+                .map_err(db_err)?;
+            let Some((columns, id)) = found else { return Ok(None) };
+            let id: i64 = id;
+            let neighbour = |sql: &str| -> Result<Option<String>, StoreError> {
+                conn.prepare_cached(sql)
+                    .and_then(|mut s| s.query_row(params![hash, id], |r| r.get(0)).optional())
+                    .map_err(db_err)
+            };
+            let newer =
+                neighbour("SELECT event_id FROM occurrences WHERE hash = ?1 AND id > ?2 ORDER BY id ASC LIMIT 1")?;
+            let older =
+                neighbour("SELECT event_id FROM occurrences WHERE hash = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1")?;
+            let count = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<u64, StoreError> {
+                conn.prepare_cached(sql)
+                    .and_then(|mut s| s.query_row(p, |r| r.get::<_, i64>(0)))
+                    .map_err(db_err)
+                    .map(|n| n as u64)
+            };
+            let position = count("SELECT count(*) FROM occurrences WHERE hash = ?1 AND id >= ?2", params![hash, id])?;
+            let total = count("SELECT count(*) FROM occurrences WHERE hash = ?1", params![hash])?;
+            snapshot.commit().map_err(db_err)?;
+            Ok(Some(OccurrenceAt::new(occurrence_from_columns(columns)?, position, total, newer, older)))
         })
     }
 
@@ -778,6 +827,110 @@ const MAX_SORTED: i64 = 2_000;
 /// Each query is one that the indexes answer: a page is picked as rowids,
 /// either by a walk of an index in list order (a deep OFFSET skips index
 /// entries, not rows) or from the search index, and only its rows are read.
+/// The list rows of `picked` (rowids), in that order.
+fn summaries(conn: &Connection, picked: Vec<i64>) -> Result<Vec<GroupSummary>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM exceptions WHERE rowid = ?1")).map_err(db_err)?;
+    let mut items = Vec::with_capacity(picked.len());
+    for rowid in picked {
+        if let Some(g) = stmt.query_row([rowid], summary_from_row).optional().map_err(db_err)? {
+            items.push(g);
+        }
+    }
+    Ok(items)
+}
+
+/// A page in another order than last seen, or filtered by host or release
+/// (migration 0007): the order's index (or the host's) walked with the
+/// filters applied, and the count stopped past [`COUNT_CAP`] (or past the
+/// page asked for) when filtered, as a search's is. A release of at most
+/// [`MAX_SORTED`] groups picks them from `occurrences_by_release`; a more
+/// common one is checked with one seek there per group walked, and its
+/// count stops past [`MAX_SORTED`].
+fn ordered_page(
+    conn: &Connection,
+    q: &GroupQuery,
+    like: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<i64>, Total), StoreError> {
+    use rusqlite::types::Value;
+    let mut filter: Vec<&str> = Vec::new();
+    let mut params: Vec<(&str, Value)> = Vec::new();
+    // Where a filtered count stops: a common release's count costs a seek
+    // per group, so it stops sooner ("2,000+ groups").
+    let mut count_cap = COUNT_CAP;
+    if let Some(status) = q.status {
+        filter.push("status = :status");
+        params.push((":status", Value::Text(status.as_str().to_owned())));
+    }
+    if let Some(like) = like {
+        filter.push(
+            "(exception_name LIKE :like ESCAPE '\\' OR message LIKE :like ESCAPE '\\' OR path LIKE :like ESCAPE '\\')",
+        );
+        params.push((":like", Value::Text(like.to_owned())));
+    }
+    if let Some(host) = &q.host {
+        filter.push("host = :host");
+        params.push((":host", Value::Text(host.clone())));
+    }
+    if let Some(release) = &q.release {
+        // A release of few groups: those groups, looked up and sorted (at most
+        // MAX_SORTED). A common one: a seek per group walked, which stops
+        // with the page (and the capped count) long before the end.
+        let distinct: i64 = conn
+            .prepare_cached("SELECT count(*) FROM (SELECT DISTINCT hash FROM occurrences WHERE release = ?1 LIMIT ?2)")
+            .and_then(|mut st| st.query_row(params![release, MAX_SORTED + 1], |r| r.get(0)))
+            .map_err(db_err)?;
+        if distinct > MAX_SORTED {
+            count_cap = MAX_SORTED;
+        }
+        filter.push(if distinct <= MAX_SORTED {
+            // CROSS JOIN: SQLite joins in this order, from the release's entries.
+            "rowid IN (SELECT e.rowid FROM occurrences AS o CROSS JOIN exceptions AS e ON e.hash = o.hash \
+             WHERE o.release = :release)"
+        } else {
+            "EXISTS (SELECT 1 FROM occurrences AS o WHERE o.release = :release AND o.hash = exceptions.hash)"
+        });
+        params.push((":release", Value::Text(release.clone())));
+    }
+    let filtered = !filter.is_empty();
+    let filter = if filtered { format!("WHERE {}", filter.join(" AND ")) } else { String::new() };
+    let order = match q.sort {
+        GroupSort::LastSeen => "last_seen DESC, hash",
+        GroupSort::FirstSeen => "created_on DESC, hash",
+        GroupSort::Count => "count DESC, hash",
+    };
+    let run = |sql: &str, more: &[(&str, Value)]| -> Result<Vec<i64>, StoreError> {
+        let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
+        let all: Vec<(&str, &dyn rusqlite::ToSql)> =
+            params.iter().chain(more).map(|(n, v)| (*n, v as &dyn rusqlite::ToSql)).collect();
+        let mut rows = stmt.query(all.as_slice()).map_err(db_err)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(db_err)? {
+            out.push(r.get(0).map_err(db_err)?);
+        }
+        Ok(out)
+    };
+    let picked = run(
+        &format!("SELECT rowid FROM exceptions {filter} ORDER BY {order} LIMIT :limit OFFSET :offset"),
+        &[(":limit", Value::Integer(limit)), (":offset", Value::Integer(offset))],
+    )?;
+    let n = picked.len() as i64;
+    let total = if n < limit && (n > 0 || offset == 0) {
+        // A short page: the walk saw every match.
+        Total::exact(offset + n)
+    } else if !filtered {
+        Total::exact(run("SELECT count(*) FROM exceptions", &[])?.first().copied().unwrap_or(0))
+    } else {
+        let upto = count_cap.max(offset + limit + 1);
+        let sql = format!("SELECT count(*) FROM (SELECT 1 FROM exceptions {filter} LIMIT :upto)");
+        let n = run(&sql, &[(":upto", Value::Integer(upto + 1))])?.first().copied().unwrap_or(0);
+        if n > upto { Total { n: upto, exact: false } } else { Total::exact(n) }
+    };
+    Ok((picked, total))
+}
+
 struct ListQuery<'a> {
     conn: &'a Connection,
     status: Option<&'a str>,
