@@ -11,8 +11,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use error_tracker::{DefaultMasking, Masking};
 
 use serde::Serialize;
+
+/// The masking of source lines (building the rules compiles a pattern: once).
+static SOURCE_MASKING: LazyLock<DefaultMasking> = LazyLock::new(DefaultMasking::default);
 
 /// Lines shown before and after the failing one.
 pub(crate) const RADIUS: u32 = 3;
@@ -89,9 +95,13 @@ pub(crate) fn context(root: Option<&Path>, file: &str, line: u32) -> SourceConte
         if number >= first {
             let text = String::from_utf8_lossy(&buf);
             let text = text.trim_end_matches(['\n', '\r']);
+            // A secret written in the source (`let password = "…";`, a
+            // token in a test) is masked as stored text is, with the
+            // default rules: the UI may run without the app's configuration.
+            let text = SOURCE_MASKING.mask_text(text);
             let text = match text.char_indices().nth(MAX_LINE_CHARS) {
                 Some((i, _)) => format!("{}…", &text[..i]),
-                None => text.to_owned(),
+                None => text.into_owned(),
             };
             lines.push(SourceLine { number, text, failing: number == line });
         }
@@ -133,6 +143,17 @@ mod tests {
         // An absolute path under the root is the same file.
         let abs = root.join("src/lib.rs");
         assert_eq!(context(Some(&root), abs.to_str().unwrap(), 10).lines.len(), 7);
+    }
+
+    #[test]
+    fn secrets_written_in_the_source_are_masked() {
+        let (_dir, root) = tree();
+        let text = "let password = \"hunter2-in-source\";\nlet key = \"AKIAIOSFODNN7EXAMPLE\";\nlet n = 1;\n";
+        std::fs::write(root.join("src/secrets.rs"), text).unwrap();
+        let shown: Vec<String> = context(Some(&root), "src/secrets.rs", 2).lines.into_iter().map(|l| l.text).collect();
+        assert_eq!(shown.len(), 3);
+        assert!(!shown.iter().any(|l| l.contains("hunter2") || l.contains("AKIAIOSFODNN7EXAMPLE")), "{shown:?}");
+        assert_eq!(shown[2], "let n = 1;");
     }
 
     #[test]
