@@ -14,10 +14,11 @@
 //! `Private-Key`, `PRIVATE_KEY` and `private.key` are one name.
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use crate::json::Value;
-use regex::{Captures, Regex};
+use regex::Regex;
 
 use crate::occurrence::{Occurrence, Variable};
 
@@ -203,7 +204,7 @@ static VALUE_RULES: LazyLock<Regex> = LazyLock::new(|| {
             "|(?P<token>",
             token_rules::TOKENS,
             ")",
-            // AWS secret access keys are found by `token_rules::mask_aws_secrets`,
+            // AWS secret access keys are found by `token_rules::aws_secret_ranges`,
             // a byte loop: as a counted class here, they made the regex four
             // times slower (measured with benches/ingest.rs).
         ]
@@ -212,53 +213,67 @@ static VALUE_RULES: LazyLock<Regex> = LazyLock::new(|| {
     .expect("value rules are valid")
 });
 
-/// Applies the value rules that do not depend on configuration.
+/// Applies the value rules that do not depend on configuration. Every rule
+/// looks at the original text, and what is masked is the union of what they
+/// found: a token rule matching inside an AWS secret access key (an `eyJ`
+/// by chance in random base64) must not split the key's run and leave the
+/// rest of it in clear, nor the key scan a token's.
 fn mask_value_rules<'a>(text: &'a str, mask: &str) -> Cow<'a, str> {
-    let out = mask_regex_rules(text, mask);
-    match token_rules::mask_aws_secrets(&out, mask) {
-        Some(masked) => Cow::Owned(masked),
-        None => out,
-    }
-}
-
-fn mask_regex_rules<'a>(text: &'a str, mask: &str) -> Cow<'a, str> {
-    if !VALUE_RULES.is_match(text) {
+    let mut edits = regex_edits(text, mask);
+    edits.extend(token_rules::aws_secret_ranges(text).into_iter().map(|range| (range, Cow::Borrowed(mask))));
+    if edits.is_empty() {
         return Cow::Borrowed(text);
     }
-    let mut changed = false;
-    let out = VALUE_RULES.replace_all(text, |c: &Captures| {
-        let whole = c.get(0).map_or("", |m| m.as_str());
-        if c.name("pem").is_some() {
-            changed = true;
-            return format!("-----BEGIN PRIVATE KEY-----{mask}-----END PRIVATE KEY-----");
-        }
-        if let Some(scheme) = c.name("bearer").or_else(|| c.name("auth")) {
-            changed = true;
-            return format!("{}{mask}", scheme.as_str());
-        }
-        if let (Some(u), Some(pw)) = (c.name("userinfo"), c.name("pw")) {
-            if token_rules::looks_like_port(pw.as_str()) {
-                return whole.to_owned();
+    edits.sort_unstable_by_key(|(range, _)| range.start);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut edits = edits.into_iter().peekable();
+    while let Some((mut range, mut with)) = edits.next() {
+        // Overlapping edits are one: the union, masked whole, unless the
+        // first already replaces all of it.
+        while let Some((next, _)) = edits.next_if(|(next, _)| next.start < range.end) {
+            if next.end > range.end {
+                range.end = next.end;
+                with = Cow::Borrowed(mask);
             }
-            changed = true;
-            return format!("{}{mask}@", u.as_str());
         }
-        if let Some(card) = c.name("card") {
-            return match mask_card_run(card.as_str(), mask) {
-                Some(masked) => {
-                    changed = true;
-                    masked
+        out.push_str(&text[copied..range.start]);
+        out.push_str(&with);
+        copied = range.end;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// What the value-rules regex replaces in `text`: each match that holds a
+/// secret, with its replacement.
+fn regex_edits<'t>(text: &str, mask: &'t str) -> Vec<(Range<usize>, Cow<'t, str>)> {
+    if !VALUE_RULES.is_match(text) {
+        return Vec::new();
+    }
+    VALUE_RULES
+        .captures_iter(text)
+        .filter_map(|c| {
+            let whole = c.get(0)?;
+            let with = if c.name("pem").is_some() {
+                Cow::Owned(format!("-----BEGIN PRIVATE KEY-----{mask}-----END PRIVATE KEY-----"))
+            } else if let Some(scheme) = c.name("bearer").or_else(|| c.name("auth")) {
+                Cow::Owned(format!("{}{mask}", scheme.as_str()))
+            } else if let (Some(u), Some(pw)) = (c.name("userinfo"), c.name("pw")) {
+                if token_rules::looks_like_port(pw.as_str()) {
+                    return None;
                 }
-                None => whole.to_owned(),
+                Cow::Owned(format!("{}{mask}@", u.as_str()))
+            } else if let Some(card) = c.name("card") {
+                Cow::Owned(mask_card_run(card.as_str(), mask)?)
+            } else if c.name("token").is_some() {
+                Cow::Borrowed(mask)
+            } else {
+                return None;
             };
-        }
-        if c.name("token").is_some() {
-            changed = true;
-            return mask.to_owned();
-        }
-        whole.to_owned()
-    });
-    if changed { Cow::Owned(out.into_owned()) } else { Cow::Borrowed(text) }
+            Some((whole.range(), with))
+        })
+        .collect()
 }
 
 /// Masks the card number inside a run of digits (single spaces or dashes
