@@ -109,6 +109,9 @@ pub(crate) fn base_occurrence(exception_name: String, message: String) -> Occurr
         request: None,
         extra: Vec::new(),
         site: None,
+        breadcrumbs: Vec::new(),
+        spans: Vec::new(),
+        error_backtrace: Vec::new(),
     }
 }
 
