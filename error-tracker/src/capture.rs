@@ -93,7 +93,7 @@ fn display(v: &dyn fmt::Display) -> String {
 /// the writer adds the id text, the process's host, pid and release, and
 /// the request's context (see [`Pending`]).
 pub(crate) fn base_occurrence(exception_name: String, message: String) -> Occurrence {
-    Occurrence {
+    let mut o = Occurrence {
         id: String::new(),
         exception_name,
         message,
@@ -112,7 +112,10 @@ pub(crate) fn base_occurrence(exception_name: String, message: String) -> Occurr
         breadcrumbs: Vec::new(),
         spans: Vec::new(),
         error_backtrace: Vec::new(),
-    }
+    };
+    // What the request (or else the thread) logged, and the spans it is in.
+    crate::trail::attach(&mut o);
+    o
 }
 
 /// Records an error: `Display`, the `source()` chain, the stack, the extras.

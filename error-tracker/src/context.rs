@@ -19,9 +19,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, TryLockError};
 use std::task::{Context, Poll};
 
+use crate::breadcrumbs::Ring;
 use crate::json::{Map, Value};
 
 use crate::mask::{Masking, mask_json_keys, truncate_string};
@@ -395,11 +396,19 @@ pub(crate) struct RequestScope {
     raw: Box<dyn RawRequest>,
     context: OnceLock<RequestContext>,
     recorded: AtomicBool,
+    /// What the request logged (see `trail`): made on its first breadcrumb,
+    /// so a request that logs nothing allocates nothing for it.
+    breadcrumbs: OnceLock<Mutex<Ring>>,
 }
 
 impl RequestScope {
     pub(crate) fn new(raw: impl RawRequest) -> Arc<Self> {
-        Arc::new(Self { raw: Box::new(raw), context: OnceLock::new(), recorded: AtomicBool::new(false) })
+        Arc::new(Self {
+            raw: Box::new(raw),
+            context: OnceLock::new(),
+            recorded: AtomicBool::new(false),
+            breadcrumbs: OnceLock::new(),
+        })
     }
 
     /// Whether an error or panic was recorded while the request was served.
@@ -468,6 +477,33 @@ pub(crate) fn current_request() -> Option<Arc<RequestScope>> {
             let scope = c.as_ref()?;
             scope.recorded.store(true, Ordering::Relaxed);
             Some(scope.clone())
+        })
+        .ok()
+        .flatten()
+}
+
+/// Runs `f` on the breadcrumb ring of the request being served: `None`
+/// outside a request; `Some(None)` when the request has no ring (and
+/// `capacity` is `None`, so none is made) or another poll holds it (the
+/// breadcrumb is dropped rather than waited for).
+pub(crate) fn with_request_ring<R>(capacity: Option<usize>, f: impl FnOnce(&mut Ring) -> R) -> Option<Option<R>> {
+    CURRENT
+        .try_with(|c| {
+            let c = c.try_borrow().ok()?;
+            let scope = c.as_ref()?;
+            let ring = match capacity {
+                Some(n) => Some(scope.breadcrumbs.get_or_init(|| Mutex::new(Ring::new(n)))),
+                None => scope.breadcrumbs.get(),
+            };
+            let Some(ring) = ring else { return Some(None) };
+            let mut ring = match ring.try_lock() {
+                Ok(ring) => ring,
+                // A user `Debug` that panicked while filling an entry: the
+                // ring is whole (entries are filled in place).
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => return Some(None),
+            };
+            Some(Some(f(&mut ring)))
         })
         .ok()
         .flatten()

@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod bindings;
+mod breadcrumbs;
 mod budget;
 mod capture;
 mod config;
@@ -39,7 +40,7 @@ mod context;
 mod fingerprint;
 mod frames;
 mod init_error;
-#[cfg(any(feature = "axum", feature = "actix"))]
+#[cfg(any(feature = "axum", feature = "actix", feature = "tracing"))]
 pub mod integrations;
 pub mod json;
 mod mask;
@@ -51,6 +52,7 @@ pub mod store;
 mod symbolize;
 mod timestamp;
 mod tracker;
+mod trail;
 mod writer;
 
 pub use config::{Config, DEFAULT_MASK_WITH, DEFAULT_MASKED_KEYS, Database, InitError};
@@ -62,7 +64,9 @@ pub use json::Value;
 pub use mask::{DefaultMasking, Masking, mask_debug_text};
 pub use notify::{Notifier, Ticketing};
 pub use occurrence::EventId;
-pub use occurrence::{CaptureSite, FrameSnapshot, Occurrence, PanicInfo, RequestContext, StackFrame, Variable};
+pub use occurrence::{
+    Breadcrumb, CaptureSite, FrameSnapshot, Occurrence, PanicInfo, RequestContext, SpanRecord, StackFrame, Variable,
+};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]

@@ -1,8 +1,14 @@
-//! Web framework integrations, each behind its feature:
-//! [`axum`] (feature `axum`, a tower layer) and [`actix`] (feature `actix`,
-//! an actix-web 4 middleware).
+//! Integrations, each behind its feature.
 //!
-//! Both do the same for each request:
+//! Logging: [`tracing`] (feature `tracing`, a tracing-subscriber layer) and
+//! [`log`] (feature `log`, a logger wrapping yours) keep breadcrumbs (and
+//! `tracing` span fields) for every occurrence, and can record error
+//! events as occurrences. [`anyhow`] (feature `anyhow`) stores an
+//! `anyhow::Error`'s own backtrace.
+//!
+//! Web frameworks: [`axum`] (feature `axum`, a tower layer) and [`actix`]
+//! (feature `actix`, an actix-web 4 middleware). Both do the same for each
+//! request:
 //! - keep its raw parts, from which the writer thread builds its masked
 //!   context with the configured [`ContextBuilder`](crate::ContextBuilder)
 //!   if something is recorded while it is served;
@@ -15,6 +21,9 @@
 //!
 //! Before [`init`](crate::init), they pass requests through untouched.
 
+// The web frameworks' shared part is below; without either, it is unused.
+#![cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code, unused_imports))]
+
 use std::sync::Arc;
 
 use crate::capture::{State, base_occurrence, with_state};
@@ -25,6 +34,8 @@ use crate::tracker::{Pending, Tracker};
 pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "tracing")]
+pub mod tracing;
 
 /// What an integration read of a request's body before the handler runs;
 /// `B` is the framework's bytes.
