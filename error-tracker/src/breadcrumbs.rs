@@ -13,6 +13,10 @@
 //! a ring of `n` holds at most about `n × 4 KiB`. Only when an occurrence is
 //! recorded are entries turned into [`Breadcrumb`]s.
 
+// Filled by the `tracing` and `log` integrations; the `log` one uses only
+// part of it, and without either nothing is kept (attaching costs a load).
+#![cfg_attr(not(feature = "tracing"), allow(dead_code))]
+
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 

@@ -40,7 +40,7 @@ mod context;
 mod fingerprint;
 mod frames;
 mod init_error;
-#[cfg(any(feature = "axum", feature = "actix", feature = "tracing"))]
+#[cfg(any(feature = "axum", feature = "actix", feature = "tracing", feature = "log"))]
 pub mod integrations;
 pub mod json;
 mod mask;

@@ -11,6 +11,10 @@
 //! shows what this request did, not what other requests on the same worker
 //! thread did in between; elsewhere, the thread's.
 
+// Filled by the `tracing` and `log` integrations; the `log` one uses only
+// part of it, and without either nothing is kept (attaching costs a load).
+#![cfg_attr(not(feature = "tracing"), allow(dead_code))]
+
 use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

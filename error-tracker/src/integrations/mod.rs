@@ -34,6 +34,8 @@ use crate::tracker::{Pending, Tracker};
 pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "log")]
+pub mod log;
 #[cfg(feature = "tracing")]
 pub mod tracing;
 
