@@ -142,6 +142,17 @@ pub(crate) fn capture_debug(
     submit_recorded(t, p, at, extra)
 }
 
+/// Records an `anyhow::Error` as [`capture_error`] does, with the
+/// backtrace it captured where it was created, if any.
+#[cfg(feature = "anyhow")]
+pub(crate) fn capture_anyhow(t: &Tracker, err: &anyhow::Error, at: &RecordedAt, extra: Vec<Variable>) -> EventId {
+    let mut p = pending_error(std::any::type_name::<anyhow::Error>(), err.as_ref(), at.frame);
+    p.occurrence.error_backtrace = with_state(State::Recording, || {
+        guarded(|| crate::integrations::anyhow::frames_of(err.backtrace(), &t.in_app_prefixes)).unwrap_or_default()
+    });
+    submit_recorded(t, p, at, extra)
+}
+
 fn submit_recorded(t: &Tracker, mut p: Pending, at: &RecordedAt, extra: Vec<Variable>) -> EventId {
     p.occurrence.extra = extra;
     p.occurrence.site = Some(at.into());

@@ -40,7 +40,7 @@ mod context;
 mod fingerprint;
 mod frames;
 mod init_error;
-#[cfg(any(feature = "axum", feature = "actix", feature = "tracing", feature = "log"))]
+#[cfg(any(feature = "axum", feature = "actix", feature = "tracing", feature = "log", feature = "anyhow"))]
 pub mod integrations;
 pub mod json;
 mod mask;
@@ -235,7 +235,7 @@ pub fn store() -> Option<Arc<dyn Store>> {
 macro_rules! record_exception {
     ($err:expr $(, $key:literal => $value:expr)* $(,)?) => {{
         #[allow(unused_imports)]
-        use $crate::__private::{ViaAsDynError as _, ViaAsDynErrorSend as _, ViaDebug as _, ViaError as _};
+        use $crate::__private::{ViaAnyhow as _, ViaAsDynError as _, ViaAsDynErrorSend as _, ViaDebug as _, ViaError as _};
         #[allow(unused_imports)]
         use $crate::__private::{RenderViaDebug as _, RenderViaName as _, RenderViaSerialize as _, RenderViaUnlocked as _};
         // Where this call is, as the compiler sees it: it groups the
@@ -269,7 +269,7 @@ macro_rules! record_exception {
                                 (&&&&$crate::__private::Wrap(&$value)).__error_tracker_render(__error_tracker_m)
                             })
                         ),*];
-                        (&&&&$crate::__private::Wrap(__error_tracker_err))
+                        (&&&&&$crate::__private::Wrap(__error_tracker_err))
                             .__error_tracker_record(__error_tracker_t, __error_tracker_site, __error_tracker_extra)
                     }
                 }
@@ -395,6 +395,18 @@ pub mod __private {
         }
     }
 
+    /// `anyhow::Error`, first: recorded with its own backtrace too (feature
+    /// `anyhow`; without it, the trait has no impl and `ViaAsDynErrorSend`
+    /// records it).
+    pub trait ViaAnyhow {
+        fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId;
+    }
+    #[cfg(feature = "anyhow")]
+    impl ViaAnyhow for &&&&Wrap<'_, anyhow::Error> {
+        fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId {
+            crate::capture::capture_anyhow(t, self.0, &site, extra)
+        }
+    }
     pub trait ViaError {
         fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId;
     }

@@ -32,6 +32,8 @@ use crate::tracker::{Pending, Tracker};
 
 #[cfg(feature = "actix")]
 pub mod actix;
+#[cfg(feature = "anyhow")]
+pub mod anyhow;
 #[cfg(feature = "axum")]
 pub mod axum;
 #[cfg(feature = "log")]
