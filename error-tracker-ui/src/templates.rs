@@ -11,6 +11,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("detail.html", include_str!("../templates/detail.html")),
     ("message.html", include_str!("../templates/message.html")),
     ("macros.html", include_str!("../templates/macros.html")),
+    ("trail.html", include_str!("../templates/trail.html")),
 ];
 
 /// The template environment: HTML autoescaping for every template,
