@@ -427,6 +427,17 @@ impl RequestScope {
         })
     }
 
+    /// What the request logged, oldest first (see `trail`): for what is
+    /// recorded of it after its handler is done, outside its scope.
+    pub(crate) fn breadcrumbs(&self) -> Vec<crate::occurrence::Breadcrumb> {
+        let Some(ring) = self.breadcrumbs.get() else { return Vec::new() };
+        match ring.try_lock() {
+            Ok(ring) => ring.breadcrumbs(),
+            Err(TryLockError::Poisoned(p)) => p.into_inner().breadcrumbs(),
+            Err(TryLockError::WouldBlock) => Vec::new(),
+        }
+    }
+
     /// The method, and the route pattern or else the path: what names the
     /// request in the message of a recorded response.
     pub(crate) fn describe(&self) -> (String, String) {

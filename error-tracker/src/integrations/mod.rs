@@ -87,7 +87,10 @@ pub(crate) fn record_response(
                 format!("{method} {route} returned {status} {reason}").trim_end().to_owned()
             }
         };
-        let occurrence = base_occurrence(status_name(status, reason), message);
+        let mut occurrence = base_occurrence(status_name(status, reason), message);
+        // Recorded after the handler, outside the request's scope: what the
+        // request logged is in its own ring, not the thread's.
+        occurrence.breadcrumbs = scope.breadcrumbs();
         // The stack here is the server's, not the handler's: without frames,
         // the group is the status plus the route, which is what tells them apart.
         t.submit_pending(Pending::new(occurrence, Vec::new(), Some(scope.clone())));
