@@ -17,6 +17,7 @@
 // part of it, and without either nothing is kept (attaching costs a load).
 #![cfg_attr(not(feature = "tracing"), allow(dead_code))]
 
+use std::cell::Cell;
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 
@@ -62,6 +63,12 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    /// Room for a span's usual fields, so that they are written without
+    /// growing the buffers step by step.
+    pub(crate) fn for_span() -> Self {
+        Fields { text: String::with_capacity(64), fields: Vec::with_capacity(4), message: 0..0 }
+    }
+
     /// Empties it, keeping its capacity.
     pub(crate) fn clear(&mut self) {
         self.text.clear();
@@ -114,28 +121,59 @@ impl Fields {
         self.message = self.write_bounded(args);
     }
 
+    /// Appends `s`, cut at the entry's bound: the common case, without the
+    /// formatting machinery.
+    fn push_bounded(&mut self, s: &str) -> Range<u32> {
+        let start = self.text.len();
+        let left = self.room();
+        if s.len() <= left {
+            self.text.push_str(s);
+        } else if left > 0 {
+            let mut end = left;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.text.push_str(&s[..end]);
+            self.text.push_str(CUT);
+        }
+        start as u32..self.text.len() as u32
+    }
+
     /// A field: its value is the mask when `m` says its name is secret (the
     /// key rule applies here, on the logging thread; the value rules on the
     /// writer thread, as to every string).
     pub(crate) fn field(&mut self, m: &dyn Masking, name: &str, value: FieldValue<'_>) {
+        let secret = m.is_secret_key(name);
+        self.push_field(m, name, secret, value);
+    }
+
+    /// [`field`](Self::field) for a name that lives as long as the program
+    /// (a `tracing` field's): whether it is secret is remembered.
+    pub(crate) fn static_field(&mut self, m: &dyn Masking, name: &'static str, value: FieldValue<'_>) {
+        let secret = is_secret_static(m, name);
+        self.push_field(m, name, secret, value);
+    }
+
+    fn push_field(&mut self, m: &dyn Masking, name: &str, secret: bool, value: FieldValue<'_>) {
         if self.fields.len() >= MAX_FIELDS || self.room() == 0 {
             return;
         }
-        let name = self.write_bounded(format_args!("{name}"));
-        let (value, kind) = if m.is_secret_key(&self.text[name.start as usize..name.end as usize]) {
-            (self.write_bounded(format_args!("{}", m.mask())), Kind::Text)
+        let name = self.push_bounded(name);
+        let mut digits = itoa::Buffer::new();
+        let (value, kind) = if secret {
+            (self.push_bounded(m.mask()), Kind::Text)
         } else {
             match value {
-                FieldValue::Str(s) => (self.write_bounded(format_args!("{s}")), Kind::Text),
+                FieldValue::Str(s) => (self.push_bounded(s), Kind::Text),
                 FieldValue::Debug(d) => (self.write_bounded(format_args!("{d:?}")), Kind::Text),
                 FieldValue::Display(d) => (self.write_bounded(format_args!("{d}")), Kind::Text),
-                FieldValue::I64(n) => (self.write_bounded(format_args!("{n}")), Kind::Number),
-                FieldValue::U64(n) => (self.write_bounded(format_args!("{n}")), Kind::Number),
-                FieldValue::I128(n) => (self.write_bounded(format_args!("{n}")), Kind::Number),
-                FieldValue::U128(n) => (self.write_bounded(format_args!("{n}")), Kind::Number),
+                FieldValue::I64(n) => (self.push_bounded(digits.format(n)), Kind::Number),
+                FieldValue::U64(n) => (self.push_bounded(digits.format(n)), Kind::Number),
+                FieldValue::I128(n) => (self.push_bounded(digits.format(n)), Kind::Number),
+                FieldValue::U128(n) => (self.push_bounded(digits.format(n)), Kind::Number),
                 FieldValue::F64(n) if n.is_finite() => (self.write_bounded(format_args!("{n}")), Kind::Number),
                 FieldValue::F64(n) => (self.write_bounded(format_args!("{n}")), Kind::Text),
-                FieldValue::Bool(b) => (self.write_bounded(format_args!("{b}")), Kind::Bool),
+                FieldValue::Bool(b) => (self.push_bounded(if b { "true" } else { "false" }), Kind::Bool),
             }
         };
         self.fields.push(Field { name, value, kind });
@@ -167,6 +205,34 @@ impl Fields {
             })
             .collect()
     }
+}
+
+/// How many `'static` field names each thread remembers the secrecy of.
+const SEEN_NAMES: usize = 64;
+
+/// Whether a `'static` name is secret by `m`'s key rule, remembered per
+/// thread by the name's address: the rule folds the name and looks for
+/// every configured key in it, which was most of what keeping a breadcrumb
+/// cost (measured with callgrind), and a program logs few distinct names.
+fn is_secret_static(m: &dyn Masking, name: &'static str) -> bool {
+    type Seen = [Cell<(usize, usize, usize, bool)>; SEEN_NAMES];
+    thread_local! {
+        static SEEN: Seen = const { [const { Cell::new((0, 0, 0, false)) }; SEEN_NAMES] };
+    }
+    // The masking's address too: each rule set has answers of its own.
+    let rules = std::ptr::from_ref(m).cast::<()>() as usize;
+    let (at, len) = (name.as_ptr() as usize, name.len());
+    let slot = ((at >> 3) ^ len ^ (rules >> 4)) % SEEN_NAMES;
+    SEEN.try_with(|seen| {
+        let (a, l, r, secret) = seen[slot].get();
+        if (a, l, r) == (at, len, rules) {
+            return secret;
+        }
+        let secret = m.is_secret_key(name);
+        seen[slot].set((at, len, rules, secret));
+        secret
+    })
+    .unwrap_or_else(|_| m.is_secret_key(name))
 }
 
 /// A field's value, as `tracing`'s `Visit` and `log`'s records give it.

@@ -61,7 +61,7 @@ use crate::mask::Masking;
 use crate::occurrence::{CaptureSite, SpanRecord, Variable};
 use crate::tracker::Tracker;
 
-/// The most spans kept of one occurrence, innermost ones first dropped.
+/// The most spans kept of one occurrence: past it, the outermost are dropped.
 const MAX_SPANS: usize = 64;
 /// The longest `source()` chain kept of an event's `error` field.
 const MAX_SOURCES: usize = 32;
@@ -229,7 +229,7 @@ where
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
         let Some(t) = crate::tracker::get() else { return };
         let Some(span) = ctx.span(id) else { return };
-        let mut fields = Fields::default();
+        let mut fields = Fields::for_span();
         guarded(|| attrs.record(&mut Breadcrumb { fields: &mut fields, m: &*t.masking, event: false }));
         span.extensions_mut().insert(SpanFields(fields));
     }
@@ -355,7 +355,7 @@ impl Visit for Breadcrumb<'_> {
         if self.event && field.name() == "message" {
             self.fields.message(format_args!("{value:?}"));
         } else {
-            self.fields.field(self.m, field.name(), FieldValue::Debug(value));
+            self.fields.static_field(self.m, field.name(), FieldValue::Debug(value));
         }
     }
 
@@ -363,36 +363,36 @@ impl Visit for Breadcrumb<'_> {
         if self.event && field.name() == "message" {
             self.fields.message(format_args!("{value}"));
         } else {
-            self.fields.field(self.m, field.name(), FieldValue::Str(value));
+            self.fields.static_field(self.m, field.name(), FieldValue::Str(value));
         }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.fields.field(self.m, field.name(), FieldValue::I64(value));
+        self.fields.static_field(self.m, field.name(), FieldValue::I64(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.fields.field(self.m, field.name(), FieldValue::U64(value));
+        self.fields.static_field(self.m, field.name(), FieldValue::U64(value));
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.fields.field(self.m, field.name(), FieldValue::I128(value));
+        self.fields.static_field(self.m, field.name(), FieldValue::I128(value));
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.fields.field(self.m, field.name(), FieldValue::U128(value));
+        self.fields.static_field(self.m, field.name(), FieldValue::U128(value));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.fields.field(self.m, field.name(), FieldValue::F64(value));
+        self.fields.static_field(self.m, field.name(), FieldValue::F64(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.fields.field(self.m, field.name(), FieldValue::Bool(value));
+        self.fields.static_field(self.m, field.name(), FieldValue::Bool(value));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
-        self.fields.field(self.m, field.name(), FieldValue::Display(&value));
+        self.fields.static_field(self.m, field.name(), FieldValue::Display(&value));
     }
 }
 
@@ -407,7 +407,7 @@ struct AsOccurrence<'a> {
 
 impl AsOccurrence<'_> {
     fn field(&mut self, field: &Field, value: FieldValue<'_>) {
-        self.fields.field(self.m, field.name(), value);
+        self.fields.static_field(self.m, field.name(), value);
     }
 }
 
