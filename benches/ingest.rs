@@ -120,6 +120,9 @@ fn batch(seq: &mut u64) -> Vec<Grouped> {
                     request: Some(request(*seq as usize)),
                     extra: vec![Variable { name: "attempt".into(), value: 3.into() }],
                     site: None,
+                    breadcrumbs: Vec::new(),
+                    spans: Vec::new(),
+                    error_backtrace: Vec::new(),
                 },
             }
         })

@@ -77,6 +77,9 @@ fn occurrence(g: u64, k: u64, now: Timestamp) -> Occurrence {
         }),
         extra: vec![Variable { name: "attempt".into(), value: json!(k) }],
         site: None,
+        breadcrumbs: Vec::new(),
+        spans: Vec::new(),
+        error_backtrace: Vec::new(),
     }
 }
 

@@ -3,7 +3,7 @@
 //! `/dev/error` (for clients on this machine).
 //!
 //! ```sh
-//! APP_ADDR=127.0.0.1:3000 cargo run --example axum_app --features axum
+//! APP_ADDR=127.0.0.1:3000 cargo run --example axum_app --features axum,tracing
 //! curl -X POST localhost:3000/login -H 'content-type: application/json' \
 //!      -d '{"user":"alice","profile":{"security":{"password":"hunter2"}}}'
 //! # then open http://127.0.0.1:3000/dev/error/
@@ -13,6 +13,12 @@
 //! stops the server after that many seconds; a `POST /shutdown` from
 //! loopback stops it at once. The `APP_ERROR_*` settings are read from the
 //! environment (the database is `errors.sqlite` unless `APP_ERROR_DB` says otherwise).
+//!
+//! The app logs through `tracing`, each request in a `request{method path}`
+//! span. With the `tracing` feature, `main` installs error-tracker's layer
+//! (next to a `fmt` layer that prints the warnings): each occurrence then
+//! shows what its request logged before it (breadcrumbs) and the spans it
+//! was in, such as `request{method=GET path=/users/abc} → parse_user_id{raw=abc}`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +27,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{Request, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -29,6 +36,7 @@ use error_tracker::track_exception;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 /// A handler error: answered with a 500 that says nothing of the cause.
 /// The cause was recorded where it happened, with that function's values.
@@ -100,21 +108,26 @@ async fn user(Path(id): Path<String>) -> Result<Json<User>, AppError> {
     // Stands for a database call: the task may resume on another worker
     // thread, and what it records still carries this request's context.
     tokio::task::yield_now().await;
-    let id = parse_user_id(&id)?;
+    tracing::info!(%id, "loading the user");
+    let id = tracing::info_span!("parse_user_id", raw = %id).in_scope(|| parse_user_id(&id))?;
     Ok(Json(User { id, name: format!("user {id}") }))
 }
 
 async fn fail() -> Result<String, AppError> {
+    tracing::info!(path = "/no/such/settings.toml", "reading the settings");
     Ok(read_settings("/no/such/settings.toml")?)
 }
 
 async fn login(Json(body): Json<Value>) -> Result<Json<User>, AppError> {
     let user = body.get("user").and_then(Value::as_str).unwrap_or("");
     let password = body.pointer("/profile/security/password").and_then(Value::as_str).unwrap_or("");
+    // `password` is a secret name: the breadcrumb keeps the mask, not the value.
+    tracing::info!(user, password, "login attempt");
     Ok(Json(check_login(user, password)?))
 }
 
 async fn maintenance() -> (StatusCode, &'static str) {
+    tracing::warn!("maintenance mode: refusing the request");
     (StatusCode::SERVICE_UNAVAILABLE, "down for maintenance\n")
 }
 
@@ -145,6 +158,13 @@ async fn shutdown(State(stop): State<Arc<Notify>>, ConnectInfo(peer): ConnectInf
     StatusCode::ACCEPTED
 }
 
+/// Serves each request inside a `request` span, so that what it logs, and
+/// the errors it records, say which request they belong to.
+async fn request_span(req: Request<Body>, next: Next) -> Response {
+    let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path());
+    next.run(req).instrument(span).await
+}
+
 /// The UI's `LocalhostOnly` permission reads the client address from this extension.
 async fn peer_for_ui(ConnectInfo(peer): ConnectInfo<SocketAddr>, mut req: Request<Body>) -> Request<Body> {
     req.extensions_mut().insert(error_tracker_ui::PeerAddr(peer));
@@ -164,6 +184,8 @@ pub fn app(stop: Arc<Notify>) -> Router {
         .route("/upload", post(upload))
         .route("/shutdown", post(shutdown))
         .with_state(stop)
+        // Inside the tracker's layer: the request's breadcrumbs are its own.
+        .layer(axum::middleware::from_fn(request_span))
         .layer(ErrorTrackerLayer::new());
     match error_tracker_ui::ErrorTrackerUi::from_tracker() {
         Some(ui) => nest_ui(routes, ui.permission(error_tracker_ui::LocalhostOnly).service())
@@ -192,6 +214,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = config.get_database().clone();
     let prefix = config.get_url_prefix().to_owned();
     let _guard = error_tracker::init(config)?;
+    #[cfg(feature = "tracing")]
+    {
+        use tracing_subscriber::prelude::*;
+        let print = tracing_subscriber::fmt::layer().with_filter(tracing_subscriber::filter::LevelFilter::WARN);
+        tracing_subscriber::registry().with(error_tracker::integrations::tracing::layer()).with(print).init();
+    }
     let addr = std::env::args().nth(1).or_else(|| std::env::var("APP_ADDR").ok());
     let addr = addr.unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     let run_for = match std::env::var("APP_RUN_SECONDS") {

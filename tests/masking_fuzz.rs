@@ -10,7 +10,9 @@
 //! Google keys, card numbers, URL passwords, short bearer tokens, PEM keys)
 //! under any name. The cases ride in few occurrences: `record_exception!`
 //! extras, `Serialize` trees, `Debug`-only trees, error messages, panic
-//! messages, and the arguments and locals of a `#[track_exception]` fn.
+//! messages, and the arguments and locals of a `#[track_exception]` fn;
+//! with the `tracing` and `log` features, also breadcrumbs (messages and
+//! fields of events and records), span fields and an error event.
 //! A leak is any 10-character fragment of a secret's random part found in
 //! the output (10, not 6: over megabytes of output, 6 random characters
 //! would turn up by chance).
@@ -376,6 +378,32 @@ fn text_block(g: &mut Gen, s: &mut Secrets, lines: usize) -> String {
 /// and a panic, carrying at least [`CASES_PER_ROUND`] cases in all.
 fn round(g: &mut Gen, s: &mut Secrets, n: usize) {
     let before = s.cases;
+    // Breadcrumbs and span fields (features `tracing`, `log`): secrets
+    // under secret field names, in messages, in plain fields and in an
+    // error event's error; they ride with every occurrence of the round.
+    #[cfg(feature = "tracing")]
+    let _span =
+        tracing::info_span!("fuzz_round", round = n, privateKey = %s.keyed(g), note = %text_line(g, s)).entered();
+    #[cfg(feature = "tracing")]
+    {
+        for _ in 0..8 {
+            tracing::info!(
+                api_key = %s.keyed(g),
+                PASSWORD = %s.keyed(g),
+                session.id = %s.keyed(g),
+                detail = %text_line(g, s),
+                "{}",
+                text_line(g, s)
+            );
+            tracing::warn!(clientSecret = ?s.keyed(g), note = ?text_line(g, s), "{}", text_line(g, s));
+        }
+        let err = FuzzError(format!("event {n}\n{}", text_block(g, s, 5)));
+        tracing::error!(error = &err as &dyn std::error::Error, db_pwd = %s.keyed(g), "{}", text_line(g, s));
+    }
+    #[cfg(feature = "log")]
+    for _ in 0..4 {
+        log::warn!(api_key = s.keyed(g).as_str(), note = text_line(g, s).as_str(); "{}", text_line(g, s));
+    }
     // Serialize tree: secret names in every style, nested, plus tokens under plain names.
     let mut tree: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for i in 0..150 {
@@ -617,6 +645,16 @@ fn no_fragment_of_a_generated_secret_is_stored_shown_or_sent() {
     // The panics are the test's own: keep the default hook from printing
     // (and symbolizing) each of them. The tracker's hook chains to this one.
     std::panic::set_hook(Box::new(|_| {}));
+    #[cfg(feature = "tracing")]
+    {
+        use tracing_subscriber::prelude::*;
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(error_tracker::integrations::tracing::layer()),
+        )
+        .expect("the only subscriber");
+    }
+    #[cfg(feature = "log")]
+    error_tracker::integrations::log::Logger::alone().init(log::LevelFilter::Info).expect("the only logger");
     #[cfg(feature = "notify")]
     let ((smtp_port, mails), (http_base, posts)) = (receivers::smtp(), receivers::http());
     let path = init_once(|c| {
@@ -670,6 +708,19 @@ fn no_fragment_of_a_generated_secret_is_stored_shown_or_sent() {
     let bytes = database_bytes(&path);
     assert!(bytes.windows(14).any(|w| w == b"**************"), "masked values are stored as the mask");
     check("database bytes (file and WAL)", &bytes);
+    // Not vacuous: the breadcrumbs and spans were stored (and are shown below).
+    #[cfg(feature = "tracing")]
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open the database");
+        let with: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM occurrences WHERE breadcrumbs IS NOT NULL AND spans IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert!(with >= ROUNDS as i64 * 3, "{with} occurrences with breadcrumbs and spans");
+    }
 
     // The UI, in process: the list, every detail and occurrence page, the facets, the JSON API.
     let store: Arc<dyn Store> = error_tracker::store().expect("initialized");
@@ -697,6 +748,8 @@ fn no_fragment_of_a_generated_secret_is_stored_shown_or_sent() {
         }
     }
     assert!(html.contains("**************") && json.contains("**************"));
+    #[cfg(feature = "tracing")]
+    assert!(html.contains("Breadcrumbs") && html.contains("fuzz_round{round="), "the trail is shown");
     check("UI pages", html.as_bytes());
     check("JSON API", json.as_bytes());
 
@@ -709,5 +762,9 @@ fn no_fragment_of_a_generated_secret_is_stored_shown_or_sent() {
         check("webhooks and tickets", posts.as_bytes());
     }
     println!("masking fuzz: {} cases checked in {:?} (seed {seed})", secrets.cases, started.elapsed());
+    // The panic hook above prints nothing: say what leaked first.
+    for f in &failures {
+        println!("masking fuzz: {f}");
+    }
     assert!(failures.is_empty(), "seed {seed}:\n{}", failures.join("\n"));
 }

@@ -95,6 +95,9 @@ fn occurrence(i: u64, kind: &str, message: String, secs_ago: u64) -> Occurrence 
         }),
         extra: vec![Variable { name: "attempt".into(), value: json!(1 + i % 3) }],
         site: None,
+        breadcrumbs: Vec::new(),
+        spans: Vec::new(),
+        error_backtrace: Vec::new(),
     }
 }
 

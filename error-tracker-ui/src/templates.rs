@@ -14,6 +14,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("confirm.html", include_str!("../templates/confirm.html")),
     ("message.html", include_str!("../templates/message.html")),
     ("macros.html", include_str!("../templates/macros.html")),
+    ("trail.html", include_str!("../templates/trail.html")),
 ];
 
 /// The template environment: HTML autoescaping for every template,

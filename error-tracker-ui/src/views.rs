@@ -197,6 +197,37 @@ pub(crate) struct OccurrenceView {
     pub backtrace: Vec<BacktraceBlock>,
     pub backtrace_len: usize,
     pub extra: Vec<VarView>,
+    /// What was logged before, oldest first (templates/trail.html).
+    pub breadcrumbs: Vec<BreadcrumbView>,
+    /// The spans it happened in, outermost first.
+    pub spans: Vec<SpanView>,
+    /// Where the error was created, innermost first, when it carried a backtrace.
+    pub error_backtrace: Vec<BacktraceLine>,
+}
+
+/// One line of the breadcrumb timeline.
+#[derive(Serialize)]
+pub(crate) struct BreadcrumbView {
+    /// `14:37:42.123`: the day is the occurrence's, or close to it.
+    pub time: String,
+    /// The full time, for the tooltip.
+    pub timestamp: String,
+    pub level: String,
+    /// The level in lower case, a CSS class (`error`, `warn`, …; else `other`).
+    pub level_class: &'static str,
+    pub target: String,
+    pub message: String,
+    pub fields: Vec<VarView>,
+}
+
+/// One span of the path.
+#[derive(Serialize)]
+pub(crate) struct SpanView {
+    pub name: String,
+    pub target: String,
+    /// `name{key=value …}`, as tracing shows a span.
+    pub text: String,
+    pub fields: Vec<VarView>,
 }
 
 /// A panic: its message is the occurrence's, so only a message that
@@ -330,6 +361,49 @@ impl OccurrenceView {
             backtrace_len: o.backtrace.len(),
             backtrace,
             extra: vars(&o.extra),
+            breadcrumbs: o
+                .breadcrumbs
+                .iter()
+                .map(|b| {
+                    let timestamp = b.timestamp.to_string();
+                    BreadcrumbView {
+                        time: timestamp.get(11..23).unwrap_or(&timestamp).to_owned(),
+                        timestamp,
+                        level_class: match b.level.as_str() {
+                            "ERROR" => "error",
+                            "WARN" => "warn",
+                            "INFO" => "info",
+                            "DEBUG" => "debug",
+                            "TRACE" => "trace",
+                            _ => "other",
+                        },
+                        level: b.level.clone(),
+                        target: b.target.clone(),
+                        message: b.message.clone(),
+                        fields: vars(&b.fields),
+                    }
+                })
+                .collect(),
+            spans: o
+                .spans
+                .iter()
+                .map(|s| SpanView {
+                    name: s.name.clone(),
+                    target: s.target.clone(),
+                    text: s.to_string(),
+                    fields: vars(&s.fields),
+                })
+                .collect(),
+            error_backtrace: o
+                .error_backtrace
+                .iter()
+                .enumerate()
+                .map(|(index, f)| BacktraceLine {
+                    index,
+                    function: f.function.clone(),
+                    location: location(f.file.as_deref(), f.line),
+                })
+                .collect(),
         }
     }
 }

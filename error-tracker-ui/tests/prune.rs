@@ -21,6 +21,9 @@ fn occurrence(i: i64) -> Occurrence {
         request: None,
         extra: vec![],
         site: None,
+        breadcrumbs: Vec::new(),
+        spans: Vec::new(),
+        error_backtrace: Vec::new(),
     }
 }
 

@@ -93,7 +93,7 @@ fn display(v: &dyn fmt::Display) -> String {
 /// the writer adds the id text, the process's host, pid and release, and
 /// the request's context (see [`Pending`]).
 pub(crate) fn base_occurrence(exception_name: String, message: String) -> Occurrence {
-    Occurrence {
+    let mut o = Occurrence {
         id: String::new(),
         exception_name,
         message,
@@ -109,7 +109,13 @@ pub(crate) fn base_occurrence(exception_name: String, message: String) -> Occurr
         request: None,
         extra: Vec::new(),
         site: None,
-    }
+        breadcrumbs: Vec::new(),
+        spans: Vec::new(),
+        error_backtrace: Vec::new(),
+    };
+    // What the request (or else the thread) logged, and the spans it is in.
+    crate::trail::attach(&mut o);
+    o
 }
 
 /// Records an error: `Display`, the `source()` chain, the stack, the extras.
@@ -133,6 +139,17 @@ pub(crate) fn capture_debug(
     extra: Vec<Variable>,
 ) -> EventId {
     let p = pending_message(type_name, message, at.frame);
+    submit_recorded(t, p, at, extra)
+}
+
+/// Records an `anyhow::Error` as [`capture_error`] does, with the
+/// backtrace it captured where it was created, if any.
+#[cfg(feature = "anyhow")]
+pub(crate) fn capture_anyhow(t: &Tracker, err: &anyhow::Error, at: &RecordedAt, extra: Vec<Variable>) -> EventId {
+    let mut p = pending_error(std::any::type_name::<anyhow::Error>(), err.as_ref(), at.frame);
+    p.occurrence.error_backtrace = with_state(State::Recording, || {
+        guarded(|| crate::integrations::anyhow::frames_of(err.backtrace(), &t.in_app_prefixes)).unwrap_or_default()
+    });
     submit_recorded(t, p, at, extra)
 }
 

@@ -19,9 +19,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, TryLockError};
 use std::task::{Context, Poll};
 
+use crate::breadcrumbs::Ring;
 use crate::json::{Map, Value};
 
 use crate::mask::{Masking, mask_json_keys, truncate_string};
@@ -400,12 +401,20 @@ pub(crate) trait RawRequest: Send + Sync + 'static {
 pub(crate) struct RequestScope<R: ?Sized = dyn RawRequest> {
     context: OnceLock<RequestContext>,
     recorded: AtomicBool,
+    /// What the request logged (see `trail`): made on its first breadcrumb,
+    /// so a request that logs nothing allocates nothing for it.
+    breadcrumbs: OnceLock<Mutex<Ring>>,
     raw: R,
 }
 
 impl RequestScope {
     pub(crate) fn new<R: RawRequest>(raw: R) -> Arc<Self> {
-        Arc::new(RequestScope { context: OnceLock::new(), recorded: AtomicBool::new(false), raw })
+        Arc::new(RequestScope {
+            context: OnceLock::new(),
+            recorded: AtomicBool::new(false),
+            breadcrumbs: OnceLock::new(),
+            raw,
+        })
     }
 
     /// Whether an error or panic was recorded while the request was served.
@@ -422,6 +431,17 @@ impl RequestScope {
             guarded(|| self.raw.with_view(&mut |view| context = Some(build_context(builder, m, view))));
             context.unwrap_or_default()
         })
+    }
+
+    /// What the request logged, oldest first (see `trail`): for what is
+    /// recorded of it after its handler is done, outside its scope.
+    pub(crate) fn breadcrumbs(&self) -> Vec<crate::occurrence::Breadcrumb> {
+        let Some(ring) = self.breadcrumbs.get() else { return Vec::new() };
+        match ring.try_lock() {
+            Ok(ring) => ring.breadcrumbs(),
+            Err(TryLockError::Poisoned(p)) => p.into_inner().breadcrumbs(),
+            Err(TryLockError::WouldBlock) => Vec::new(),
+        }
     }
 
     /// The method, and the route pattern or else the path: what names the
@@ -494,6 +514,27 @@ pub(crate) fn current_request() -> Option<Arc<RequestScope>> {
     with_current(|scope| {
         scope.recorded.store(true, Ordering::Relaxed);
         scope.clone()
+    })
+}
+
+/// Runs `f` on the breadcrumb ring of the request being served: `None`
+/// outside a request; `Some(None)` when the request has no ring (and
+/// `capacity` is `None`, so none is made) or another poll holds it (the
+/// breadcrumb is dropped rather than waited for).
+pub(crate) fn with_request_ring<R>(capacity: Option<usize>, f: impl FnOnce(&mut Ring) -> R) -> Option<Option<R>> {
+    with_current(|scope| {
+        let ring = match capacity {
+            Some(n) => Some(scope.breadcrumbs.get_or_init(|| Mutex::new(Ring::new(n)))),
+            None => scope.breadcrumbs.get(),
+        };
+        let mut ring = match ring?.try_lock() {
+            Ok(ring) => ring,
+            // A user `Debug` that panicked while filling an entry: the
+            // ring is whole (entries are filled in place).
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        Some(f(&mut ring))
     })
 }
 

@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod bindings;
+mod breadcrumbs;
 mod budget;
 mod capture;
 mod config;
@@ -39,7 +40,7 @@ mod context;
 mod fingerprint;
 mod frames;
 mod init_error;
-#[cfg(any(feature = "axum", feature = "actix"))]
+#[cfg(any(feature = "axum", feature = "actix", feature = "tracing", feature = "log", feature = "anyhow"))]
 pub mod integrations;
 pub mod json;
 mod mask;
@@ -51,6 +52,7 @@ pub mod store;
 mod symbolize;
 mod timestamp;
 mod tracker;
+mod trail;
 mod writer;
 
 pub use config::{Config, DEFAULT_MASK_WITH, DEFAULT_MASKED_KEYS, Database, InitError};
@@ -62,7 +64,9 @@ pub use json::Value;
 pub use mask::{DefaultMasking, Masking, mask_debug_text};
 pub use notify::{Notifier, Ticketing};
 pub use occurrence::EventId;
-pub use occurrence::{CaptureSite, FrameSnapshot, Occurrence, PanicInfo, RequestContext, StackFrame, Variable};
+pub use occurrence::{
+    Breadcrumb, CaptureSite, FrameSnapshot, Occurrence, PanicInfo, RequestContext, SpanRecord, StackFrame, Variable,
+};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
@@ -232,7 +236,7 @@ pub fn store() -> Option<Arc<dyn Store>> {
 macro_rules! record_exception {
     ($err:expr $(, $key:literal => $value:expr)* $(,)?) => {{
         #[allow(unused_imports)]
-        use $crate::__private::{ViaAsDynError as _, ViaAsDynErrorSend as _, ViaDebug as _, ViaError as _};
+        use $crate::__private::{ViaAnyhow as _, ViaAsDynError as _, ViaAsDynErrorSend as _, ViaDebug as _, ViaError as _};
         #[allow(unused_imports)]
         use $crate::__private::{RenderViaDebug as _, RenderViaName as _, RenderViaSerialize as _, RenderViaUnlocked as _};
         // Where this call is, as the compiler sees it: it groups the
@@ -266,7 +270,7 @@ macro_rules! record_exception {
                                 (&&&&$crate::__private::Wrap(&$value)).__error_tracker_render(__error_tracker_m)
                             })
                         ),*];
-                        (&&&&$crate::__private::Wrap(__error_tracker_err))
+                        (&&&&&$crate::__private::Wrap(__error_tracker_err))
                             .__error_tracker_record(__error_tracker_t, __error_tracker_site, __error_tracker_extra)
                     }
                 }
@@ -392,6 +396,18 @@ pub mod __private {
         }
     }
 
+    /// `anyhow::Error`, first: recorded with its own backtrace too (feature
+    /// `anyhow`; without it, the trait has no impl and `ViaAsDynErrorSend`
+    /// records it).
+    pub trait ViaAnyhow {
+        fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId;
+    }
+    #[cfg(feature = "anyhow")]
+    impl ViaAnyhow for &&&&Wrap<'_, anyhow::Error> {
+        fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId {
+            crate::capture::capture_anyhow(t, self.0, &site, extra)
+        }
+    }
     pub trait ViaError {
         fn __error_tracker_record(&self, t: &Tracker, site: RecordedAt, extra: Vec<Variable>) -> EventId;
     }

@@ -52,6 +52,73 @@ pub struct Occurrence {
     /// `backtrace`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<CaptureSite>,
+    /// What the program logged just before, oldest first: the `tracing`
+    /// events or `log` records of the request being served, else of the
+    /// failing thread (see `integrations::tracing`). Empty without those
+    /// integrations.
+    #[serde(default)]
+    pub breadcrumbs: Vec<Breadcrumb>,
+    /// The `tracing` spans the failing code was in, outermost first, like
+    /// tracing-error's `SpanTrace`: `request{method=GET} → load_order{id=17}`.
+    #[serde(default)]
+    pub spans: Vec<SpanRecord>,
+    /// Where the error itself was created, innermost first, when it carried
+    /// a captured backtrace of its own (an `anyhow::Error` under
+    /// `RUST_BACKTRACE=1` or `RUST_LIB_BACKTRACE=1`); `backtrace` is where it
+    /// was recorded.
+    #[serde(default)]
+    pub error_backtrace: Vec<StackFrame>,
+}
+
+/// One event logged before an occurrence (a `tracing` event or a `log`
+/// record), masked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Breadcrumb {
+    /// When it was logged (UTC).
+    pub timestamp: Timestamp,
+    /// `ERROR`, `WARN`, `INFO`, `DEBUG` or `TRACE`.
+    pub level: String,
+    /// The event's target, by default its module path.
+    pub target: String,
+    /// The message (the `message` field of a `tracing` event).
+    pub message: String,
+    /// The other fields, in order; a secret name's value is the mask.
+    #[serde(default)]
+    pub fields: Vec<Variable>,
+}
+
+/// One `tracing` span the failing code was in, with its fields, masked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanRecord {
+    /// The span's name (`request`, or the function of `#[instrument]`).
+    pub name: String,
+    /// The span's target, by default its module path.
+    pub target: String,
+    /// Its fields as recorded so far, in order; a secret name's value is the mask.
+    #[serde(default)]
+    pub fields: Vec<Variable>,
+}
+
+impl fmt::Display for SpanRecord {
+    /// `name{key=value key=value}`, as tracing's `fmt` shows a span; string
+    /// values without their quotes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        if self.fields.is_empty() {
+            return Ok(());
+        }
+        f.write_str("{")?;
+        for (i, v) in self.fields.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            match &v.value {
+                Value::String(s) => write!(f, "{}={s}", v.name)?,
+                other => write!(f, "{}={other}", v.name)?,
+            }
+        }
+        f.write_str("}")
+    }
 }
 
 /// A place in the source where an occurrence was captured, known at compile

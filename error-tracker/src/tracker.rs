@@ -95,6 +95,9 @@ impl Pending {
         o.frames = Vec::new();
         o.request = None;
         o.extra = Vec::new();
+        o.breadcrumbs = Vec::new();
+        o.spans = Vec::new();
+        o.error_backtrace = Vec::new();
         Pending {
             id: self.id,
             occurrence: o,

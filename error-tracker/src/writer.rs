@@ -337,6 +337,9 @@ impl Writer {
                 frames: Vec::new(),
                 request: None,
                 extra: Vec::new(),
+                breadcrumbs: Vec::new(),
+                spans: Vec::new(),
+                error_backtrace: Vec::new(),
                 ..occurrence.clone()
             };
             self.sites.insert(slot, SiteGroup { hash: hash.clone(), fold_key: key, summary });

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use error_tracker::store::render_traceback;
 use error_tracker::{
-    ChangeKind, FrameSnapshot, GroupQuery, GroupSort, Grouped, MemoryStore, Occurrence, PageRequest, PanicInfo,
-    RequestContext, Retention, SqliteStore, StackFrame, Status, Store, StoreError, StoreErrorKind, StoreQuery,
-    StoreWrite, Timestamp, Variable,
+    Breadcrumb, ChangeKind, FrameSnapshot, GroupQuery, GroupSort, Grouped, MemoryStore, Occurrence, PageRequest,
+    PanicInfo, RequestContext, Retention, SpanRecord, SqliteStore, StackFrame, Status, Store, StoreError,
+    StoreErrorKind, StoreQuery, StoreWrite, Timestamp, Variable,
 };
 
 /// serde_json's `json!`, as the tracker's own [`error_tracker::Value`].
@@ -210,6 +210,9 @@ fn occurrence(name: &str, message: &str, timestamp: Timestamp) -> Occurrence {
         request: None,
         extra: vec![],
         site: None,
+        breadcrumbs: Vec::new(),
+        spans: Vec::new(),
+        error_backtrace: Vec::new(),
     }
 }
 
@@ -277,6 +280,27 @@ fn round_trip(db: &dyn Db) {
         custom: vec![Variable { name: "user".into(), value: json!("u-1") }],
     });
     o.extra = vec![Variable { name: "attempt".into(), value: json!(3) }];
+    o.breadcrumbs = vec![Breadcrumb {
+        timestamp: at(0),
+        level: "INFO".into(),
+        target: "my_app::db".into(),
+        message: "connecting «db»".into(),
+        fields: vec![Variable { name: "attempt".into(), value: json!(2) }],
+    }];
+    o.spans = vec![
+        SpanRecord {
+            name: "request".into(),
+            target: "my_app".into(),
+            fields: vec![Variable { name: "method".into(), value: json!("POST") }],
+        },
+        SpanRecord { name: "load".into(), target: "my_app::db".into(), fields: vec![] },
+    ];
+    o.error_backtrace = vec![StackFrame {
+        function: "my_app::db::connect".into(),
+        file: Some("src/db.rs".into()),
+        line: Some(4),
+        in_app: true,
+    }];
     let changes = s.write(&one("h1", o.clone())).unwrap();
     assert_eq!(changes.len(), 1);
     assert_eq!(

@@ -77,6 +77,9 @@ pub fn occurrence(name: &str, message: &str, secs_ago: u64) -> Occurrence {
         }),
         extra: vec![var("attempt", json!(3))],
         site: None,
+        breadcrumbs: Vec::new(),
+        spans: Vec::new(),
+        error_backtrace: Vec::new(),
     }
 }
 

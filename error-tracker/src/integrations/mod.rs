@@ -1,8 +1,14 @@
-//! Web framework integrations, each behind its feature:
-//! [`axum`] (feature `axum`, a tower layer) and [`actix`] (feature `actix`,
-//! an actix-web 4 middleware).
+//! Integrations, each behind its feature.
 //!
-//! Both do the same for each request:
+//! Logging: [`tracing`] (feature `tracing`, a tracing-subscriber layer) and
+//! [`log`] (feature `log`, a logger wrapping yours) keep breadcrumbs (and
+//! `tracing` span fields) for every occurrence, and can record error
+//! events as occurrences. [`anyhow`] (feature `anyhow`) stores an
+//! `anyhow::Error`'s own backtrace.
+//!
+//! Web frameworks: [`axum`] (feature `axum`, a tower layer) and [`actix`]
+//! (feature `actix`, an actix-web 4 middleware). Both do the same for each
+//! request:
 //! - keep its raw parts, from which the writer thread builds its masked
 //!   context with the configured [`ContextBuilder`](crate::ContextBuilder)
 //!   if something is recorded while it is served;
@@ -15,6 +21,9 @@
 //!
 //! Before [`init`](crate::init), they pass requests through untouched.
 
+// The web frameworks' shared part is below; without either, it is unused.
+#![cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code, unused_imports))]
+
 use std::sync::Arc;
 
 use crate::capture::{State, base_occurrence, with_state};
@@ -23,8 +32,14 @@ use crate::tracker::{Pending, Tracker};
 
 #[cfg(feature = "actix")]
 pub mod actix;
+#[cfg(feature = "anyhow")]
+pub mod anyhow;
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "log")]
+pub mod log;
+#[cfg(feature = "tracing")]
+pub mod tracing;
 
 /// What an integration read of a request's body before the handler runs;
 /// `B` is the framework's bytes.
@@ -72,7 +87,10 @@ pub(crate) fn record_response(
                 format!("{method} {route} returned {status} {reason}").trim_end().to_owned()
             }
         };
-        let occurrence = base_occurrence(status_name(status, reason), message);
+        let mut occurrence = base_occurrence(status_name(status, reason), message);
+        // Recorded after the handler, outside the request's scope: what the
+        // request logged is in its own ring, not the thread's.
+        occurrence.breadcrumbs = scope.breadcrumbs();
         // The stack here is the server's, not the handler's: without frames,
         // the group is the status plus the route, which is what tells them apart.
         t.submit_pending(Pending::new(occurrence, Vec::new(), Some(scope.clone())));

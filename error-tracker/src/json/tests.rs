@@ -213,6 +213,9 @@ fn sample_occurrence() -> Occurrence {
         }),
         extra: vec![var("f32", Value::from(0.1f32))],
         site: None,
+        breadcrumbs: Vec::new(),
+        spans: Vec::new(),
+        error_backtrace: Vec::new(),
     }
 }
 

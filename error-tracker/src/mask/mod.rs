@@ -380,6 +380,13 @@ pub(crate) fn scrub_occurrence(m: &dyn Masking, o: &mut Occurrence) {
         mask_variables(m, &mut f.locals);
     }
     mask_variables(m, &mut o.extra);
+    for b in &mut o.breadcrumbs {
+        mask_string(m, &mut b.message);
+        mask_variables(m, &mut b.fields);
+    }
+    for s in &mut o.spans {
+        mask_variables(m, &mut s.fields);
+    }
     if let Some(r) = &mut o.request {
         mask_string(m, &mut r.url);
         mask_string(m, &mut r.path);

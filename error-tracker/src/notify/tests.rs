@@ -27,6 +27,9 @@ fn occurrence(message: &str) -> Occurrence {
         request: None,
         extra: vec![Variable { name: "password".into(), value: crate::DEFAULT_MASK_WITH.into() }],
         site: None,
+        breadcrumbs: Vec::new(),
+        spans: Vec::new(),
+        error_backtrace: Vec::new(),
     }
 }
 

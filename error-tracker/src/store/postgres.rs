@@ -34,7 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_initial.sql"),
     include_str!("migrations/postgres/0002_batches.sql"),
     include_str!("migrations/postgres/0003_notification_outbox.sql"),
-    // 0004 is issue 13's (breadcrumbs and spans).
+    include_str!("migrations/postgres/0004_breadcrumbs_and_spans.sql"),
     include_str!("migrations/postgres/0005_list_orders_and_filters.sql"),
 ];
 
@@ -402,10 +402,11 @@ const UPSERT_GROUP_COUNTS: &str = concat!(
 
 const INSERT_OCCURRENCES: &str = "
     INSERT INTO occurrences (event_id, hash, timestamp, times, exception_name, message, sources, host, pid,
-                             thread, release, panic, request_data, frames, backtrace_key, extra)
+                             thread, release, panic, request_data, frames, backtrace_key, extra,
+                             breadcrumbs, spans, error_backtrace)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[],
                          $8::text[], $9::int8[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-                         $15::int8[], $16::text[])";
+                         $15::int8[], $16::text[], $17::text[], $18::text[], $19::text[])";
 
 const INSERT_BACKTRACES: &str = "
     INSERT INTO backtraces (hash, backtrace_key, backtrace)
@@ -475,6 +476,9 @@ struct Plan {
     o_frames: Vec<String>,
     o_backtrace_key: Vec<i64>,
     o_extra: Vec<String>,
+    o_breadcrumbs: Vec<Option<String>>,
+    o_spans: Vec<Option<String>>,
+    o_error_backtrace: Vec<Option<String>>,
     /// `backtraces` columns: each distinct backtrace of a group in the batch,
     /// sorted by (hash, key).
     b_hash: Vec<String>,
@@ -549,6 +553,9 @@ impl Plan {
             p.o_frames.push(crate::json::to_string(&o.frames).map_err(json_err)?);
             p.o_backtrace_key.push(key);
             p.o_extra.push(crate::json::to_string(&o.extra).map_err(json_err)?);
+            p.o_breadcrumbs.push(optional_json(&o.breadcrumbs)?);
+            p.o_spans.push(optional_json(&o.spans)?);
+            p.o_error_backtrace.push(optional_json(&o.error_backtrace)?);
         }
 
         let mut hours: Vec<((&str, i64), u64)> = folded.hours.into_iter().collect();
@@ -657,6 +664,9 @@ impl Plan {
                 &self.o_frames,
                 &self.o_backtrace_key,
                 &self.o_extra,
+                &self.o_breadcrumbs,
+                &self.o_spans,
+                &self.o_error_backtrace,
             ],
         )
         .map_err(not_committing)?;
@@ -866,7 +876,8 @@ impl StoreQuery for PostgresStore {
     fn occurrences(&self, hash: &str, page: PageRequest) -> Result<Page<Occurrence>, StoreError> {
         const COUNT: &str = "SELECT count(*) FROM occurrences WHERE hash = $1";
         const LIST: &str = "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread,
-                                   o.timestamp, o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra
+                                   o.timestamp, o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra,
+                                   o.breadcrumbs, o.spans, o.error_backtrace
                             FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
                             WHERE o.hash = $1 ORDER BY o.id DESC LIMIT $2 OFFSET $3";
         let (limit, offset) = (page.limit() as i64, page.offset() as i64);
@@ -1148,7 +1159,20 @@ fn occurrence_from_row(r: &Row) -> Result<Occurrence, StoreError> {
         request: opt_json(12)?.map(|p| crate::json::from_str(&p)).transpose().map_err(json_err)?,
         extra: crate::json::from_str(&json(13)?).map_err(json_err)?,
         site: None,
+        breadcrumbs: from_optional_json(opt_json(14)?)?,
+        spans: from_optional_json(opt_json(15)?)?,
+        error_backtrace: from_optional_json(opt_json(16)?)?,
     })
+}
+
+/// A list as its JSON column: NULL when empty, as in the rows written
+/// before the column existed.
+fn optional_json<T: serde::Serialize>(items: &[T]) -> Result<Option<String>, StoreError> {
+    if items.is_empty() { Ok(None) } else { crate::json::to_string(items).map(Some).map_err(json_err) }
+}
+
+fn from_optional_json<T: serde::de::DeserializeOwned>(text: Option<String>) -> Result<Vec<T>, StoreError> {
+    text.map_or(Ok(Vec::new()), |t| crate::json::from_str(&t).map_err(json_err))
 }
 
 #[cfg(test)]

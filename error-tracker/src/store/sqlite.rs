@@ -29,7 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_group_search.sql"),
     include_str!("migrations/0004_pruned.sql"),
     include_str!("migrations/0005_notification_outbox.sql"),
-    // 0006 is issue 13's (breadcrumbs and spans).
+    include_str!("migrations/0006_breadcrumbs_and_spans.sql"),
     include_str!("migrations/0007_list_orders_and_filters.sql"),
 ];
 
@@ -271,8 +271,9 @@ const UPSERT_GROUP_COUNT: &str = concat!(
 
 const INSERT_OCCURRENCE: &str = "
     INSERT INTO occurrences (event_id, hash, timestamp, times, exception_name, message, sources, host, pid,
-                             thread, release, panic, request_data, frames, backtrace_key, extra)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+                             thread, release, panic, request_data, frames, backtrace_key, extra,
+                             breadcrumbs, spans, error_backtrace)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
 
 const HAS_BACKTRACE: &str = "SELECT 1 FROM backtraces WHERE hash = ?1 AND backtrace_key = ?2";
 
@@ -378,6 +379,9 @@ impl StoreWrite for SqliteStore {
                         crate::json::to_string(&o.frames).map_err(json_err)?,
                         key,
                         crate::json::to_string(&o.extra).map_err(json_err)?,
+                        optional_json(&o.breadcrumbs)?,
+                        optional_json(&o.spans)?,
+                        optional_json(&o.error_backtrace)?,
                     ])
                     .map_err(db_err)?;
             }
@@ -598,7 +602,8 @@ impl StoreQuery for SqliteStore {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread, o.timestamp,
-                            o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra
+                            o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra,
+                            o.breadcrumbs, o.spans, o.error_backtrace
                      FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
                      WHERE o.hash = ?1 ORDER BY o.id DESC LIMIT ?2 OFFSET ?3",
                 )
@@ -1121,6 +1126,8 @@ type OccurrenceColumns = (
     String,
     Option<String>,
     String,
+    // breadcrumbs, spans, error_backtrace
+    (Option<String>, Option<String>, Option<String>),
 );
 
 fn occurrence_columns(r: &Row<'_>) -> rusqlite::Result<OccurrenceColumns> {
@@ -1139,6 +1146,7 @@ fn occurrence_columns(r: &Row<'_>) -> rusqlite::Result<OccurrenceColumns> {
         r.get(11)?,
         r.get(12)?,
         r.get(13)?,
+        (r.get(14)?, r.get(15)?, r.get(16)?),
     ))
 }
 
@@ -1158,6 +1166,7 @@ fn occurrence_from_columns(c: OccurrenceColumns) -> Result<Occurrence, StoreErro
         frames,
         request,
         extra,
+        (breadcrumbs, spans, error_backtrace),
     ) = c;
     let backtrace = crate::json::from_str(&backtrace.ok_or_else(|| missing_backtrace(&id))?).map_err(json_err)?;
     Ok(Occurrence {
@@ -1176,7 +1185,20 @@ fn occurrence_from_columns(c: OccurrenceColumns) -> Result<Occurrence, StoreErro
         request: request.map(|p| crate::json::from_str(&p)).transpose().map_err(json_err)?,
         extra: crate::json::from_str(&extra).map_err(json_err)?,
         site: None,
+        breadcrumbs: from_optional_json(breadcrumbs)?,
+        spans: from_optional_json(spans)?,
+        error_backtrace: from_optional_json(error_backtrace)?,
     })
+}
+
+/// A list as its JSON column: NULL when empty, as in the rows written
+/// before the column existed.
+fn optional_json<T: serde::Serialize>(items: &[T]) -> Result<Option<String>, StoreError> {
+    if items.is_empty() { Ok(None) } else { crate::json::to_string(items).map(Some).map_err(json_err) }
+}
+
+fn from_optional_json<T: serde::de::DeserializeOwned>(text: Option<String>) -> Result<Vec<T>, StoreError> {
+    text.map_or(Ok(Vec::new()), |t| crate::json::from_str(&t).map_err(json_err))
 }
 
 #[cfg(test)]
@@ -1201,6 +1223,9 @@ mod tests {
             request: Some(RequestContext { method: "GET".into(), path: format!("/{hash}"), ..Default::default() }),
             extra: vec![],
             site: None,
+            breadcrumbs: Vec::new(),
+            spans: Vec::new(),
+            error_backtrace: Vec::new(),
         };
         Grouped { hash: hash.into(), occurrence, times: 1, count_only: false }
     }

@@ -1,0 +1,44 @@
+//! An `anyhow::Error` that captured a backtrace is stored with it: where
+//! the error was created, besides where it was recorded (real SQLite file).
+
+use std::time::Duration;
+
+use error_tracker::{Config, record_exception};
+use serde_json::Value;
+
+#[inline(never)]
+fn read_config() -> anyhow::Result<String> {
+    Err(anyhow::anyhow!("config file missing"))
+}
+
+fn error_backtrace(conn: &rusqlite::Connection, message: &str) -> Value {
+    let text: Option<String> = conn
+        .query_row("SELECT error_backtrace FROM occurrences WHERE message = ?1", [message], |r| r.get(0))
+        .expect("the occurrence");
+    text.map_or(Value::Null, |t| serde_json::from_str(&t).expect("JSON"))
+}
+
+#[test]
+fn the_errors_own_backtrace_is_stored() {
+    // SAFETY: the only test of this binary, before any thread of it reads
+    // the environment; std reads the variable once, at the first capture.
+    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "1") };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("anyhow.sqlite");
+    let _guard = error_tracker::init(Config::default().database(path.to_str().expect("utf-8"))).expect("init");
+
+    let err = read_config().unwrap_err();
+    record_exception!(err);
+    let plain = std::io::Error::other("no backtrace of its own");
+    record_exception!(plain);
+    assert!(error_tracker::flush(Duration::from_secs(30)));
+
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let own = error_backtrace(&conn, "config file missing");
+    let frames = own.as_array().expect("a backtrace");
+    let functions: Vec<&str> = frames.iter().map(|f| f["function"].as_str().expect("function")).collect();
+    assert!(functions[0].ends_with("read_config"), "innermost first, anyhow's own frames left out: {functions:?}");
+    assert_eq!(frames[0]["in_app"], Value::Bool(true));
+    assert!(frames[0]["file"].as_str().is_some_and(|f| f.ends_with("anyhow_backtrace.rs")), "{:?}", frames[0]);
+    assert_eq!(error_backtrace(&conn, "no backtrace of its own"), Value::Null);
+}
