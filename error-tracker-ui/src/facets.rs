@@ -207,6 +207,9 @@ mod tests {
             request: None,
             extra: vec![v("password", Value::String("********".into()))],
             site: None,
+            breadcrumbs: vec![],
+            spans: vec![],
+            error_backtrace: vec![],
         }
     }
 

@@ -402,6 +402,7 @@ impl OccurrenceView {
                     index,
                     function: f.function.clone(),
                     location: location(f.file.as_deref(), f.line),
+                    source: None,
                 })
                 .collect(),
         }
