@@ -311,6 +311,11 @@ fn round_trip(db: &dyn Db) {
     let stored = db.handle().occurrences("h1", PageRequest::first(10)).unwrap();
     assert_eq!(stored.total, 1);
     assert_eq!(stored.items, vec![o.clone()]);
+    if db.has_ui_queries() {
+        // The occurrence page reads the same columns, and its own after them.
+        let one = db.handle().occurrence("h1", &o.id).unwrap().expect("by its event id");
+        assert_eq!((one.occurrence, one.position, one.total), (o.clone(), 1, 1));
+    }
 
     let g = db.handle().group("h1").unwrap().expect("group");
     let sm = &g.summary;

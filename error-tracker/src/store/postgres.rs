@@ -38,6 +38,19 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0005_list_orders_and_filters.sql"),
 ];
 
+/// The columns of one stored occurrence (`o`, with its backtrace `b`), in
+/// the order [`occurrence_from_row`] reads them: every query of occurrences
+/// selects these first, so that adding a column changes one place.
+macro_rules! occurrence_select {
+    () => {
+        "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread,
+                o.timestamp, o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra,
+                o.breadcrumbs, o.spans, o.error_backtrace"
+    };
+}
+/// How many columns `occurrence_select!` names: a query's own columns follow.
+const OCCURRENCE_COLUMNS: usize = 17;
+
 /// The advisory lock that serializes migrations when a fleet starts at once.
 const MIGRATION_LOCK: i64 = 0x6572_7274_7261_636b; // "errtrack"
 /// How long opening a connection may take when the URL does not say.
@@ -875,11 +888,11 @@ impl StoreQuery for PostgresStore {
 
     fn occurrences(&self, hash: &str, page: PageRequest) -> Result<Page<Occurrence>, StoreError> {
         const COUNT: &str = "SELECT count(*) FROM occurrences WHERE hash = $1";
-        const LIST: &str = "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread,
-                                   o.timestamp, o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra,
-                                   o.breadcrumbs, o.spans, o.error_backtrace
-                            FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
-                            WHERE o.hash = $1 ORDER BY o.id DESC LIMIT $2 OFFSET $3";
+        const LIST: &str = concat!(
+            occurrence_select!(),
+            " FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
+              WHERE o.hash = $1 ORDER BY o.id DESC LIMIT $2 OFFSET $3"
+        );
         let (limit, offset) = (page.limit() as i64, page.offset() as i64);
         let hash = hash.to_owned();
         let (total, rows) = self.with_conn(move |client, cache| {
@@ -895,9 +908,9 @@ impl StoreQuery for PostgresStore {
     fn occurrence(&self, hash: &str, event_id: &str) -> Result<Option<OccurrenceAt>, StoreError> {
         // The group's index bounds the scan to its stored occurrences (at
         // most `occurrences_per_group`): event_id needs no index.
-        const ONE: &str = "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread,
-                                  o.timestamp, o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra,
-                                  o.id,
+        const ONE: &str = concat!(
+            occurrence_select!(),
+            ", o.id,
                                   (SELECT event_id FROM occurrences WHERE hash = o.hash AND id > o.id
                                    ORDER BY id ASC LIMIT 1),
                                   (SELECT event_id FROM occurrences WHERE hash = o.hash AND id < o.id
@@ -905,7 +918,8 @@ impl StoreQuery for PostgresStore {
                                   (SELECT count(*) FROM occurrences WHERE hash = o.hash AND id >= o.id),
                                   (SELECT count(*) FROM occurrences WHERE hash = o.hash)
                            FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
-                           WHERE o.hash = $1 AND o.event_id = $2 ORDER BY o.id DESC LIMIT 1";
+                           WHERE o.hash = $1 AND o.event_id = $2 ORDER BY o.id DESC LIMIT 1"
+        );
         let (hash, event_id) = (hash.to_owned(), event_id.to_owned());
         // One statement: one snapshot for the row, its neighbours and the counts.
         let row = self.with_conn(move |client, cache| {
@@ -916,10 +930,10 @@ impl StoreQuery for PostgresStore {
         let count = |i: usize| -> Result<u64, StoreError> { Ok(r.try_get::<_, i64>(i).map_err(corrupt)? as u64) };
         Ok(Some(OccurrenceAt::new(
             occurrence_from_row(&r)?,
-            count(17)?,
-            count(18)?,
-            r.try_get(15).map_err(corrupt)?,
-            r.try_get(16).map_err(corrupt)?,
+            count(OCCURRENCE_COLUMNS + 3)?,
+            count(OCCURRENCE_COLUMNS + 4)?,
+            r.try_get(OCCURRENCE_COLUMNS + 1).map_err(corrupt)?,
+            r.try_get(OCCURRENCE_COLUMNS + 2).map_err(corrupt)?,
         )))
     }
 

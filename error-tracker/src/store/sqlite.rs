@@ -33,6 +33,19 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_list_orders_and_filters.sql"),
 ];
 
+/// The columns of one stored occurrence (`o`, with its backtrace `b`), in
+/// the order [`occurrence_columns`] reads them: every query of occurrences
+/// selects these first, so that adding a column changes one place.
+macro_rules! occurrence_select {
+    () => {
+        "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread, o.timestamp,
+                o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra,
+                o.breadcrumbs, o.spans, o.error_backtrace"
+    };
+}
+/// How many columns `occurrence_select!` names: a query's own columns follow.
+const OCCURRENCE_COLUMNS: usize = 17;
+
 /// How long a connection waits for another writer's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The page cache of a read connection, in KiB (negative: SQLite's unit for KiB).
@@ -600,13 +613,11 @@ impl StoreQuery for SqliteStore {
                 .and_then(|mut s| s.query_row([hash], |r| r.get(0)))
                 .map_err(db_err)?;
             let mut stmt = conn
-                .prepare_cached(
-                    "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread, o.timestamp,
-                            o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra,
-                            o.breadcrumbs, o.spans, o.error_backtrace
-                     FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
-                     WHERE o.hash = ?1 ORDER BY o.id DESC LIMIT ?2 OFFSET ?3",
-                )
+                .prepare_cached(concat!(
+                    occurrence_select!(),
+                    " FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
+                     WHERE o.hash = ?1 ORDER BY o.id DESC LIMIT ?2 OFFSET ?3"
+                ))
                 .map_err(db_err)?;
             let rows = stmt
                 .query_map(params![hash, page.limit() as i64, page.offset() as i64], occurrence_columns)
@@ -626,14 +637,14 @@ impl StoreQuery for SqliteStore {
             // The group's index bounds the scan to its stored occurrences
             // (at most `occurrences_per_group`): event_id needs no index.
             let found = conn
-                .prepare_cached(
-                    "SELECT o.event_id, o.exception_name, o.message, o.sources, b.backtrace, o.thread, o.timestamp,
-                            o.host, o.pid, o.release, o.panic, o.frames, o.request_data, o.extra, o.id
-                     FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
-                     WHERE o.hash = ?1 AND o.event_id = ?2 ORDER BY o.id DESC LIMIT 1",
-                )
+                .prepare_cached(concat!(
+                    occurrence_select!(),
+                    ", o.id FROM occurrences AS o LEFT JOIN backtraces AS b USING (hash, backtrace_key)
+                     WHERE o.hash = ?1 AND o.event_id = ?2 ORDER BY o.id DESC LIMIT 1"
+                ))
                 .and_then(|mut s| {
-                    s.query_row(params![hash, event_id], |r| Ok((occurrence_columns(r)?, r.get(14)?))).optional()
+                    s.query_row(params![hash, event_id], |r| Ok((occurrence_columns(r)?, r.get(OCCURRENCE_COLUMNS)?)))
+                        .optional()
                 })
                 .map_err(db_err)?;
             let Some((columns, id)) = found else { return Ok(None) };
