@@ -4,11 +4,11 @@
 //! The frame is an array of slots (one per owned argument and `let`
 //! binding; see `locals.rs` and the runtime's `bindings`) and a
 //! `__private::Frame` over them. For a sync fn, the body moves into a
-//! closure called in place by `__private::call` (an `FnOnce`, so returned
-//! borrows of `&mut self` keep their lifetime): `return` and `?` keep their
-//! meaning, the return type annotates the closure so `?` conversions through
-//! `From` are unchanged, and a panic unwinding through it is added to by an
-//! `UnwindGuard` (no `catch_unwind` per tracked fn). An `async fn` runs its body as an `async move` block inside
+//! closure run by `__private::catch` (an `FnOnce`, so returned borrows of
+//! `&mut self` keep their lifetime): `return` and `?` keep their meaning,
+//! the return type annotates the closure so `?` conversions through `From`
+//! are unchanged, and a panic is caught, the frame's snapshot added, then
+//! resumed. An `async fn` runs its body as an `async move` block inside
 //! `__private::Instrumented`, which enters the frame on each poll. A sync fn
 //! returning `impl Trait` or marked `#[track_caller]` keeps its body inline
 //! under a `__private::FrameGuard`. All generated names start with
@@ -426,7 +426,7 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
         let ident = &a.ident;
         match a.keep {
             Keep::Ref => render.push(quote_spanned! {ms=>
-                #snapshot.arg_ref(#t, &#site, #i, &|#m| {
+                #snapshot.arg_ref(#t, &#site, #i, |#m| {
                     (&&&&#krate::__private::Wrap(#ident)).__error_tracker_render(#m)
                 });
             }),
@@ -512,9 +512,8 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
     let frame_local = id("__error_tracker_frame_local");
     let snapshot_var = id("__error_tracker_snapshot_fn");
     let from = id("__error_tracker_from");
-    let unwind = id("__error_tracker_unwind");
 
-    let (run, on_ok, leave, on_panic) = if sig.asyncness.is_some() {
+    let (run, on_ok, leave) = if sig.asyncness.is_some() {
         let ret_var = id("__error_tracker_ret");
         (
             quote_spanned! {ms=>
@@ -528,28 +527,20 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
             },
             quote_spanned!(ms=> { #krate::__private::exit_ok(#depth); #value }),
             quote!(false),
-            quote_spanned! {ms=>
-                #krate::__private::exit_panic_resume(#depth, false, #payload, &#snapshot_var)
-            },
         )
     } else {
         // The body's statements go straight into the closure's block: a
         // block nested as its only tail would be `unused_braces` to rustc.
         let body_stmts = &body.stmts;
         (
-            // Passed straight to `call`, whose `FnOnce` bound makes it an
+            // Passed straight to `catch`, whose `FnOnce` bound makes it an
             // `FnOnce`: a returned borrow of `&mut self` keeps its lifetime.
-            // A panic unwinds through it, and the guard adds the frame.
             quote_spanned! {ms=>
                 let #depth = #krate::__private::enter();
-                let #unwind = #krate::__private::UnwindGuard::new(#depth, &#snapshot_var);
-                let #result = ::core::result::Result::<_, ::core::convert::Infallible>::Ok(
-                    #krate::__private::call(move || -> #ret { #(#bind_args)* #(#body_stmts)* }),
-                );
+                let #result = #krate::__private::catch(move || -> #ret { #(#bind_args)* #(#body_stmts)* });
             },
             quote_spanned!(ms=> #krate::__private::leave_ok(#depth, #value)),
             quote!(true),
-            quote_spanned!(ms=> match #payload {}),
         )
     };
 
@@ -574,13 +565,15 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
                                 ::core::option::Option::None => ::core::option::Option::None,
                             }
                         },
-                        &#snapshot_var,
+                        #snapshot_var,
                     )
                 } else {
                     #on_ok
                 }
             }
-            ::core::result::Result::Err(#payload) => { #on_panic }
+            ::core::result::Result::Err(#payload) => {
+                #krate::__private::exit_panic_resume(#depth, #leave, #payload, #snapshot_var)
+            }
         }
     };
     let outcome = if never { quote_spanned!(ms=> match #outcome {}) } else { outcome };

@@ -485,7 +485,7 @@ impl<'a> Frame<'a> {
                 if !readable && b.kind & PLAIN == 0 && b.state == ENDED {
                     return None;
                 }
-                Some(crate::frames::named(t, self.site, b.name, &|_| {
+                Some(crate::frames::named(t, self.site, b.name, &mut |_| {
                     // SAFETY: the slot was bound to the render function's
                     // type, and `readable` is as the module docs require.
                     crate::capture::guarded(|| match unsafe { render(s, m, readable) } {

@@ -275,68 +275,32 @@ fn flush_returning<R>(value: R) -> R {
 /// returned closure) or marked `#[track_caller]` (a closure would report its
 /// own location). The body runs inline; dropping the guard leaves the frame,
 /// and while the thread unwinds it adds the frame's snapshot to the panic.
-pub struct FrameGuard<F: Fn(&Tracker) -> Snapshot> {
+pub struct FrameGuard<F: FnOnce(&Tracker) -> Snapshot> {
     depth: u32,
-    snapshot: F,
+    snapshot: Option<F>,
 }
 
-impl<F: Fn(&Tracker) -> Snapshot> FrameGuard<F> {
+impl<F: FnOnce(&Tracker) -> Snapshot> FrameGuard<F> {
     /// Enters the frame.
     #[inline(always)]
     pub fn new(snapshot: F) -> Self {
-        FrameGuard { depth: enter(), snapshot }
+        FrameGuard { depth: enter(), snapshot: Some(snapshot) }
     }
 }
 
-impl<F: Fn(&Tracker) -> Snapshot> Drop for FrameGuard<F> {
+impl<F: FnOnce(&Tracker) -> Snapshot> Drop for FrameGuard<F> {
     #[inline]
     fn drop(&mut self) {
         let pending = leave_pending(self.depth);
         if std::thread::panicking() {
             // Rendering runs user code while the thread unwinds: a panic in
             // it is caught by `guarded`, which does not abort inside a `Drop`.
-            exit_panic(self.depth, &self.snapshot);
+            if let Some(snapshot) = self.snapshot.take() {
+                exit_panic(self.depth, &mut once(snapshot));
+            }
         } else if pending > u64::from(self.depth) {
             flush_pending();
         }
-    }
-}
-
-/// Adds a sync tracked fn's frame to a panic unwinding through it. The body
-/// runs in a closure called in place (not under `catch_unwind`: no shim per
-/// tracked fn, and nothing to pay on the happy path but this guard's check).
-pub struct UnwindGuard<'s> {
-    depth: u32,
-    snapshot: &'s dyn Fn(&Tracker) -> Snapshot,
-}
-
-impl<'s> UnwindGuard<'s> {
-    /// Guards the frame entered at `depth`, whose snapshot is `snapshot`.
-    #[inline(always)]
-    pub fn new(depth: u32, snapshot: &'s dyn Fn(&Tracker) -> Snapshot) -> Self {
-        UnwindGuard { depth, snapshot }
-    }
-}
-
-impl Drop for UnwindGuard<'_> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            unwound(self.depth, self.snapshot);
-        }
-    }
-}
-
-/// A panic unwinds through the frame entered at `depth`, unless the frame
-/// was left already (it returned, and this guard drops during an unwinding
-/// that began elsewhere: a tracked fn called from a `Drop` while unwinding).
-#[cold]
-#[inline(never)]
-fn unwound(depth: u32, snapshot: &dyn Fn(&Tracker) -> Snapshot) {
-    let running = DEPTHS.try_with(|c| (c.get() & LOW) as u32).unwrap_or(0);
-    if running == depth {
-        leave(depth);
-        exit_panic(depth, snapshot);
     }
 }
 
@@ -351,13 +315,14 @@ pub fn exit_err_value<R>(
     leave_frame: bool,
     frame: &crate::bindings::Frame<'_>,
     value: R,
-    capture: impl Fn(&R, &Tracker) -> Option<Capture>,
-    snapshot: &dyn Fn(&Tracker) -> Snapshot,
+    capture: impl FnOnce(&R, &Tracker) -> Option<Capture>,
+    snapshot: impl FnOnce(&Tracker) -> Snapshot,
 ) -> R {
     if leave_frame {
         leave(depth);
     }
-    exit_err(depth, frame, std::any::type_name::<R>(), &|t| capture(&value, t), snapshot);
+    let ret_name = std::any::type_name::<R>();
+    exit_err(depth, frame, ret_name, &mut once(|t: &Tracker| capture(&value, t)), &mut once(snapshot));
     value
 }
 
@@ -369,20 +334,29 @@ pub fn exit_panic_resume(
     depth: u32,
     leave_frame: bool,
     payload: Box<dyn Any + Send>,
-    snapshot: &dyn Fn(&Tracker) -> Snapshot,
+    snapshot: impl FnOnce(&Tracker) -> Snapshot,
 ) -> ! {
     if leave_frame {
         leave(depth);
     }
-    exit_panic(depth, snapshot);
+    exit_panic(depth, &mut once(snapshot));
     std::panic::resume_unwind(payload)
 }
 
-/// Calls a tracked body in place. Its `FnOnce` bound makes the closure an
-/// `FnOnce`: a returned borrow of `&mut self` keeps its lifetime.
+/// Runs a tracked body, catching its panic so that the frame can add its
+/// snapshot once the thread is no longer panicking.
 #[inline(always)]
-pub fn call<R>(body: impl FnOnce() -> R) -> R {
-    body()
+pub fn catch<R>(body: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {
+    catch_unwind(AssertUnwindSafe(body))
+}
+
+/// An `FnOnce(&Tracker) -> T` as an `FnMut`, to pass as `&mut dyn FnMut`:
+/// the exits that take it then need no copy per closure type (per tracked
+/// fn). Each exit calls it at most once; a second call would be a bug of the
+/// exit, and panics (caught where the exits render, as a render error).
+fn once<T>(f: impl FnOnce(&Tracker) -> T) -> impl FnMut(&Tracker) -> T {
+    let mut f = Some(f);
+    move |t| (f.take().expect("an exit calls its closure once"))(t)
 }
 
 /// Where a tracked function is: what the macro knows at compile time, plus a
@@ -455,14 +429,15 @@ impl Snapshot {
     }
 
     /// Adds an argument kept by reference: masked by name, else rendered now.
-    pub fn arg_ref(&mut self, t: &Tracker, site: &Site, index: usize, render: &dyn Fn(&dyn Masking) -> Value) {
-        let v = named(t, site, index, render);
+    pub fn arg_ref(&mut self, t: &Tracker, site: &Site, index: usize, render: impl FnOnce(&dyn Masking) -> Value) {
+        let mut render = Some(render);
+        let v = named(t, site, index, &mut |m| render.take().map_or(Value::Null, |r| r(m)));
         self.frame.args.push(v);
     }
 
     /// Adds a `fields(...)` value.
     pub fn field(&mut self, t: &Tracker, site: &Site, index: usize, snap: &impl Snap) {
-        let v = named(t, site, index, &|m| snap.__error_tracker_value(m));
+        let v = named(t, site, index, &mut |m| snap.__error_tracker_value(m));
         self.extra.push(v);
     }
 
@@ -503,7 +478,7 @@ pub(crate) fn without_closures(mut function: &str) -> &str {
 /// One shared copy (not generic): the generated code calls it for every
 /// argument kept by reference and every `fields(...)` value.
 #[inline(never)]
-pub(crate) fn named(t: &Tracker, site: &Site, index: usize, render: &dyn Fn(&dyn Masking) -> Value) -> Variable {
+pub(crate) fn named(t: &Tracker, site: &Site, index: usize, render: &mut dyn FnMut(&dyn Masking) -> Value) -> Variable {
     let m = &*t.masking;
     let value = if site.is_secret(m, index) { Value::String(m.mask().to_owned()) } else { render(m) };
     Variable { name: site.name(index).to_owned(), value }
@@ -514,16 +489,16 @@ pub struct Capture(Pending);
 
 /// The frame at `depth` returned `Err`.
 ///
-/// Not generic (the closures come as `dyn`): one copy of it in the program,
-/// not one per tracked fn.
+/// Not generic (the closures come as `dyn`, see [`once`]): one copy of it in
+/// the program, not one per tracked fn.
 #[cold]
 #[inline(never)]
 fn exit_err(
     depth: u32,
     frame: &crate::bindings::Frame<'_>,
     ret_name: &'static str,
-    capture: &dyn Fn(&Tracker) -> Option<Capture>,
-    snapshot: &dyn Fn(&Tracker) -> Snapshot,
+    capture: &mut dyn FnMut(&Tracker) -> Option<Capture>,
+    snapshot: &mut dyn FnMut(&Tracker) -> Snapshot,
 ) {
     let pending_depth = (DEPTHS.with(Cell::get) >> 32) as u32;
     let previous = take_pending();
@@ -583,7 +558,7 @@ fn exit_err(
 /// through its guard): adds its snapshot to the panic's occurrence.
 #[cold]
 #[inline(never)]
-fn exit_panic(depth: u32, snapshot: &dyn Fn(&Tracker) -> Snapshot) {
+fn exit_panic(depth: u32, snapshot: &mut dyn FnMut(&Tracker) -> Snapshot) {
     let pending_depth = (DEPTHS.with(Cell::get) >> 32) as u32;
     if pending_depth <= depth {
         // Nothing stashed by an inner point: the panic was raised while
@@ -975,8 +950,8 @@ pub mod __private {
     pub use super::{
         Capture, CaptureViaAsDynError, CaptureViaAsDynErrorSend, CaptureViaDebug, CaptureViaError, CaptureViaName,
         ErrOfOther, ErrOfResult, FrameGuard, Instrumented, NameSnap, Site, Snap, SnapViaDebug, SnapViaName,
-        SnapViaPlain, SnapViaSerialize, SnapViaUnlocked, Snapshot, Unlocked, UnwindGuard, call, enter, exit_err_value,
-        exit_ok, exit_panic_resume, leave_ok,
+        SnapViaPlain, SnapViaSerialize, SnapViaUnlocked, Snapshot, Unlocked, catch, enter, exit_err_value, exit_ok,
+        exit_panic_resume, leave_ok,
     };
     pub use crate::bindings::{
         BindViaDebug, BindViaName, BindViaPlain, BindViaSerialize, BindViaUnlocked, Frame, IsNotSharedRef, IsSharedRef,
