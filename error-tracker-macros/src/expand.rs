@@ -412,8 +412,11 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
     names.extend(rewriter.slots.iter().filter(|slot| !slot.arg).map(|slot| slot.name.clone()));
     let n_slots = rewriter.slots.len();
     // An argument's type is written in the signature: certain.
-    let bind_args: Vec<Stmt> =
-        owned.iter().enumerate().flat_map(|(k, ident)| rewriter.bind_stmts(ident, k, true, true)).collect();
+    let mut bind_args: Vec<Stmt> =
+        owned.iter().enumerate().flat_map(|(k, ident)| rewriter.bind_stmts(ident, k, true)).collect();
+    if !owned.is_empty() {
+        bind_args.push(rewriter.guard_stmt(0, owned.len()));
+    }
 
     // On entry: the `fields(...)` values. On failure: the snapshot.
     let mut entry = Vec::new();

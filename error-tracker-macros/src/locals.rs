@@ -199,10 +199,22 @@ impl Rewriter {
             .collect()
     }
 
-    /// `bind` (and, for a new binding, its guard) after a binding is made:
-    /// with the render function of its type when the type is certain here
-    /// (see [`Rewriter::certain`]), else by its type name.
-    pub(crate) fn bind_stmts(&self, ident: &Ident, k: usize, new: bool, typed: bool) -> Vec<Stmt> {
+    /// The guard that ends slots `first..first + n` with their scope (one
+    /// per `let`, or for all the owned arguments: fewer drops, and fewer
+    /// unwinding paths, than one per binding).
+    pub(crate) fn guard_stmt(&self, first: usize, n: usize) -> Stmt {
+        let ms = Span::mixed_site();
+        let (f, krate) = (&self.frame, &self.krate);
+        let guard = Ident::new(&format!("__error_tracker_g{first}"), ms);
+        syn::parse_quote_spanned! {ms=>
+            let #guard = #krate::__private::SlotGuard::new(#f, #first, #n);
+        }
+    }
+
+    /// `bind` after a binding is made: with the render function of its type
+    /// when the type is certain here (see [`Rewriter::certain`]), else by
+    /// its type name. A new binding also needs a guard ([`Rewriter::guard_stmt`]).
+    pub(crate) fn bind_stmts(&self, ident: &Ident, k: usize, typed: bool) -> Vec<Stmt> {
         let ms = Span::mixed_site();
         let (f, krate) = (&self.frame, &self.krate);
         let name = self.names[k];
@@ -218,14 +230,7 @@ impl Rewriter {
         } else {
             syn::parse_quote_spanned! {ms=> #f.bind_unknown(#k, #name, &#ident); }
         };
-        let mut out = vec![bind];
-        if new {
-            let guard = Ident::new(&format!("__error_tracker_g{k}"), ms);
-            out.push(syn::parse_quote_spanned! {ms=>
-                let #guard = #krate::__private::SlotGuard::new(#f, #k);
-            });
-        }
-        out
+        vec![bind]
     }
 
     /// The bindings of a `let`: new slots, bound after it.
@@ -238,18 +243,22 @@ impl Rewriter {
         let mut names = Vec::new();
         bindings(&local.pat, &mut names);
         let mut out = Vec::new();
-        for ident in names {
+        let first = self.slots.len();
+        for ident in &names {
             let k = self.slots.len();
             self.slots.push(Slot { name: ident.to_string(), arg: false });
             self.names.push(self.next_name);
             self.next_name += 1;
-            out.extend(self.bind_stmts(&ident, k, true, typed));
+            out.extend(self.bind_stmts(ident, k, typed));
             self.scopes.last_mut().expect("a scope").push((ident.to_string(), k));
             if typed {
                 self.known.insert(ident.to_string());
             } else {
                 self.known.remove(&ident.to_string());
             }
+        }
+        if !names.is_empty() {
+            out.push(self.guard_stmt(first, names.len()));
         }
         out
     }
@@ -481,7 +490,7 @@ impl VisitMut for Rewriter {
                         }
                         block.stmts.push(stmt);
                         let typed = self.known.contains(&x.to_string());
-                        block.stmts.extend(self.bind_stmts(&x, k, false, typed));
+                        block.stmts.extend(self.bind_stmts(&x, k, typed));
                     } else {
                         block.stmts.push(stmt);
                     }
@@ -921,7 +930,8 @@ mod tests {
         assert_eq!(names, ["arg", "a", "x", "y", "v"]);
         assert!(text.contains("Wrap (& a)) . __error_tracker_bind (f , 1usize , 1usize ,"), "{text}");
         assert!(text.contains("f . bind_unknown (4usize , 4usize , & v)"), "{text}");
-        assert!(text.contains("SlotGuard :: new (f , 4usize)"), "{text}");
+        assert!(text.contains("SlotGuard :: new (f , 2usize , 2usize)"), "{text}");
+        assert!(text.contains("SlotGuard :: new (f , 4usize , 1usize)"), "{text}");
     }
 
     #[test]

@@ -202,7 +202,10 @@ unsafe fn render_debug<T: Debug>(slot: &Slot, m: &dyn Masking, readable: bool) -
         return Err(std::any::type_name::<T>());
     }
     // SAFETY: as above.
-    Ok(crate::mask::render_debug(m, unsafe { slot.value::<T>() }))
+    let value: &dyn Debug = unsafe { slot.value::<T>() };
+    // Through `dyn Debug`: one copy of the renderer (and its panic guard)
+    // for every type, not one per type.
+    Ok(crate::mask::render_debug::<dyn Debug>(m, value))
 }
 unsafe fn render_serialize<T: serde::Serialize>(
     slot: &Slot,
@@ -216,7 +219,9 @@ unsafe fn render_serialize<T: serde::Serialize>(
     Ok(crate::mask::render_serialize(m, unsafe { slot.value::<T>() }))
 }
 unsafe fn render_name<T>(_: &Slot, _: &dyn Masking, readable: bool) -> Result<Value, &'static str> {
-    let name = std::any::type_name::<T>();
+    name_value(std::any::type_name::<T>(), readable)
+}
+fn name_value(name: &'static str, readable: bool) -> Result<Value, &'static str> {
     if readable { Ok(Value::String(format!("<{name}>"))) } else { Err(name) }
 }
 
@@ -264,6 +269,13 @@ impl<'a> Frame<'a> {
     /// Binds slot `k`, the name at `name`, to `value`, rendered by `render`.
     #[inline(always)]
     fn bind<T>(&self, k: usize, name: usize, value: &T, render: RenderFn, kind: u8) {
+        self.bind_erased(k, name, (value as *const T).cast(), render, kind);
+    }
+
+    /// [`Frame::bind`] without its type: one copy of it per crate, not one
+    /// per binding's type (or, inlined, per binding) in the user's code.
+    #[inline]
+    fn bind_erased(&self, k: usize, name: usize, ptr: *const (), render: RenderFn, kind: u8) {
         let Some(s) = self.slots.get(k) else { return };
         let now = self.clock.get() + 1;
         self.clock.set(now);
@@ -273,7 +285,7 @@ impl<'a> Frame<'a> {
         }
         s.change(|b| {
             *b = Binding {
-                ptr: (value as *const T).cast(),
+                ptr,
                 render: Some(render),
                 name,
                 born: now,
@@ -342,11 +354,11 @@ impl<'a> Frame<'a> {
         self.used(k, 2);
     }
 
-    /// The scope of binding `k` ends.
+    /// The scope of bindings `first..end` ends.
     #[inline(always)]
-    pub fn ended(&self, k: usize) {
+    fn ended(&self, first: usize, end: usize) {
         let now = self.clock.get();
-        if let Some(s) = self.slots.get(k) {
+        for s in self.slots.get(first..end).unwrap_or_default() {
             s.change(|b| {
                 if b.state != UNSET {
                     b.last_use[2] = now;
@@ -477,7 +489,7 @@ impl<'a> Frame<'a> {
                 if !readable && b.kind & PLAIN == 0 && b.state == ENDED {
                     return None;
                 }
-                Some(crate::frames::named(t, self.site, b.name, |_| {
+                Some(crate::frames::named(t, self.site, b.name, &mut |_| {
                     // SAFETY: the slot was bound to the render function's
                     // type, and `readable` is as the module docs require.
                     crate::capture::guarded(|| match unsafe { render(s, m, readable) } {
@@ -502,16 +514,20 @@ impl<'a> Frame<'a> {
 /// Ends a binding's slot when its scope ends; while the thread unwinds, it
 /// first renders the frame (the first of a frame's guards to drop sees every
 /// binding still in scope alive).
+///
+/// One guard per `let` (or for all the owned arguments): the bindings it
+/// ends are those of one pattern, bound together.
 pub struct SlotGuard<'f, 'a> {
     frame: &'f Frame<'a>,
-    k: usize,
+    first: usize,
+    end: usize,
 }
 
 impl<'f, 'a> SlotGuard<'f, 'a> {
-    /// Guards binding `k` of `frame`.
+    /// Guards bindings `first..first + n` of `frame`.
     #[inline(always)]
-    pub fn new(frame: &'f Frame<'a>, k: usize) -> Self {
-        SlotGuard { frame, k }
+    pub fn new(frame: &'f Frame<'a>, first: usize, n: usize) -> Self {
+        SlotGuard { frame, first, end: first + n }
     }
 }
 
@@ -521,7 +537,7 @@ impl Drop for SlotGuard<'_, '_> {
         if std::thread::panicking() {
             self.frame.unwinding();
         }
-        self.frame.ended(self.k);
+        self.frame.ended(self.first, self.end);
     }
 }
 
@@ -672,7 +688,7 @@ mod tests {
             f.bind_unknown(1, 1, &i);
             f.receiver(1);
             assert_eq!(readable(&f), [true, false]);
-            f.ended(1);
+            f.ended(1, 2);
         }
         assert_eq!(readable(&f), [true, false]);
         assert!(f.slots[1].get().state == ENDED);

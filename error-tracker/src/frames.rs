@@ -76,7 +76,7 @@ pub trait Plain: Copy + Debug + Send + Sync + 'static {
     /// Renders the value when its frame failed. The default uses `Debug`.
     #[doc(hidden)]
     fn __error_tracker_render_plain(&self, m: &dyn Masking) -> Value {
-        crate::mask::render_debug(m, self)
+        crate::mask::render_debug::<dyn Debug>(m, self)
     }
 }
 
@@ -296,7 +296,7 @@ impl<F: FnOnce(&Tracker) -> Snapshot> Drop for FrameGuard<F> {
             // Rendering runs user code while the thread unwinds: a panic in
             // it is caught by `guarded`, which does not abort inside a `Drop`.
             if let Some(snapshot) = self.snapshot.take() {
-                exit_panic(self.depth, snapshot);
+                exit_panic(self.depth, &mut once(snapshot));
             }
         } else if pending > u64::from(self.depth) {
             flush_pending();
@@ -321,7 +321,8 @@ pub fn exit_err_value<R>(
     if leave_frame {
         leave(depth);
     }
-    exit_err(depth, |t| frame.admission(t, std::any::type_name::<R>()), |t| capture(&value, t), snapshot);
+    let ret_name = std::any::type_name::<R>();
+    exit_err(depth, frame, ret_name, &mut once(|t: &Tracker| capture(&value, t)), &mut once(snapshot));
     value
 }
 
@@ -338,7 +339,7 @@ pub fn exit_panic_resume(
     if leave_frame {
         leave(depth);
     }
-    exit_panic(depth, snapshot);
+    exit_panic(depth, &mut once(snapshot));
     std::panic::resume_unwind(payload)
 }
 
@@ -347,6 +348,15 @@ pub fn exit_panic_resume(
 #[inline(always)]
 pub fn catch<R>(body: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {
     catch_unwind(AssertUnwindSafe(body))
+}
+
+/// An `FnOnce(&Tracker) -> T` as an `FnMut`, to pass as `&mut dyn FnMut`:
+/// the exits that take it then need no copy per closure type (per tracked
+/// fn). Each exit calls it at most once; a second call would be a bug of the
+/// exit, and panics (caught where the exits render, as a render error).
+fn once<T>(f: impl FnOnce(&Tracker) -> T) -> impl FnMut(&Tracker) -> T {
+    let mut f = Some(f);
+    move |t| (f.take().expect("an exit calls its closure once"))(t)
 }
 
 /// Where a tracked function is: what the macro knows at compile time, plus a
@@ -420,13 +430,14 @@ impl Snapshot {
 
     /// Adds an argument kept by reference: masked by name, else rendered now.
     pub fn arg_ref(&mut self, t: &Tracker, site: &Site, index: usize, render: impl FnOnce(&dyn Masking) -> Value) {
-        let v = named(t, site, index, render);
+        let mut render = Some(render);
+        let v = named(t, site, index, &mut |m| render.take().map_or(Value::Null, |r| r(m)));
         self.frame.args.push(v);
     }
 
     /// Adds a `fields(...)` value.
     pub fn field(&mut self, t: &Tracker, site: &Site, index: usize, snap: &impl Snap) {
-        let v = named(t, site, index, |m| snap.__error_tracker_value(m));
+        let v = named(t, site, index, &mut |m| snap.__error_tracker_value(m));
         self.extra.push(v);
     }
 
@@ -464,7 +475,10 @@ pub(crate) fn without_closures(mut function: &str) -> &str {
     function
 }
 
-pub(crate) fn named(t: &Tracker, site: &Site, index: usize, render: impl FnOnce(&dyn Masking) -> Value) -> Variable {
+/// One shared copy (not generic): the generated code calls it for every
+/// argument kept by reference and every `fields(...)` value.
+#[inline(never)]
+pub(crate) fn named(t: &Tracker, site: &Site, index: usize, render: &mut dyn FnMut(&dyn Masking) -> Value) -> Variable {
     let m = &*t.masking;
     let value = if site.is_secret(m, index) { Value::String(m.mask().to_owned()) } else { render(m) };
     Variable { name: site.name(index).to_owned(), value }
@@ -474,13 +488,17 @@ pub(crate) fn named(t: &Tracker, site: &Site, index: usize, render: impl FnOnce(
 pub struct Capture(Pending);
 
 /// The frame at `depth` returned `Err`.
+///
+/// Not generic (the closures come as `dyn`, see [`once`]): one copy of it in
+/// the program, not one per tracked fn.
 #[cold]
 #[inline(never)]
 fn exit_err(
     depth: u32,
-    admission: impl FnOnce(&Tracker) -> Admission,
-    capture: impl FnOnce(&Tracker) -> Option<Capture>,
-    snapshot: impl FnOnce(&Tracker) -> Snapshot,
+    frame: &crate::bindings::Frame<'_>,
+    ret_name: &'static str,
+    capture: &mut dyn FnMut(&Tracker) -> Option<Capture>,
+    snapshot: &mut dyn FnMut(&Tracker) -> Snapshot,
 ) {
     let pending_depth = (DEPTHS.with(Cell::get) >> 32) as u32;
     let previous = take_pending();
@@ -509,7 +527,7 @@ fn exit_err(
                 close(p);
             }
             // Outside the recording state: deciding runs no user code.
-            let slot = match admission(t) {
+            let slot = match frame.admission(t, ret_name) {
                 Admission::Detail(slot) => slot,
                 Admission::Counted => {
                     // The frames it goes up through add nothing either.
@@ -540,7 +558,7 @@ fn exit_err(
 /// through its guard): adds its snapshot to the panic's occurrence.
 #[cold]
 #[inline(never)]
-fn exit_panic(depth: u32, snapshot: impl FnOnce(&Tracker) -> Snapshot) {
+fn exit_panic(depth: u32, snapshot: &mut dyn FnMut(&Tracker) -> Snapshot) {
     let pending_depth = (DEPTHS.with(Cell::get) >> 32) as u32;
     if pending_depth <= depth {
         // Nothing stashed by an inner point: the panic was raised while
