@@ -548,36 +548,23 @@ impl StoreQuery for SqliteStore {
     fn list_groups(&self, q: &GroupQuery) -> Result<Page<GroupSummary>, StoreError> {
         let search = q.search.as_deref().filter(|s| !s.is_empty()).map(SearchText::new);
         let (limit, offset) = (q.page.limit() as i64, q.page.offset() as i64);
-        if q.sort != GroupSort::LastSeen || q.host.is_some() || q.release.is_some() {
-            return self.read(|conn| {
-                let snapshot = conn.unchecked_transaction().map_err(db_err)?;
-                let (picked, total) = ordered_page(conn, q, search.as_ref().map(|s| s.like.as_str()), limit, offset)?;
-                let items = summaries(conn, picked)?;
-                snapshot.commit().map_err(db_err)?;
-                Ok(Page {
-                    items,
-                    total: total.n as u64,
-                    total_is_exact: total.exact,
-                    page: q.page.page.max(1),
-                    per_page: q.page.per_page.max(1),
-                })
-            });
-        }
+        let other_order = q.sort != GroupSort::LastSeen || q.host.is_some() || q.release.is_some();
         self.read(|conn| {
             // One snapshot for the counts, the pick and the rows.
             let snapshot = conn.unchecked_transaction().map_err(db_err)?;
-            let list = ListQuery {
-                conn,
-                status: q.status.map(Status::as_str),
-                like: search.as_ref().map(|s| s.like.as_str()),
-            };
-            let (picked, total) = match &search {
-                None => {
-                    let total = Total::exact(list.count()?);
-                    (list.walk(total, limit, offset)?, total)
+            let like = search.as_ref().map(|s| s.like.as_str());
+            let (picked, total) = if other_order {
+                ordered_page(conn, q, like, limit, offset)?
+            } else {
+                let list = ListQuery { conn, status: q.status.map(Status::as_str), like };
+                match &search {
+                    None => {
+                        let total = Total::exact(list.count()?);
+                        (list.walk(total, limit, offset)?, total)
+                    }
+                    Some(SearchText { phrase: Some(phrase), .. }) => list.indexed_search(phrase, limit, offset)?,
+                    Some(SearchText { phrase: None, .. }) => list.short_search(limit, offset)?,
                 }
-                Some(SearchText { phrase: Some(phrase), .. }) => list.indexed_search(phrase, limit, offset)?,
-                Some(SearchText { phrase: None, .. }) => list.short_search(limit, offset)?,
             };
             let items = summaries(conn, picked)?;
             snapshot.commit().map_err(db_err)?;
