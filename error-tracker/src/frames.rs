@@ -50,7 +50,7 @@ use crate::capture::{self, State};
 use crate::mask::Masking;
 use crate::occurrence::EventId;
 use crate::occurrence::{FrameSnapshot, Variable};
-use crate::tracker::{Pending, Tracker};
+use crate::tracker::{Open, Pending, Tracker};
 
 /// A type whose values are plain data: `#[track_exception]` bit-copies its
 /// arguments and locals of this type into the frame and renders them only
@@ -543,7 +543,7 @@ fn exit_err(
                 let s = snapshot(t);
                 pending.occurrence.frames.push(s.frame);
                 pending.occurrence.extra.extend(s.extra);
-                pending.open = depth > 1;
+                pending.open = if depth > 1 { Open::Chain } else { Open::No };
                 pending.slot = slot;
                 let id = t.submit_pending(pending);
                 if depth > 1 {
@@ -598,7 +598,7 @@ pub(crate) fn on_panic(mut pending: Pending) -> Pending {
     if let Some(old) = take_pending() {
         close(old);
     }
-    pending.open = true;
+    pending.open = Open::Panic;
     pending
 }
 

@@ -22,6 +22,8 @@ use std::time::Duration;
 
 use crate::budget::Admission;
 use crate::capture::{self, State};
+use crate::occurrence::EventId;
+use crate::tracker::{Open, Tracker};
 
 /// How long a `panic = "abort"` binary waits for the record to be written.
 const ABORT_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -45,15 +47,28 @@ pub(crate) fn install() {
             State::Rendering => return,
             // The tracker itself failed (the writer, or a capture): never recurse.
             State::Recording => {}
-            State::Outside => record(info, std::ptr::addr_of!(hook_frame) as usize),
+            State::Outside => {
+                let open = record(info, std::ptr::addr_of!(hook_frame) as usize);
+                previous(info);
+                // The previous hook may have taken long (std's prints a
+                // backtrace under `RUST_BACKTRACE`, symbolizing it): tell
+                // the writer the chain goes on, so that it holds the
+                // occurrence for the frames the unwinding will add.
+                if let Some((t, id)) = open {
+                    t.amend(id, None, Vec::new(), false);
+                }
+                return;
+            }
         }
         previous(info);
     }));
     MACHINERY.get_or_init(learn_machinery);
 }
 
-fn record(info: &panic::PanicHookInfo<'_>, hook_frame: usize) {
-    let Some(t) = crate::tracker::get() else { return };
+/// Records the panic; returns its occurrence when it is open, waiting for
+/// the snapshots of the tracked frames the panic unwinds through.
+fn record(info: &panic::PanicHookInfo<'_>, hook_frame: usize) -> Option<(&'static Tracker, EventId)> {
+    let t = crate::tracker::get()?;
     // A panic's site is where it was raised: its `Location`, a static of
     // its own per call site, and so the group (see `fingerprint`). In a
     // storm of panics from one site, past the site's detail budget, a
@@ -68,13 +83,13 @@ fn record(info: &panic::PanicHookInfo<'_>, hook_frame: usize) {
             // The count is in the site's slot: the writer takes it on a flush.
             t.flush(ABORT_FLUSH_TIMEOUT);
         }
-        return;
+        return None;
     };
     capture::with_state(State::Recording, || {
         let mut pending = crate::frames::on_panic(capture::panic_occurrence(info, hook_frame));
         drop_machinery(&mut pending.ips);
         pending.slot = slot;
-        let open = pending.open;
+        let open = pending.open == Open::Panic;
         let location = info.location().map(|l| (l.file().to_owned(), l.line()));
         let id = t.submit_pending(pending);
         crate::frames::panic_submitted(id, open, location);
@@ -82,7 +97,8 @@ fn record(info: &panic::PanicHookInfo<'_>, hook_frame: usize) {
             // The process ends when this hook returns: write before it does.
             t.flush(ABORT_FLUSH_TIMEOUT);
         }
-    });
+        open.then_some((t, id))
+    })
 }
 
 /// The "error type" of a panic's budget key (see `budget::key`): one

@@ -44,12 +44,28 @@ pub(crate) struct Pending {
     /// The request being served, whose context the writer adds if it
     /// stores this occurrence.
     pub(crate) request: Option<Arc<RequestScope>>,
-    /// Outer tracked frames may still add their snapshots ([`Queued::Amend`]):
-    /// the writer holds it until they are done or a short while passes.
-    pub(crate) open: bool,
+    /// Whether outer tracked frames may still add their snapshots
+    /// ([`Queued::Amend`]): the writer holds it until they are done or a
+    /// short while passes.
+    pub(crate) open: Open,
     /// The budget slot of its capture site, which learns the site's group
     /// from it (see `budget`).
     pub(crate) slot: Option<SiteSlot>,
+}
+
+/// Whether an occurrence waits for the snapshots of outer tracked frames.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Open {
+    /// Complete: stored as it is.
+    No,
+    /// An error going up through tracked frames, each adding its snapshot
+    /// a few microseconds after the one inside it.
+    Chain,
+    /// A panic, submitted by the panic hook before the hook installed
+    /// before ours runs (std's may take long to print a backtrace); the
+    /// unwinding starts after it, and the hook tells when ([`Queued::Amend`]
+    /// with nothing), from when on it is held as a chain.
+    Panic,
 }
 
 /// What goes through the queue to the writer, in order.
@@ -74,7 +90,7 @@ pub(crate) enum Queued {
 impl Pending {
     /// One new occurrence, with a new id.
     pub(crate) fn new(occurrence: Occurrence, ips: Vec<usize>, request: Option<Arc<RequestScope>>) -> Self {
-        Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request, open: false, slot: None }
+        Pending { id: EventId::new_v4(), occurrence, ips, times: 1, request, open: Open::No, slot: None }
     }
 
     /// Counts `other` in this one.
@@ -104,7 +120,7 @@ impl Pending {
             ips: Vec::new(),
             times: self.times,
             request: None,
-            open: false,
+            open: Open::No,
             slot: None,
         }
     }

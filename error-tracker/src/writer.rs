@@ -19,7 +19,7 @@ use crate::occurrence::Occurrence;
 use crate::store::{Grouped, StoreError, StoreErrorKind};
 use crate::symbolize::Symbolizer;
 use crate::timestamp::Timestamp;
-use crate::tracker::{Pending, Queued, Tracker};
+use crate::tracker::{Open, Pending, Queued, Tracker};
 
 /// The most occurrences written in one transaction.
 const MAX_BATCH: usize = 4096;
@@ -49,10 +49,16 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const STORM_WRITE_INTERVAL: Duration = Duration::from_millis(100);
 /// How often the writer drains the queue while it gathers a storm's batch.
 const STORM_POLL: Duration = Duration::from_millis(5);
-/// How long an occurrence is held for the snapshots of the outer tracked
-/// frames it goes through (usually microseconds away): past that it is
-/// stored with the frames it has.
+/// How long an occurrence is held for the next snapshot of the outer
+/// tracked frames it goes through (usually microseconds away): past that it
+/// is stored with the frames it has.
 const HOLD: Duration = Duration::from_millis(200);
+/// How long a panic's occurrence is held for the panic hook installed
+/// before ours to return (see [`Open::Panic`]): std's symbolizes and prints
+/// a backtrace under `RUST_BACKTRACE`, which takes seconds in a big binary
+/// with debug info on a loaded machine. A hook that never returns leaves the
+/// occurrence stored with no tracked frames after this.
+const PANIC_HOOK_HOLD: Duration = Duration::from_secs(10);
 /// How long an open occurrence is held at least while a `flush` waits.
 const FLUSH_HOLD: Duration = Duration::from_millis(50);
 /// How often the writer looks at what it holds.
@@ -228,16 +234,20 @@ impl Writer {
     /// occurrence is counted as lost and the writer goes on.
     fn take_queued(&mut self, q: Queued) {
         match q {
-            Queued::Occurrence(p) if p.open => {
+            Queued::Occurrence(p) if p.open != Open::No => {
                 self.held.insert(p.id, (p, Instant::now()));
             }
             Queued::Occurrence(p) => self.take_guarded(p),
             Queued::Amend { id, frame, extra, close } => {
                 // Not held: folded while the queue was full, or released
                 // already; its count is kept, this frame is not.
-                let Some((p, _)) = self.held.get_mut(&id) else { return };
+                let Some((p, since)) = self.held.get_mut(&id) else { return };
                 p.occurrence.frames.extend(frame);
                 p.occurrence.extra.extend(extra);
+                // Held for `HOLD` past the last news of its chain, not of
+                // its start: a chain that is still going is not cut.
+                p.open = Open::Chain;
+                *since = Instant::now();
                 if close && let Some((p, _)) = self.held.remove(&id) {
                     self.take_guarded(p);
                 }
@@ -261,9 +271,16 @@ impl Writer {
         let due: Vec<EventId> = self
             .held
             .iter()
-            .filter(|(_, (_, since))| {
+            .filter(|(_, (p, since))| {
                 let age = now.duration_since(*since);
-                age >= HOLD || (flushing && age >= FLUSH_HOLD)
+                // A flush does not cut the wait for a panic hook: the
+                // unwinding has not started, not one tracked frame is in.
+                let hold = match p.open {
+                    Open::Panic => PANIC_HOOK_HOLD,
+                    _ if flushing => FLUSH_HOLD,
+                    _ => HOLD,
+                };
+                age >= hold
             })
             .map(|(id, _)| *id)
             .collect();

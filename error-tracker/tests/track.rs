@@ -8,7 +8,8 @@
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use error_tracker::{
@@ -27,6 +28,16 @@ macro_rules! json {
 fn db() -> PathBuf {
     static INIT: OnceLock<(tempfile::TempDir, PathBuf, Guard)> = OnceLock::new();
     INIT.get_or_init(|| {
+        // The hook the app had before `init`: slow for the panics of
+        // `a_slow_previous_hook_and_flushes_meanwhile_keep_the_frames`, as
+        // std's is when it prints a backtrace on a loaded machine.
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<String>().is_some_and(|m| m.contains("slow-hook-marker")) {
+                std::thread::sleep(Duration::from_millis(400));
+            }
+            default(info);
+        }));
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("track.sqlite");
         let guard = error_tracker::init(Config::default().database(path.to_str().expect("utf-8 path"))).expect("init");
@@ -452,6 +463,37 @@ fn a_panic_caught_inside_does_not_leak_into_the_next_error() {
     assert_eq!(p.frames.len(), 1);
     let e = occurrence("nested-marker 73");
     assert_eq!(e.frames.len(), 1, "{:#?}", e.frames);
+}
+
+#[track_exception]
+fn panics_under_a_slow_hook(n: u32) -> u32 {
+    let m = n + 1;
+    if m > 1 { panic!("slow-hook-marker {m}") } else { m }
+}
+
+/// The tracked frames add their snapshots as the panic unwinds, which
+/// starts only once the hook installed before ours returns: however long it
+/// takes, and whatever another thread flushes meanwhile, they are kept.
+#[test]
+fn a_slow_previous_hook_and_flushes_meanwhile_keep_the_frames() {
+    db();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flusher = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            while !stop.load(Ordering::Relaxed) {
+                error_tracker::flush(Duration::from_secs(60));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    });
+    let r = catch_unwind(AssertUnwindSafe(|| panics_under_a_slow_hook(1)));
+    stop.store(true, Ordering::Relaxed);
+    flusher.join().expect("the flushing thread");
+    assert!(r.is_err());
+    let o = occurrence("slow-hook-marker 2");
+    assert_eq!(o.frames.len(), 1, "{:#?}", o.frames);
+    assert_eq!(value(&o.frames[0].args, "n"), &json!(1));
 }
 
 #[track_exception]
