@@ -459,7 +459,8 @@ fn instrument(opts: &Options, sig: &Signature, block: &Block, inline: bool) -> s
         #[allow(unused_imports)]
         use #krate::__private::{
             BindViaDebug as _, BindViaName as _, BindViaPlain as _, BindViaSerialize as _, BindViaUnlocked as _,
-            CaptureViaAsDynError as _, CaptureViaAsDynErrorSend as _, CaptureViaDebug as _, CaptureViaError as _,
+            CaptureViaAnyhow as _, CaptureViaAsDynError as _, CaptureViaAsDynErrorSend as _, CaptureViaDebug as _,
+            CaptureViaError as _,
             CaptureViaName as _, ErrOfOther as _, ErrOfResult as _, IsNotSharedRef as _, IsSharedRef as _,
             RenderViaDebug as _, RenderViaName as _, RenderViaSerialize as _, RenderViaUnlocked as _, SnapViaDebug as _,
             SnapViaName as _, SnapViaPlain as _, SnapViaSerialize as _, SnapViaUnlocked as _,

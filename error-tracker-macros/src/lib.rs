@@ -37,7 +37,9 @@ mod site;
 /// # What is recorded
 /// - **`Err`:** any `Result<_, E>` where `E` is an `Error`, `AsRef<dyn Error>`
 ///   (`anyhow::Error`, `Box<dyn Error>`) or `Debug` (else its type name) is
-///   recorded, and returned untouched. An error that goes up through several
+///   recorded, and returned untouched. An `anyhow::Error` that captured a
+///   backtrace gives it too, as where the error was created (runtime
+///   feature `anyhow`). An error that goes up through several
 ///   tracked functions (with `?` or otherwise) is recorded **once**, with one
 ///   frame snapshot per tracked function, innermost first. A function that
 ///   does not return a `Result` is tracked for panics only.

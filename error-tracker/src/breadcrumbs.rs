@@ -20,6 +20,7 @@
 use std::cell::Cell;
 use std::fmt::{self, Write as _};
 use std::ops::Range;
+use std::time::SystemTime;
 
 use crate::json::Value;
 use crate::mask::Masking;
@@ -33,6 +34,8 @@ pub(crate) const DEFAULT_MAX_BREADCRUMBS: usize = 100;
 pub(crate) const MAX_ENTRY_BYTES: usize = 4096;
 /// The most fields kept of one event or span.
 pub(crate) const MAX_FIELDS: usize = 32;
+/// The most of a `log` record's target kept, in bytes.
+const MAX_TARGET_BYTES: usize = 256;
 /// What ends a value cut at [`MAX_ENTRY_BYTES`].
 const CUT: &str = "…[truncated]";
 
@@ -48,9 +51,17 @@ enum Kind {
 
 #[derive(Clone, Debug)]
 struct Field {
-    name: Range<u32>,
+    name: Name,
     value: Range<u32>,
     kind: Kind,
+}
+
+/// A field's name: a `tracing` field's lives as long as the program and is
+/// not copied; a `log` key's is copied into the entry's text.
+#[derive(Clone, Debug)]
+enum Name {
+    Static(&'static str),
+    Text(Range<u32>),
 }
 
 /// The fields of one event or span, compact: names and values in one string.
@@ -142,23 +153,32 @@ impl Fields {
     /// A field: its value is the mask when `m` says its name is secret (the
     /// key rule applies here, on the logging thread; the value rules on the
     /// writer thread, as to every string).
+    #[cfg_attr(not(feature = "log"), allow(dead_code))]
     pub(crate) fn field(&mut self, m: &dyn Masking, name: &str, value: FieldValue<'_>) {
+        if self.is_full() {
+            return;
+        }
         let secret = m.is_secret_key(name);
+        let name = Name::Text(self.push_bounded(name));
         self.push_field(m, name, secret, value);
     }
 
     /// [`field`](Self::field) for a name that lives as long as the program
     /// (a `tracing` field's): whether it is secret is remembered.
     pub(crate) fn static_field(&mut self, m: &dyn Masking, name: &'static str, value: FieldValue<'_>) {
-        let secret = is_secret_static(m, name);
-        self.push_field(m, name, secret, value);
-    }
-
-    fn push_field(&mut self, m: &dyn Masking, name: &str, secret: bool, value: FieldValue<'_>) {
-        if self.fields.len() >= MAX_FIELDS || self.room() == 0 {
+        if self.is_full() {
             return;
         }
-        let name = self.push_bounded(name);
+        let secret = is_secret_static(m, name);
+        self.push_field(m, Name::Static(name), secret, value);
+    }
+
+    /// Whether no more fields are kept: [`MAX_FIELDS`], or no room left.
+    fn is_full(&self) -> bool {
+        self.fields.len() >= MAX_FIELDS || self.room() == 0
+    }
+
+    fn push_field(&mut self, m: &dyn Masking, name: Name, secret: bool, value: FieldValue<'_>) {
         let mut digits = itoa::Buffer::new();
         let (value, kind) = if secret {
             (self.push_bounded(m.mask()), Kind::Text)
@@ -201,7 +221,11 @@ impl Fields {
                     // A number cut short, or one the JSON parser refuses, stays text.
                     Kind::Number => crate::json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())),
                 };
-                Variable { name: self.slice(&f.name).to_owned(), value }
+                let name = match &f.name {
+                    Name::Static(name) => name,
+                    Name::Text(r) => self.slice(r),
+                };
+                Variable { name: name.to_owned(), value }
             })
             .collect()
     }
@@ -214,6 +238,11 @@ const SEEN_NAMES: usize = 64;
 /// thread by the name's address: the rule folds the name and looks for
 /// every configured key in it, which was most of what keeping a breadcrumb
 /// cost (measured with callgrind), and a program logs few distinct names.
+///
+/// The table is 2-way: a name goes to one pair of entries, the newest
+/// first, so that two names meeting in one pair are both remembered (with
+/// one entry each, two fields of a request evicted each other on every
+/// event).
 fn is_secret_static(m: &dyn Masking, name: &'static str) -> bool {
     type Seen = [Cell<(usize, usize, usize, bool)>; SEEN_NAMES];
     thread_local! {
@@ -222,14 +251,20 @@ fn is_secret_static(m: &dyn Masking, name: &'static str) -> bool {
     // The masking's address too: each rule set has answers of its own.
     let rules = std::ptr::from_ref(m).cast::<()>() as usize;
     let (at, len) = (name.as_ptr() as usize, name.len());
-    let slot = ((at >> 3) ^ len ^ (rules >> 4)) % SEEN_NAMES;
+    // Fibonacci hashing: the top bits of the product pick the pair.
+    let mixed = ((at ^ len.rotate_left(48) ^ rules.rotate_left(24)) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let pair = (mixed >> (64 - (SEEN_NAMES.trailing_zeros() - 1))) as usize * 2;
     SEEN.try_with(|seen| {
-        let (a, l, r, secret) = seen[slot].get();
-        if (a, l, r) == (at, len, rules) {
-            return secret;
+        let (first, second) = (&seen[pair], &seen[pair + 1]);
+        for entry in [first, second] {
+            let (a, l, r, secret) = entry.get();
+            if (a, l, r) == (at, len, rules) {
+                return secret;
+            }
         }
         let secret = m.is_secret_key(name);
-        seen[slot].set((at, len, rules, secret));
+        second.set(first.get());
+        first.set((at, len, rules, secret));
         secret
     })
     .unwrap_or_else(|_| m.is_secret_key(name))
@@ -249,21 +284,32 @@ pub(crate) enum FieldValue<'a> {
     Bool(bool),
 }
 
+/// An event's target: a `tracing` event's lives as long as the program and
+/// is not copied; a `log` record's is.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Target<'a> {
+    Static(&'static str),
+    Borrowed(&'a str),
+}
+
 /// One kept event.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    pub(crate) timestamp: Timestamp,
-    pub(crate) level: &'static str,
+    /// Converted to a [`Timestamp`] only when an occurrence takes it.
+    timestamp: SystemTime,
+    level: &'static str,
+    /// The target, when it lives as long as the program; else in `target`.
+    static_target: Option<&'static str>,
     target: String,
-    pub(crate) fields: Fields,
+    fields: Fields,
 }
 
 impl Entry {
     fn breadcrumb(&self) -> Breadcrumb {
         Breadcrumb {
-            timestamp: self.timestamp,
+            timestamp: Timestamp::from(self.timestamp),
             level: self.level.to_owned(),
-            target: self.target.clone(),
+            target: self.static_target.unwrap_or(&self.target).to_owned(),
             message: self.fields.message_text().to_owned(),
             fields: self.fields.variables(),
         }
@@ -286,13 +332,19 @@ impl Ring {
 
     /// Keeps one more event, filled by `fill`, forgetting the oldest when
     /// full (its buffers are reused).
-    pub(crate) fn push(&mut self, level: &'static str, target: &str, fill: impl FnOnce(&mut Fields)) {
+    pub(crate) fn push(&mut self, level: &'static str, target: Target<'_>, fill: impl FnOnce(&mut Fields)) {
         if self.capacity == 0 {
             return;
         }
-        let timestamp = Timestamp::now();
+        let timestamp = SystemTime::now();
         let entry = if self.entries.len() < self.capacity {
-            self.entries.push(Entry { timestamp, level, target: String::new(), fields: Fields::default() });
+            self.entries.push(Entry {
+                timestamp,
+                level,
+                static_target: None,
+                target: String::new(),
+                fields: Fields::default(),
+            });
             self.entries.last_mut().expect("just pushed")
         } else {
             let i = self.next;
@@ -301,15 +353,20 @@ impl Ring {
             e.timestamp = timestamp;
             e.level = level;
             e.fields.clear();
-            e.target.clear();
             e
         };
-        let end = target.len().min(256);
-        let mut end_at = end;
-        while !target.is_char_boundary(end_at) {
-            end_at -= 1;
+        match target {
+            Target::Static(target) => entry.static_target = Some(target),
+            Target::Borrowed(target) => {
+                entry.static_target = None;
+                entry.target.clear();
+                let mut end = target.len().min(MAX_TARGET_BYTES);
+                while !target.is_char_boundary(end) {
+                    end -= 1;
+                }
+                entry.target.push_str(&target[..end]);
+            }
         }
-        entry.target.push_str(&target[..end_at]);
         fill(&mut entry.fields);
     }
 
@@ -332,7 +389,7 @@ mod tests {
     use crate::mask::DefaultMasking;
 
     fn push(ring: &mut Ring, m: &DefaultMasking, n: u64) {
-        ring.push("INFO", "app", |f| {
+        ring.push("INFO", Target::Static("app"), |f| {
             f.message(format_args!("event {n}"));
             f.field(m, "n", FieldValue::U64(n));
             f.field(m, "password", FieldValue::Str("hunter2"));
@@ -361,7 +418,7 @@ mod tests {
         let m = DefaultMasking::default();
         let mut ring = Ring::new(1);
         let long = "é".repeat(10_000);
-        ring.push("WARN", &"t".repeat(1000), |f| {
+        ring.push("WARN", Target::Borrowed(&"t".repeat(1000)), |f| {
             f.message(format_args!("{long}"));
             for i in 0..100 {
                 f.field(&m, "k", FieldValue::U64(i));

@@ -146,11 +146,18 @@ pub(crate) fn capture_debug(
 /// backtrace it captured where it was created, if any.
 #[cfg(feature = "anyhow")]
 pub(crate) fn capture_anyhow(t: &Tracker, err: &anyhow::Error, at: &RecordedAt, extra: Vec<Variable>) -> EventId {
-    let mut p = pending_error(std::any::type_name::<anyhow::Error>(), err.as_ref(), at.frame);
-    p.occurrence.error_backtrace = with_state(State::Recording, || {
-        guarded(|| crate::integrations::anyhow::frames_of(err.backtrace(), &t.in_app_prefixes)).unwrap_or_default()
-    });
+    let p = with_state(State::Recording, || pending_anyhow(t, err, at.frame));
     submit_recorded(t, p, at, extra)
+}
+
+/// [`pending_error`] for an `anyhow::Error`, with the backtrace it captured
+/// where it was created, if any. Runs in the recording state.
+#[cfg(feature = "anyhow")]
+pub(crate) fn pending_anyhow(t: &Tracker, err: &anyhow::Error, from: usize) -> Pending {
+    let mut p = pending_error(std::any::type_name::<anyhow::Error>(), err.as_ref(), from);
+    p.occurrence.error_backtrace =
+        guarded(|| crate::integrations::anyhow::frames_of(err.backtrace(), &t.in_app_prefixes)).unwrap_or_default();
+    p
 }
 
 fn submit_recorded(t: &Tracker, mut p: Pending, at: &RecordedAt, extra: Vec<Variable>) -> EventId {

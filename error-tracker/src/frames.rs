@@ -896,8 +896,20 @@ impl<T: ?Sized> ErrOfOther for Wrap<'_, T> {
     }
 }
 
-/// Error capture dispatch: `Error` > `AsRef<dyn Error + Send + Sync>` >
-/// `AsRef<dyn Error>` > `Debug` > name.
+/// Error capture dispatch: `anyhow::Error` (with the backtrace it
+/// captured, feature `anyhow`) > `Error` > `AsRef<dyn Error + Send + Sync>`
+/// > `AsRef<dyn Error>` > `Debug` > name.
+pub trait CaptureViaAnyhow {
+    /// Captures the error.
+    fn __error_tracker_capture(&self, t: &Tracker, from: usize) -> Capture;
+}
+#[cfg(feature = "anyhow")]
+impl CaptureViaAnyhow for &&&&&Wrap<'_, anyhow::Error> {
+    fn __error_tracker_capture(&self, t: &Tracker, from: usize) -> Capture {
+        Capture(capture::pending_anyhow(t, self.0, from))
+    }
+}
+/// See [`CaptureViaAnyhow`].
 pub trait CaptureViaError {
     /// Captures the error.
     fn __error_tracker_capture(&self, t: &Tracker, from: usize) -> Capture;
@@ -957,10 +969,10 @@ impl<T: ?Sized> CaptureViaName for Wrap<'_, T> {
 #[doc(hidden)]
 pub mod __private {
     pub use super::{
-        Capture, CaptureViaAsDynError, CaptureViaAsDynErrorSend, CaptureViaDebug, CaptureViaError, CaptureViaName,
-        ErrOfOther, ErrOfResult, FrameGuard, Instrumented, NameSnap, Site, Snap, SnapViaDebug, SnapViaName,
-        SnapViaPlain, SnapViaSerialize, SnapViaUnlocked, Snapshot, Unlocked, catch, enter, exit_err_value, exit_ok,
-        exit_panic_resume, leave_ok,
+        Capture, CaptureViaAnyhow, CaptureViaAsDynError, CaptureViaAsDynErrorSend, CaptureViaDebug, CaptureViaError,
+        CaptureViaName, ErrOfOther, ErrOfResult, FrameGuard, Instrumented, NameSnap, Site, Snap, SnapViaDebug,
+        SnapViaName, SnapViaPlain, SnapViaSerialize, SnapViaUnlocked, Snapshot, Unlocked, catch, enter, exit_err_value,
+        exit_ok, exit_panic_resume, leave_ok,
     };
     pub use crate::bindings::{
         BindViaDebug, BindViaName, BindViaPlain, BindViaSerialize, BindViaUnlocked, Frame, IsNotSharedRef, IsSharedRef,

@@ -19,7 +19,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::breadcrumbs::{DEFAULT_MAX_BREADCRUMBS, Fields, Ring};
+use crate::breadcrumbs::{DEFAULT_MAX_BREADCRUMBS, Fields, Ring, Target};
 use crate::occurrence::{Occurrence, SpanRecord};
 
 /// Whether an integration keeps breadcrumbs or spans.
@@ -50,7 +50,7 @@ pub(crate) fn set_span_source(spans: fn() -> Vec<SpanRecord>) {
 /// Keeps one event, filled by `fill`, in the request's ring or else the
 /// thread's. Never blocks: a ring in use (a breadcrumb logged from a user
 /// `Debug` while another is filled) drops the event.
-pub(crate) fn keep(level: &'static str, target: &str, fill: impl FnOnce(&mut Fields)) {
+pub(crate) fn keep(level: &'static str, target: Target<'_>, fill: impl FnOnce(&mut Fields)) {
     let capacity = CAPACITY.load(Ordering::Relaxed);
     let mut fill = Some(fill);
     let mut run = |ring: &mut Ring| {
@@ -102,7 +102,7 @@ mod tests {
     fn outside_a_request_the_thread_keeps_them() {
         let m = DefaultMasking::default();
         enable(DEFAULT_MAX_BREADCRUMBS);
-        keep("INFO", "app::orders", |f| {
+        keep("INFO", Target::Static("app::orders"), |f| {
             f.message(format_args!("loading"));
             f.field(&m, "id", FieldValue::I64(17));
         });

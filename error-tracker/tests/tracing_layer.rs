@@ -175,3 +175,34 @@ fn the_ring_keeps_the_last_hundred_of_this_thread_only() {
     assert_eq!((got[0], got[99]), ("step 50", "step 149"));
     assert_eq!(row.spans, Value::Null, "no span entered: the column is NULL");
 }
+
+/// Spans below the layer's span level (`INFO`) are left out of the path,
+/// even when another layer enables them; the layer's level hint lets
+/// `tracing` skip what no layer wants at the callsite.
+#[test]
+fn spans_below_the_span_level_are_left_out_and_the_hint_says_so() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::registry::Registry;
+
+    db();
+    let hint = |l: error_tracker::integrations::tracing::TrackerLayer| Layer::<Registry>::max_level_hint(&l);
+    let layer = error_tracker::integrations::tracing::layer;
+    assert_eq!(hint(layer()), Some(LevelFilter::INFO));
+    assert_eq!(hint(layer().breadcrumb_level(tracing::Level::DEBUG)), Some(LevelFilter::DEBUG));
+    assert_eq!(hint(layer().no_breadcrumbs().span_level(tracing::Level::TRACE)), Some(LevelFilter::TRACE));
+    assert_eq!(hint(layer().no_breadcrumbs().no_events().span_level(tracing::Level::WARN)), Some(LevelFilter::WARN));
+
+    // Another layer wants `DEBUG`: the debug span exists, and is not kept.
+    let subscriber = tracing_subscriber::registry().with(layer()).with(LevelFilter::DEBUG);
+    tracing::subscriber::with_default(subscriber, || {
+        let job = tracing::info_span!("job", id = 3);
+        let _job = job.enter();
+        let lookup = tracing::debug_span!("cache_lookup", key = "k");
+        let _lookup = lookup.enter();
+        let err = std::io::Error::other("inside a debug span");
+        record_exception!(err);
+    });
+    let row = stored("inside a debug span");
+    assert_eq!(row.spans, json!([{"name": "job", "target": "tracing_layer", "fields": [{"name": "id", "value": 3}]}]));
+}

@@ -1,5 +1,6 @@
 //! The `anyhow` integration (feature `anyhow`): an `anyhow::Error` given to
-//! [`record_exception!`](crate::record_exception) that carries a captured
+//! [`record_exception!`](crate::record_exception), or returned by a
+//! `#[track_exception]` fn, that carries a captured
 //! backtrace (`RUST_BACKTRACE=1` or `RUST_LIB_BACKTRACE=1`) gives its own
 //! backtrace, the point where the error was created, as the occurrence's
 //! [`error_backtrace`](crate::Occurrence::error_backtrace), in addition to

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
-use crate::breadcrumbs::{DEFAULT_MAX_BREADCRUMBS, FieldValue, Fields};
+use crate::breadcrumbs::{DEFAULT_MAX_BREADCRUMBS, FieldValue, Fields, Target};
 use crate::budget::Admission;
 use crate::capture::{State, guarded, pending_message, with_state};
 use crate::mask::Masking;
@@ -158,7 +158,7 @@ impl Log for Logger {
         }
         if breadcrumb {
             let m = &*t.masking;
-            crate::trail::keep(level_name(record.level()), record.target(), |fields| {
+            crate::trail::keep(level_name(record.level()), Target::Borrowed(record.target()), |fields| {
                 guarded(|| {
                     fields.message(*record.args());
                     let _ = record.key_values().visit(&mut KeyValues { fields, m });

@@ -49,12 +49,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use tracing_core::field::{Field, Visit};
-use tracing_core::{Dispatch, Event, Level, Metadata, Subscriber, span};
+use tracing_core::{Dispatch, Event, Level, LevelFilter, Metadata, Subscriber, span};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-use crate::breadcrumbs::{DEFAULT_MAX_BREADCRUMBS, FieldValue, Fields};
+use crate::breadcrumbs::{DEFAULT_MAX_BREADCRUMBS, FieldValue, Fields, Target};
 use crate::budget::Admission;
 use crate::capture::{State, guarded, pending_message, with_state};
 use crate::mask::Masking;
@@ -76,6 +76,7 @@ pub struct TrackerLayer {
     breadcrumb_filter: Option<MetadataFilter>,
     event_level: Option<Level>,
     event_filter: Option<MetadataFilter>,
+    span_level: Level,
     max_breadcrumbs: usize,
     spans: SpansOf,
 }
@@ -87,13 +88,20 @@ impl fmt::Debug for TrackerLayer {
             .field("breadcrumb_filter", &self.breadcrumb_filter.is_some())
             .field("event_level", &self.event_level)
             .field("event_filter", &self.event_filter.is_some())
+            .field("span_level", &self.span_level)
             .field("max_breadcrumbs", &self.max_breadcrumbs)
             .finish()
     }
 }
 
 /// The layer with its defaults: breadcrumbs of `INFO` and above, the last
-/// 100 of them; `ERROR` events recorded as occurrences; spans kept.
+/// 100 of them; `ERROR` events recorded as occurrences; spans of `INFO` and
+/// above kept.
+///
+/// The layer tells the subscriber the most verbose level it uses (its
+/// [`max_level_hint`](Layer::max_level_hint)): with its defaults, when no
+/// other layer wants `DEBUG`, a `debug!` costs what it costs with no
+/// subscriber, as `tracing` skips it at the callsite.
 ///
 /// ```
 /// use tracing_subscriber::prelude::*;
@@ -105,8 +113,9 @@ pub fn layer() -> TrackerLayer {
         breadcrumb_filter: None,
         event_level: Some(Level::ERROR),
         event_filter: None,
+        span_level: Level::INFO,
         max_breadcrumbs: DEFAULT_MAX_BREADCRUMBS,
-        spans: SpansOf(|_, _, _| {}),
+        spans: SpansOf { read: |_, _, _, _| {}, level: Level::INFO },
     }
 }
 
@@ -156,6 +165,14 @@ impl TrackerLayer {
         self
     }
 
+    /// Keeps the spans at `level` and above (`INFO` by default, as
+    /// `#[tracing::instrument]` makes them) in an occurrence's span path,
+    /// with their fields; the path leaves out the others.
+    pub fn span_level(mut self, level: Level) -> Self {
+        self.span_level = level;
+        self
+    }
+
     fn is_breadcrumb(&self, metadata: &Metadata<'_>) -> bool {
         self.breadcrumb_level.is_some_and(|l| *metadata.level() <= l)
             && self.breadcrumb_filter.as_ref().is_none_or(|f| f(metadata))
@@ -172,23 +189,27 @@ impl TrackerLayer {
 /// capture path through [`Dispatch::downcast_ref`], as tracing-error's
 /// `SpanTrace` finds its layer.
 #[derive(Clone, Copy)]
-struct SpansOf(fn(&Dispatch, &span::Id, &mut Vec<SpanRecord>));
+struct SpansOf {
+    read: fn(&Dispatch, &span::Id, Level, &mut Vec<SpanRecord>),
+    /// The layer's [`span_level`](TrackerLayer::span_level).
+    level: Level,
+}
 
-fn spans_of<S>(dispatch: &Dispatch, id: &span::Id, out: &mut Vec<SpanRecord>)
+fn spans_of<S>(dispatch: &Dispatch, id: &span::Id, level: Level, out: &mut Vec<SpanRecord>)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     if let Some(subscriber) = dispatch.downcast_ref::<S>()
         && let Some(span) = subscriber.span(id)
     {
-        records(span, out);
+        records(span, level, out);
     }
 }
 
-/// The span and its parents, outermost first.
-fn records<'a, R: LookupSpan<'a>>(span: SpanRef<'a, R>, out: &mut Vec<SpanRecord>) {
+/// The span and its parents at `level` and above, outermost first.
+fn records<'a, R: LookupSpan<'a>>(span: SpanRef<'a, R>, level: Level, out: &mut Vec<SpanRecord>) {
     let start = out.len();
-    for span in span.scope().take(MAX_SPANS) {
+    for span in span.scope().filter(|s| *s.metadata().level() <= level).take(MAX_SPANS) {
         let fields = span.extensions().get::<SpanFields>().map(|f| f.0.variables()).unwrap_or_default();
         out.push(SpanRecord { name: span.name().to_owned(), target: span.metadata().target().to_owned(), fields });
     }
@@ -203,7 +224,7 @@ fn current_spans() -> Vec<SpanRecord> {
         if let Some(id) = dispatch.current_span().id()
             && let Some(spans) = dispatch.downcast_ref::<SpansOf>()
         {
-            (spans.0)(dispatch, id, &mut out);
+            (spans.read)(dispatch, id, spans.level, &mut out);
         }
     });
     out
@@ -221,12 +242,22 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_layer(&mut self, _subscriber: &mut S) {
-        self.spans = SpansOf(spans_of::<S>);
+        self.spans = SpansOf { read: spans_of::<S>, level: self.span_level };
         crate::trail::enable(self.max_breadcrumbs);
         crate::trail::set_span_source(current_spans);
     }
 
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        // The most verbose level the layer does anything at: its filters
+        // only narrow what the levels let through.
+        let levels = [self.breadcrumb_level, self.event_level, Some(self.span_level)];
+        levels.into_iter().flatten().max().map(LevelFilter::from_level)
+    }
+
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
+        if *attrs.metadata().level() > self.span_level {
+            return;
+        }
         let Some(t) = crate::tracker::get() else { return };
         let Some(span) = ctx.span(id) else { return };
         let mut fields = Fields::for_span();
@@ -237,6 +268,9 @@ where
     fn on_record(&self, id: &span::Id, values: &span::Record<'_>, ctx: Context<'_, S>) {
         let Some(t) = crate::tracker::get() else { return };
         let Some(span) = ctx.span(id) else { return };
+        if *span.metadata().level() > self.span_level {
+            return;
+        }
         let mut extensions = span.extensions_mut();
         match extensions.get_mut::<SpanFields>() {
             Some(SpanFields(fields)) => {
@@ -262,13 +296,13 @@ where
             // A local of this frame: the stack is walked from here up, to
             // the code that logged.
             let frame = 0u8;
-            record_event(t, event, &ctx, std::ptr::addr_of!(frame) as usize);
+            record_event(t, event, &ctx, self.span_level, std::ptr::addr_of!(frame) as usize);
         }
         // After the occurrence: an event is a breadcrumb of the next ones,
         // not of its own.
         if breadcrumb {
             let m = &*t.masking;
-            crate::trail::keep(level_name(metadata.level()), metadata.target(), |fields| {
+            crate::trail::keep(level_name(metadata.level()), Target::Static(metadata.target()), |fields| {
                 guarded(|| event.record(&mut Breadcrumb { fields, m, event: true }));
             });
         }
@@ -287,7 +321,7 @@ where
 
 /// Records an event as an occurrence, unless its place in the source is
 /// past its detail budget (then it is only counted, as any capture site).
-fn record_event<S>(t: &Tracker, event: &Event<'_>, ctx: &Context<'_, S>, frame: usize)
+fn record_event<S>(t: &Tracker, event: &Event<'_>, ctx: &Context<'_, S>, spans_level: Level, frame: usize)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -328,7 +362,7 @@ where
         // the layer's context instead.
         p.occurrence.spans.clear();
         if let Some(span) = ctx.event_span(event) {
-            records(span, &mut p.occurrence.spans);
+            records(span, spans_level, &mut p.occurrence.spans);
         }
         p.occurrence.site = metadata.file().map(|file| CaptureSite {
             function: metadata.module_path().unwrap_or_default().to_owned(),
