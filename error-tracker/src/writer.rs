@@ -58,7 +58,7 @@ const HOLD: Duration = Duration::from_millis(200);
 /// a backtrace under `RUST_BACKTRACE`, which takes seconds in a big binary
 /// with debug info on a loaded machine. A hook that never returns leaves the
 /// occurrence stored with no tracked frames after this.
-const PANIC_HOOK_HOLD: Duration = Duration::from_secs(10);
+const PANIC_HOOK_HOLD: Duration = Duration::from_secs(30);
 /// How long an open occurrence is held at least while a `flush` waits.
 const FLUSH_HOLD: Duration = Duration::from_millis(50);
 /// How often the writer looks at what it holds.
