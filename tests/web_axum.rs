@@ -15,17 +15,9 @@ fn server() -> (SocketAddr, PathBuf) {
     static ADDR: OnceLock<SocketAddr> = OnceLock::new();
     let db = error_tracker_suite::init_once(|c| c.track_all(std::env::var_os(web::TRACK_ALL_CHILD).is_some()));
     let addr = *ADDR.get_or_init(|| {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("address");
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
-            rt.block_on(async {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum_app::serve(listener, None).await.expect("serve");
-            });
-        });
-        addr
+        error_tracker_suite::serve_on_loopback(2, |listener| async {
+            axum_app::serve(listener, None).await.expect("serve");
+        })
     });
     (addr, db)
 }

@@ -34,19 +34,11 @@ fn server() -> (SocketAddr, PathBuf) {
     let db = error_tracker_suite::init_once(|c| c);
     let addr = *ADDR.get_or_init(|| {
         error_tracker::integrations::log::Logger::alone().init(log::LevelFilter::Info).expect("the only logger");
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("address");
-        std::thread::spawn(move || {
-            // One worker: every request runs on the same thread.
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
-            rt.block_on(async {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let app = Router::new().route("/orders/{raw}", get(order)).layer(ErrorTrackerLayer::new());
-                axum::serve(listener, app).await.expect("serve");
-            });
-        });
-        addr
+        // One worker: every request runs on the same thread.
+        error_tracker_suite::serve_on_loopback(1, |listener| async {
+            let app = Router::new().route("/orders/{raw}", get(order)).layer(ErrorTrackerLayer::new());
+            axum::serve(listener, app).await.expect("serve");
+        })
     });
     (addr, db)
 }

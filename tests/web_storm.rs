@@ -37,18 +37,10 @@ fn serve() -> SocketAddr {
         .route("/orders/{id}/total", axum::routing::get(total))
         .route("/orders/{id}/crash", axum::routing::get(crash))
         .layer(ErrorTrackerLayer::new());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let addr = listener.local_addr().expect("address");
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let app = app.into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    addr
+    error_tracker_suite::serve_on_loopback(2, |listener| async {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app).await.expect("serve");
+    })
 }
 
 #[test]

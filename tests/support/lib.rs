@@ -9,6 +9,28 @@ use error_tracker::{Config, Guard, SqliteStore, Store};
 
 pub mod tracked_fns;
 
+/// Serves on a loopback port, from a thread of its own running a tokio
+/// runtime with `workers` worker threads: `serve` gets the bound listener
+/// and runs until the process ends. Returns the port's address at once.
+#[cfg(feature = "axum")]
+pub fn serve_on_loopback<F, Fut>(workers: usize, serve: F) -> std::net::SocketAddr
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().expect("rt");
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            serve(listener).await;
+        });
+    });
+    addr
+}
+
 /// A database file in a temporary directory that lives as long as the process.
 pub fn temp_db(name: &str) -> PathBuf {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
