@@ -519,6 +519,11 @@ fn an_endpoint_that_never_answers_gets_one_copy_reported_unconfirmed() {
     assert!(last.contains("may have been delivered"), "{last}");
     assert_eq!(peers.smtp.mails_about("HangingError").len(), 1, "the other channels still deliver");
     assert_eq!(group("HangingError").count, 3);
+    // The UI mounted in this process says so.
+    let ui = error_tracker_ui::ErrorTrackerUi::from_tracker().expect("init was called").permission(AllowAll);
+    let page = ui.handle(&UiRequest::new("GET", &format!("{}/", ui.url_prefix())));
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(html.contains(" unconfirmed, "), "{html}");
 }
 
 /// A notification built by hand, for calling the built-ins directly.

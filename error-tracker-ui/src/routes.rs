@@ -603,11 +603,15 @@ struct HourlyCounts {
 /// notifier configured) or nothing was sent yet.
 fn delivery_line() -> Option<String> {
     let s = error_tracker::notify::status()?;
-    if s.sent + s.failed + s.dropped + s.pending == 0 {
+    if s.sent + s.failed + s.unconfirmed + s.dropped + s.pending == 0 {
         return None;
     }
-    let mut line =
-        format!("Notifications: {} sent, {} failed, {} dropped, {} waiting", s.sent, s.failed, s.dropped, s.pending);
+    let mut line = format!("Notifications: {} sent", s.sent);
+    if s.unconfirmed > 0 {
+        // Sent, no answer in time: the peer may have them (not sent again).
+        line.push_str(&format!(", {} unconfirmed", s.unconfirmed));
+    }
+    line.push_str(&format!(", {} failed, {} dropped, {} waiting", s.failed, s.dropped, s.pending));
     if let Some((at, error)) = &s.last_error {
         line.push_str(&format!(". Last error, {at}: {error}"));
     }
