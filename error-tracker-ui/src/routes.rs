@@ -207,11 +207,32 @@ impl ErrorTrackerUi {
     }
 
     fn message_page(&self, status: u16, title: &str, text: &str) -> Handled {
-        self.render(
-            status,
-            "message.html",
-            minijinja::context! { prefix => &*self.prefix, status, title, text, statuses => STATUS_NAMES, current_status => "" },
-        )
+        self.render(status, "message.html", minijinja::context! { status, title, text, ..self.layout(None) })
+    }
+
+    /// What the layout of every page reads: the mount prefix, the status
+    /// links (none current), and the CSRF token of the page's forms when it
+    /// has any. A page's own values come before it in `context!`, and win.
+    fn layout(&self, req: Option<&UiRequest>) -> minijinja::Value {
+        minijinja::context! {
+            prefix => &*self.prefix,
+            statuses => STATUS_NAMES,
+            current_status => "",
+            csrf_token => req.map(|req| self.csrf_token(req)),
+        }
+    }
+
+    /// [`layout`](Self::layout), and the header of a group's pages: which
+    /// group, and its status.
+    fn group_layout(&self, req: &UiRequest, s: &error_tracker::GroupSummary) -> minijinja::Value {
+        minijinja::context! {
+            hash => &s.hash,
+            href_hash => percent_encode(&s.hash),
+            exception_name => &s.exception_name,
+            message => &s.message,
+            status => s.status.as_str(),
+            ..self.layout(Some(req))
+        }
     }
 
     /// A page of groups; a page past the end gives the first page.
@@ -251,8 +272,6 @@ impl ErrorTrackerUi {
             200,
             "list.html",
             minijinja::context! {
-                prefix => &*self.prefix,
-                csrf_token => self.csrf_token(req),
                 back => format!("page={}{keep}", page.page),
                 rows,
                 total => page.total,
@@ -261,13 +280,13 @@ impl ErrorTrackerUi {
                 pages => page.pages(),
                 list_pager => pager(page.page, page.pages(), !page.total_is_exact, &keep),
                 current_status => status.map(Status::as_str).unwrap_or(""),
-                statuses => STATUS_NAMES,
                 q => query.search.clone().unwrap_or_default(),
                 host => query.host.clone().unwrap_or_default(),
                 release => query.release.clone().unwrap_or_default(),
                 sort => query.sort.as_str(),
                 sort_links,
                 delivery => delivery_line(),
+                ..self.layout(Some(req))
             },
         )
     }
@@ -293,15 +312,6 @@ impl ErrorTrackerUi {
             200,
             "detail.html",
             minijinja::context! {
-                prefix => &*self.prefix,
-                csrf_token => self.csrf_token(req),
-                statuses => STATUS_NAMES,
-                current_status => "",
-                hash => &s.hash,
-                href_hash => percent_encode(&s.hash),
-                exception_name => &s.exception_name,
-                message => &s.message,
-                status => s.status.as_str(),
                 count => s.count,
                 first_seen => TimeView::new(s.created_on, now),
                 last_seen => TimeView::new(s.last_seen, now),
@@ -318,6 +328,7 @@ impl ErrorTrackerUi {
                 history => history.items.iter().map(|o| HistoryRow::new(o, now)).collect::<Vec<_>>(),
                 history_total => history.total,
                 history_pager => pager(history.page, history.pages(), !history.total_is_exact, ""),
+                ..self.group_layout(req, s)
             },
         )
     }
@@ -348,19 +359,12 @@ impl ErrorTrackerUi {
             200,
             "occurrence.html",
             minijinja::context! {
-                prefix => &*self.prefix,
-                csrf_token => self.csrf_token(req),
-                statuses => STATUS_NAMES,
-                current_status => "",
-                hash => &s.hash,
-                href_hash,
-                exception_name => &s.exception_name,
-                status => s.status.as_str(),
                 position => at.position,
                 total => at.total,
                 newer => link(&at.newer),
                 older => link(&at.older),
                 o => OccurrenceView::new(&at.occurrence, self.source_dir(), now),
+                ..self.group_layout(req, s)
             },
         )
     }
@@ -376,15 +380,9 @@ impl ErrorTrackerUi {
             200,
             "confirm.html",
             minijinja::context! {
-                prefix => &*self.prefix,
-                csrf_token => self.csrf_token(req),
-                statuses => STATUS_NAMES,
-                current_status => "",
-                href_hash => percent_encode(&s.hash),
-                exception_name => &s.exception_name,
-                message => &s.message,
                 count => s.count,
                 last_seen => TimeView::new(s.last_seen, Timestamp::now()),
+                ..self.group_layout(req, s)
             },
         )
     }

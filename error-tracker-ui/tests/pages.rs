@@ -76,6 +76,9 @@ fn filter_by_status_and_search() {
     let resolved = server.get("/dev/error/?status=resolved");
     assert!(resolved.body.contains("1 group") && resolved.body.contains("shop::Error003"));
     assert!(!resolved.body.contains("shop::Error000"));
+    // The page's own status wins over the layout's "none": its link is marked.
+    assert!(resolved.body.contains(r#"?status=resolved" class="on""#), "{}", resolved.body);
+    assert!(!resolved.body.contains(r#"/dev/error/" class="on""#));
     let search = server.get("/dev/error/?q=number+11");
     assert!(search.text().contains("1 group") && search.text().contains("shop::Error011"), "{}", search.body);
     let by_name = server.get("/dev/error/?q=Error00");
