@@ -474,143 +474,22 @@ fn round(g: &mut Gen, s: &mut Secrets, n: usize) {
 
 // ------------------------------------------------------------ the receivers
 
+/// The SMTP server, and an HTTP server that answers what a webhook or
+/// GitHub expects, on loopback.
 #[cfg(feature = "notify")]
-mod receivers {
-    //! An SMTP sink and an HTTP server on loopback that keep what they get
-    //! (as in tests/notify.rs, reduced to what this test reads).
-
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
-
-    pub type Kept = Arc<Mutex<Vec<String>>>;
-
-    pub fn smtp() -> (u16, Kept) {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind SMTP");
-        let port = listener.local_addr().unwrap().port();
-        let kept: Kept = Arc::default();
-        let k = kept.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let k = k.clone();
-                std::thread::spawn(move || {
-                    let _ = smtp_session(stream, &k);
-                });
-            }
-        });
-        (port, kept)
-    }
-
-    fn smtp_session(stream: TcpStream, kept: &Mutex<Vec<String>>) -> std::io::Result<()> {
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let mut out = stream.try_clone()?;
-        let mut input = BufReader::new(stream);
-        out.write_all(b"220 sink ESMTP\r\n")?;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if input.read_line(&mut line)? == 0 {
-                return Ok(());
-            }
-            let upper = line.trim_end().to_ascii_uppercase();
-            if upper.starts_with("EHLO") {
-                out.write_all(b"250-sink\r\n250 8BITMIME\r\n")?;
-            } else if upper == "DATA" {
-                out.write_all(b"354 go on\r\n")?;
-                let mut raw = String::new();
-                loop {
-                    line.clear();
-                    if input.read_line(&mut line)? == 0 || line == ".\r\n" {
-                        break;
-                    }
-                    raw.push_str(&line);
-                }
-                kept.lock().unwrap().push(decode_quoted_printable(&raw));
-                out.write_all(b"250 queued\r\n")?;
-            } else if upper == "QUIT" {
-                out.write_all(b"221 bye\r\n")?;
-                return Ok(());
-            } else {
-                out.write_all(b"250 OK\r\n")?;
-            }
-        }
-    }
-
-    fn decode_quoted_printable(s: &str) -> String {
-        let joined = s.replace("=\r\n", "");
-        let bytes = joined.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            let escaped = joined.get(i + 1..i + 3).filter(|_| bytes[i] == b'=');
-            if let Some(b) = escaped.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-            out.push(bytes[i]);
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-
-    /// Answers every POST/PATCH with what a webhook or GitHub expects.
-    pub fn http() -> (String, Kept) {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind HTTP");
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let kept: Kept = Arc::default();
-        let (k, b) = (kept.clone(), base.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (k, b) = (k.clone(), b.clone());
-                std::thread::spawn(move || {
-                    let _ = http_session(stream, &k, &b);
-                });
-            }
-        });
-        (base, kept)
-    }
-
-    fn http_session(stream: TcpStream, kept: &Mutex<Vec<String>>, base: &str) -> std::io::Result<()> {
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let mut out = stream.try_clone()?;
-        let mut input = BufReader::new(stream);
-        loop {
-            let mut line = String::new();
-            if input.read_line(&mut line)? == 0 {
-                return Ok(());
-            }
-            let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-            let mut len = 0;
-            loop {
-                line.clear();
-                input.read_line(&mut line)?;
-                let l = line.trim_end();
-                if l.is_empty() {
-                    break;
-                }
-                match l.split_once(':') {
-                    Some((k, v)) if k.eq_ignore_ascii_case("content-length") => len = v.trim().parse().unwrap_or(0),
-                    _ => {}
-                }
-            }
-            let mut body = vec![0; len];
-            input.read_exact(&mut body)?;
-            kept.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
-            let answer = if path.ends_with("/issues") {
+fn receivers() -> (error_tracker_suite::peers::SmtpServer, error_tracker_suite::peers::HttpServer) {
+    use error_tracker_suite::peers::{Answer, HttpServer, SmtpMode, SmtpServer};
+    let http = HttpServer::start(|r, base| {
+        Answer::Json(
+            201,
+            if r.path.ends_with("/issues") {
                 format!(r#"{{"number":1,"html_url":"{base}/acme/shop/issues/1"}}"#)
             } else {
                 "{}".to_owned()
-            };
-            let head = format!(
-                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                answer.len()
-            );
-            out.write_all(head.as_bytes())?;
-            out.write_all(answer.as_bytes())?;
-        }
-    }
+            },
+        )
+    });
+    (SmtpServer::start(SmtpMode::Up), http)
 }
 
 // ------------------------------------------------------------ the test
@@ -656,7 +535,7 @@ fn no_fragment_of_a_generated_secret_is_stored_shown_or_sent() {
     #[cfg(feature = "log")]
     error_tracker::integrations::log::Logger::alone().init(log::LevelFilter::Info).expect("the only logger");
     #[cfg(feature = "notify")]
-    let ((smtp_port, mails), (http_base, posts)) = (receivers::smtp(), receivers::http());
+    let (smtp, http) = receivers();
     let path = init_once(|c| {
         // Every occurrence its own group, so that each is notified and ticketed.
         let c = c.fingerprint(|o| o.id.clone());
@@ -667,10 +546,10 @@ fn no_fragment_of_a_generated_secret_is_stored_shown_or_sent() {
             c.send_notification(true)
                 .recipient_emails(["oncall@example.com"])
                 .email_sender("errors@example.com")
-                .smtp(SmtpSettings::new("127.0.0.1", smtp_port).tls(SmtpTls::None))
-                .notifier(WebhookNotifier::new(format!("{http_base}/hook")))
-                .notifier(WebhookNotifier::new(format!("{http_base}/slack")).slack())
-                .ticketing(GithubIssues::new("acme/shop", "gh-test").api_url(&http_base))
+                .smtp(SmtpSettings::new("127.0.0.1", smtp.port).tls(SmtpTls::None))
+                .notifier(WebhookNotifier::new(format!("{}/hook", http.base)))
+                .notifier(WebhookNotifier::new(format!("{}/slack", http.base)).slack())
+                .ticketing(GithubIssues::new("acme/shop", "gh-test").api_url(&http.base))
         };
         c
     });
@@ -755,8 +634,9 @@ fn no_fragment_of_a_generated_secret_is_stored_shown_or_sent() {
 
     #[cfg(feature = "notify")]
     {
-        let mails = mails.lock().unwrap().join("\n");
-        let posts = posts.lock().unwrap().join("\n");
+        let mails: Vec<String> = smtp.mails().iter().map(|m| m.decoded()).collect();
+        let posts: Vec<String> = http.requests(|_| true).into_iter().map(|r| r.body).collect();
+        let (mails, posts) = (mails.join("\n"), posts.join("\n"));
         assert!(mails.contains("round 0") && posts.contains("round 0"), "notifications and tickets were sent");
         check("mails", mails.as_bytes());
         check("webhooks and tickets", posts.as_bytes());

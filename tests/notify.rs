@@ -4,258 +4,30 @@
 //! Jira and a ticketing webhook.
 #![cfg(feature = "notify")]
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use error_tracker::notify::ticketing::{GithubIssues, Jira, WebhookTicketing};
 use error_tracker::notify::{Notification, NotifyError, Reason, SmtpSettings, SmtpTls, WebhookNotifier};
 use error_tracker::{GroupQuery, GroupSummary, Notifier, PageRequest, Status, Ticketing, record_exception};
+use error_tracker_suite::peers::{Answer, HttpServer, Request, SmtpMode, SmtpServer};
 use error_tracker_suite::{flush, init_once};
 use error_tracker_ui::{AllowAll, UiRequest};
 use serde_json::Value;
 
-// ---------------------------------------------------------------- SMTP sink
+// ---------------------------------------------------------------- the peers
 
-/// One mail as the SMTP sink received it.
-#[derive(Debug, Clone)]
-struct Mail {
-    from: String,
-    to: Vec<String>,
-    /// The DATA section as sent (headers and MIME parts, dot-unstuffed).
-    raw: String,
-}
-
-impl Mail {
-    fn header(&self, name: &str) -> Option<String> {
-        let head = self.raw.split("\r\n\r\n").next().unwrap_or("");
-        let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
-        unfolded.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-        })
-    }
-
-    /// The decoded body of the part with this content type.
-    fn part(&self, content_type: &str) -> String {
-        let start = self.raw.find(&format!("Content-Type: {content_type}")).expect("the part is there");
-        let rest = &self.raw[start..];
-        let body_start = rest.find("\r\n\r\n").expect("part headers end") + 4;
-        let body = &rest[body_start..];
-        let end = body.find("\r\n--").unwrap_or(body.len());
-        decode_quoted_printable(&body[..end])
-    }
-}
-
-fn decode_quoted_printable(s: &str) -> String {
-    let joined = s.replace("=\r\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = joined.get(i + 1..i + 3).filter(|_| bytes[i] == b'=');
-        if let Some(b) = escaped.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A minimal SMTP server: accepts every mail and keeps it.
-struct SmtpSink {
-    port: u16,
-    mails: Arc<Mutex<Vec<Mail>>>,
-}
-
-impl SmtpSink {
-    fn start() -> SmtpSink {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind SMTP");
-        let port = listener.local_addr().unwrap().port();
-        let mails = Arc::new(Mutex::new(Vec::new()));
-        let keep = mails.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let keep = keep.clone();
-                std::thread::spawn(move || {
-                    let _ = smtp_session(stream, &keep);
-                });
-            }
-        });
-        SmtpSink { port, mails }
-    }
-
-    fn mails_about(&self, needle: &str) -> Vec<Mail> {
-        self.mails.lock().unwrap().iter().filter(|m| m.raw.contains(needle)).cloned().collect()
-    }
-}
-
-fn smtp_session(stream: TcpStream, mails: &Mutex<Vec<Mail>>) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut out = stream.try_clone()?;
-    let mut input = BufReader::new(stream);
-    out.write_all(b"220 sink.test ESMTP ready\r\n")?;
-    let (mut from, mut to) = (String::new(), Vec::new());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if input.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let cmd = line.trim_end().to_owned();
-        let upper = cmd.to_ascii_uppercase();
-        if upper.starts_with("EHLO") {
-            out.write_all(b"250-sink.test\r\n250 8BITMIME\r\n")?;
-        } else if upper.starts_with("HELO") || upper.starts_with("NOOP") || upper.starts_with("RSET") {
-            out.write_all(b"250 OK\r\n")?;
-        } else if upper.starts_with("MAIL FROM:") {
-            from = angle(&cmd);
-            to.clear();
-            out.write_all(b"250 OK\r\n")?;
-        } else if upper.starts_with("RCPT TO:") {
-            to.push(angle(&cmd));
-            out.write_all(b"250 OK\r\n")?;
-        } else if upper == "DATA" {
-            out.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")?;
-            let mut raw = String::new();
-            loop {
-                line.clear();
-                if input.read_line(&mut line)? == 0 {
-                    return Ok(());
-                }
-                if line == ".\r\n" {
-                    break;
-                }
-                raw.push_str(line.strip_prefix('.').filter(|_| line.starts_with("..")).unwrap_or(&line));
-            }
-            mails.lock().unwrap().push(Mail { from: from.clone(), to: to.clone(), raw });
-            out.write_all(b"250 OK queued\r\n")?;
-        } else if upper == "QUIT" {
-            out.write_all(b"221 Bye\r\n")?;
-            return Ok(());
-        } else {
-            out.write_all(b"502 Command not implemented\r\n")?;
-        }
-    }
-}
-
-fn angle(cmd: &str) -> String {
-    let start = cmd.find('<').map_or(0, |i| i + 1);
-    let end = cmd[start..].find('>').map_or(cmd.len(), |i| start + i);
-    cmd[start..end].to_owned()
-}
-
-// ---------------------------------------------------------------- HTTP peer
-
-/// One request as the HTTP server received it.
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-impl Request {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-}
-
-/// A stand-in for the webhook, Slack, GitHub, Jira and ticketing endpoints.
-struct HttpPeer {
-    base: String,
-    requests: Arc<Mutex<Vec<Request>>>,
-}
-
-impl HttpPeer {
-    fn start() -> HttpPeer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind HTTP");
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let keep = requests.clone();
-        let counter = Arc::new(Mutex::new(0u32));
-        let base2 = base.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let (keep, counter, base) = (keep.clone(), counter.clone(), base2.clone());
-                std::thread::spawn(move || {
-                    let _ = http_session(stream, &keep, &counter, &base);
-                });
-            }
-        });
-        HttpPeer { base, requests }
-    }
-
-    fn requests(&self, pred: impl Fn(&Request) -> bool) -> Vec<Request> {
-        self.requests.lock().unwrap().iter().filter(|r| pred(r)).cloned().collect()
-    }
-}
-
-fn http_session(
-    stream: TcpStream,
-    keep: &Mutex<Vec<Request>>,
-    counter: &Mutex<u32>,
-    base: &str,
-) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut out = stream.try_clone()?;
-    let mut input = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if input.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let mut parts = line.split_whitespace();
-        let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
-        let mut headers = HashMap::new();
-        loop {
-            line.clear();
-            input.read_line(&mut line)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-            }
-        }
-        let len = headers.get("content-length").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-        let mut body = vec![0; len];
-        input.read_exact(&mut body)?;
-        let req = Request { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() };
-        keep.lock().unwrap().push(req.clone());
-        let (status, answer) = route(&req, counter, base);
-        if status == 0 {
-            // The hanging endpoint: keep the connection open, answer nothing.
-            std::thread::sleep(Duration::from_secs(10));
-            return Ok(());
-        }
-        let head = format!(
-            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            answer.len()
-        );
-        out.write_all(head.as_bytes())?;
-        out.write_all(answer.as_bytes())?;
-    }
-}
-
-fn route(r: &Request, counter: &Mutex<u32>, base: &str) -> (u16, String) {
-    let next = || {
-        let mut c = counter.lock().unwrap();
-        *c += 1;
-        *c
-    };
-    match (r.method.as_str(), r.path.as_str()) {
+/// How the HTTP peer answers: as each API expects, with a failing and a
+/// hanging webhook for two error types.
+fn route(r: &Request, counter: &AtomicU32, base: &str) -> Answer {
+    let next = || counter.fetch_add(1, Ordering::SeqCst) + 1;
+    let hang = Answer::Hang(Duration::from_secs(10));
+    let (status, body) = match (r.method.as_str(), r.path.as_str()) {
         ("POST", "/hook") if r.body.contains("FlakyError") => (422, r#"{"message":"unprocessable"}"#.into()),
-        ("POST", "/hook") if r.body.contains("HangingError") => (0, String::new()),
+        ("POST", "/hook") if r.body.contains("HangingError") => return hang,
         ("POST", "/hook" | "/slack") => (200, "ok".into()),
-        ("POST", "/hang") => (0, String::new()),
+        ("POST", "/hang") => return hang,
         ("POST", "/repos/acme/shop/issues") => {
             let n = next();
             (201, format!(r#"{{"number":{n},"html_url":"{base}/acme/shop/issues/{n}"}}"#))
@@ -267,14 +39,15 @@ fn route(r: &Request, counter: &Mutex<u32>, base: &str) -> (u16, String) {
         ("POST", "/tickets") if r.json()["action"] == "create" => (200, format!(r#"{{"ticket":"TCK-{}"}}"#, next())),
         ("POST", "/tickets") => (200, "{}".into()),
         _ => (404, r#"{"message":"Not Found"}"#.into()),
-    }
+    };
+    Answer::Json(status, body)
 }
 
 // ---------------------------------------------------------------- the tracker
 
 struct Peers {
-    smtp: SmtpSink,
-    http: HttpPeer,
+    smtp: SmtpServer,
+    http: HttpServer,
 }
 
 const PREFIX: &str = "shop";
@@ -285,7 +58,13 @@ const SECRET: &str = "hunter2-do-not-send";
 /// one group, and GitHub Issues.
 fn peers() -> &'static Peers {
     static PEERS: OnceLock<Peers> = OnceLock::new();
-    let peers = PEERS.get_or_init(|| Peers { smtp: SmtpSink::start(), http: HttpPeer::start() });
+    let peers = PEERS.get_or_init(|| {
+        let counter = AtomicU32::new(0);
+        Peers {
+            smtp: SmtpServer::start(SmtpMode::Up),
+            http: HttpServer::start(move |r: &Request, base: &str| route(r, &counter, base)),
+        }
+    });
     init_once(|c| {
         c.send_notification(true)
             .recipient_emails(["oncall@example.com", "dev@example.com"])
@@ -433,10 +212,10 @@ fn a_new_group_mails_posts_and_opens_one_issue_and_a_regression_reopens_it() {
     assert_eq!((g.count, g.status, g.ticket_raised.as_deref()), (3, Status::Unresolved, Some(ticket.as_str())));
 
     // Nothing unmasked left the process.
-    for m in peers.smtp.mails.lock().unwrap().iter() {
-        assert!(!m.raw.contains(SECRET) && !decode_quoted_printable(&m.raw).contains(SECRET));
+    for m in peers.smtp.mails() {
+        assert!(!m.raw.contains(SECRET) && !m.decoded().contains(SECRET));
     }
-    for r in peers.http.requests.lock().unwrap().iter() {
+    for r in peers.http.requests(|_| true) {
         assert!(!r.body.contains(SECRET), "{r:?}");
     }
 }

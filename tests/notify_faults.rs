@@ -8,15 +8,13 @@
 #![cfg(feature = "notify")]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use error_tracker::notify::WebhookNotifier;
 use error_tracker::notify::ticketing::GithubIssues;
 use error_tracker::{GroupQuery, PageRequest, SqliteStore, StoreQuery, record_exception};
+use error_tracker_suite::peers::{Answer, HttpServer, Request, SmtpMode, SmtpServer};
 use error_tracker_suite::{spawn_child, temp_db, wait_child};
 
 // ---------------------------------------------------------------- the child
@@ -133,220 +131,21 @@ fn outbox(db: &std::path::Path) -> BTreeMap<String, u64> {
         .collect()
 }
 
-// ---------------------------------------------------------------- SMTP server
+// ---------------------------------------------------------------- the HTTP receiver
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SmtpMode {
-    Up,
-    /// Every connection is closed at once, before the greeting.
-    Down,
-    /// The answer to the message's end comes after this long.
-    SlowData(Duration),
-}
-
-/// One mail as received, with when (since the server started).
-#[derive(Debug, Clone)]
-struct Mail {
-    at: Duration,
-    raw: String,
-}
-
-impl Mail {
-    fn header(&self, name: &str) -> Option<String> {
-        let head = self.raw.split("\r\n\r\n").next().unwrap_or("");
-        let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
-        unfolded.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-        })
-    }
-}
-
-struct Smtp {
-    port: u16,
-    start: Instant,
-    mode: Arc<Mutex<SmtpMode>>,
-    mails: Arc<Mutex<Vec<Mail>>>,
-    refused: Arc<AtomicU64>,
-}
-
-impl Smtp {
-    fn start(mode: SmtpMode) -> Smtp {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind SMTP");
-        let s = Smtp {
-            port: listener.local_addr().unwrap().port(),
-            start: Instant::now(),
-            mode: Arc::new(Mutex::new(mode)),
-            mails: Arc::default(),
-            refused: Arc::default(),
-        };
-        let (mode, mails, refused, start) = (s.mode.clone(), s.mails.clone(), s.refused.clone(), s.start);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let m = *mode.lock().unwrap();
-                if m == SmtpMode::Down {
-                    refused.fetch_add(1, Ordering::SeqCst);
-                    drop(stream);
-                    continue;
-                }
-                let mails = mails.clone();
-                std::thread::spawn(move || {
-                    let _ = smtp_session(stream, m, &mails, start);
-                });
-            }
-        });
-        s
-    }
-
-    fn set(&self, mode: SmtpMode) {
-        *self.mode.lock().unwrap() = mode;
-    }
-
-    fn mails(&self) -> Vec<Mail> {
-        self.mails.lock().unwrap().clone()
-    }
-}
-
-fn smtp_session(stream: TcpStream, mode: SmtpMode, mails: &Mutex<Vec<Mail>>, start: Instant) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    stream.set_nodelay(true)?;
-    let mut out = stream.try_clone()?;
-    let mut input = BufReader::new(stream);
-    out.write_all(b"220 faults.test ESMTP\r\n")?;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if input.read_line(&mut line)? == 0 {
-            return Ok(());
+/// How the HTTP receiver answers: `/hang` never (the connection is held
+/// until the client gives up), GitHub's issues API with numbered issues,
+/// everything else `{}`.
+fn http() -> HttpServer {
+    let counter = AtomicU64::new(0);
+    HttpServer::start(move |r: &Request, base: &str| match r.path.as_str() {
+        "/hang" => Answer::Hang(Duration::from_secs(60)),
+        "/repos/acme/shop/issues" => {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            Answer::Json(200, format!(r#"{{"number":{n},"html_url":"{base}/acme/shop/issues/{n}"}}"#))
         }
-        let upper = line.trim_end().to_ascii_uppercase();
-        if upper.starts_with("EHLO") {
-            out.write_all(b"250-faults.test\r\n250 8BITMIME\r\n")?;
-        } else if upper == "DATA" {
-            out.write_all(b"354 go on\r\n")?;
-            let mut raw = String::new();
-            loop {
-                line.clear();
-                if input.read_line(&mut line)? == 0 {
-                    return Ok(());
-                }
-                if line == ".\r\n" {
-                    break;
-                }
-                raw.push_str(&line);
-            }
-            // Kept as soon as it is in: a slow answer does not undo it.
-            mails.lock().unwrap().push(Mail { at: start.elapsed(), raw });
-            if let SmtpMode::SlowData(d) = mode {
-                std::thread::sleep(d);
-            }
-            out.write_all(b"250 queued\r\n")?;
-        } else if upper == "QUIT" {
-            out.write_all(b"221 bye\r\n")?;
-            return Ok(());
-        } else {
-            out.write_all(b"250 OK\r\n")?;
-        }
-    }
-}
-
-// ---------------------------------------------------------------- HTTP receiver
-
-/// One request as received, with when (since the server started).
-#[derive(Debug, Clone)]
-struct Request {
-    at: Duration,
-    path: String,
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-struct Http {
-    base: String,
-    down: Arc<AtomicBool>,
-    requests: Arc<Mutex<Vec<Request>>>,
-}
-
-impl Http {
-    fn start() -> Http {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind HTTP");
-        let h = Http {
-            base: format!("http://{}", listener.local_addr().unwrap()),
-            down: Arc::default(),
-            requests: Arc::default(),
-        };
-        let (down, requests, base, start) = (h.down.clone(), h.requests.clone(), h.base.clone(), Instant::now());
-        let counter = Arc::new(AtomicU64::new(0));
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                if down.load(Ordering::SeqCst) {
-                    drop(stream);
-                    continue;
-                }
-                let (requests, base, counter) = (requests.clone(), base.clone(), counter.clone());
-                std::thread::spawn(move || {
-                    let _ = http_session(stream, &requests, &base, &counter, start);
-                });
-            }
-        });
-        h
-    }
-
-    fn requests(&self, path: &str) -> Vec<Request> {
-        self.requests.lock().unwrap().iter().filter(|r| r.path.starts_with(path)).cloned().collect()
-    }
-}
-
-fn http_session(
-    stream: TcpStream,
-    keep: &Mutex<Vec<Request>>,
-    base: &str,
-    counter: &AtomicU64,
-    start: Instant,
-) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut out = stream.try_clone()?;
-    let mut input = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if input.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-        let mut headers = HashMap::new();
-        loop {
-            line.clear();
-            input.read_line(&mut line)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-            }
-        }
-        let len = headers.get("content-length").and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-        let mut body = vec![0; len];
-        input.read_exact(&mut body)?;
-        let body = String::from_utf8_lossy(&body).into_owned();
-        keep.lock().unwrap().push(Request { at: start.elapsed(), path: path.clone(), headers, body });
-        let answer = match path.as_str() {
-            "/hang" => {
-                // Never answers: holds the connection until the client gives up.
-                std::thread::sleep(Duration::from_secs(60));
-                return Ok(());
-            }
-            "/repos/acme/shop/issues" => {
-                let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-                format!(r#"{{"number":{n},"html_url":"{base}/acme/shop/issues/{n}"}}"#)
-            }
-            _ => "{}".to_owned(),
-        };
-        let head =
-            format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", answer.len());
-        // One write: a second small one would wait for the client's delayed ACK (Nagle).
-        out.write_all(format!("{head}{answer}").as_bytes())?;
-    }
+        _ => Answer::Json(200, "{}".to_owned()),
+    })
 }
 
 // ---------------------------------------------------------------- helpers
@@ -390,7 +189,7 @@ fn times(at: impl IntoIterator<Item = Duration>) -> String {
 
 #[test]
 fn a_hanging_webhook_does_not_delay_email() {
-    let (smtp, http) = (Smtp::start(SmtpMode::Up), Http::start());
+    let (smtp, http) = (SmtpServer::start(SmtpMode::Up), http());
     let db = temp_db("hanging.sqlite");
     let port = smtp.port.to_string();
     let hook = format!("{}/hang", http.base);
@@ -400,7 +199,7 @@ fn a_hanging_webhook_does_not_delay_email() {
     let out = wait_child(spawn_child("child", &env));
 
     let mails = smtp.mails();
-    let hooks = http.requests("/hang");
+    let hooks = http.requests_to("/hang");
     println!(
         "hanging webhook: emails at [{}]; webhook tries at [{}]",
         times(mails.iter().map(|m| m.at)),
@@ -416,7 +215,7 @@ fn a_hanging_webhook_does_not_delay_email() {
 
 #[test]
 fn with_smtp_down_in_a_storm_of_400_groups_the_webhook_gets_all_and_the_next_process_mails_all() {
-    let (smtp, http) = (Smtp::start(SmtpMode::Down), Http::start());
+    let (smtp, http) = (SmtpServer::start(SmtpMode::Down), http());
     let db = temp_db("storm.sqlite");
     let port = smtp.port.to_string();
     let hook = format!("{}/hook", http.base);
@@ -433,7 +232,7 @@ fn with_smtp_down_in_a_storm_of_400_groups_the_webhook_gets_all_and_the_next_pro
     env.extend_from_slice(&[("APP_ERROR_RECIPIENT_EMAIL", "oncall@example.com"), ("APP_ERROR_WEBHOOK_URL", &hook)]);
     let out = wait_child(spawn_child("child", &env));
 
-    let hooks = http.requests("/hook");
+    let hooks = http.requests_to("/hook");
     let groups: HashSet<String> = hooks
         .iter()
         .map(|r| {
@@ -445,7 +244,7 @@ fn with_smtp_down_in_a_storm_of_400_groups_the_webhook_gets_all_and_the_next_pro
         hooks.len(),
         hooks.first().map_or(0.0, |r| r.at.as_secs_f64()),
         hooks.last().map_or(0.0, |r| r.at.as_secs_f64()),
-        smtp.refused.load(Ordering::SeqCst),
+        smtp.refused(),
         smtp.mails().len()
     );
     assert_eq!((hooks.len(), groups.len()), (400, 400), "each group posted once to the healthy webhook\n{out}");
@@ -476,10 +275,10 @@ fn with_smtp_down_in_a_storm_of_400_groups_the_webhook_gets_all_and_the_next_pro
         ids.len(),
         mails.first().map_or(0.0, |m| m.at.as_secs_f64()),
         mails.last().map_or(0.0, |m| m.at.as_secs_f64()),
-        http.requests("/hook").len()
+        http.requests_to("/hook").len()
     );
     assert_eq!((mails.len(), ids.len()), (400, 400), "{out}");
-    assert_eq!(http.requests("/hook").len(), 400, "the webhook is owed nothing more");
+    assert_eq!(http.requests_to("/hook").len(), 400, "the webhook is owed nothing more");
     assert!(outbox(&db).is_empty());
     let sent = groups_sent(&db);
     assert!(sent.len() == 400 && sent.values().all(|s| *s), "notification_sent set on every group");
@@ -487,7 +286,7 @@ fn with_smtp_down_in_a_storm_of_400_groups_the_webhook_gets_all_and_the_next_pro
 
 #[test]
 fn smtp_that_comes_back_in_the_same_process_gets_what_it_missed_once() {
-    let (smtp, http) = (Smtp::start(SmtpMode::Down), Http::start());
+    let (smtp, http) = (SmtpServer::start(SmtpMode::Down), http());
     let db = temp_db("comes-back.sqlite");
     let port = smtp.port.to_string();
     let hook = format!("{}/hook", http.base);
@@ -496,7 +295,7 @@ fn smtp_that_comes_back_in_the_same_process_gets_what_it_missed_once() {
     env.extend_from_slice(&[("APP_ERROR_RECIPIENT_EMAIL", "oncall@example.com"), ("APP_ERROR_WEBHOOK_URL", &hook)]);
     let child = spawn_child("child", &env);
     wait_until("the webhook got all 5 and SMTP was tried", || {
-        http.requests("/hook").len() == 5 && smtp.refused.load(Ordering::SeqCst) >= 3
+        http.requests_to("/hook").len() == 5 && smtp.refused() >= 3
     });
     smtp.set(SmtpMode::Up);
     let back = smtp.start.elapsed();
@@ -515,7 +314,7 @@ fn smtp_that_comes_back_in_the_same_process_gets_what_it_missed_once() {
 
 #[test]
 fn an_smtp_server_slower_than_the_timeout_gets_one_copy_reported_unconfirmed() {
-    let smtp = Smtp::start(SmtpMode::SlowData(Duration::from_secs(3)));
+    let smtp = SmtpServer::start(SmtpMode::SlowData(Duration::from_secs(3)));
     let db = temp_db("slow.sqlite");
     let port = smtp.port.to_string();
     let mut env = child_env(db.to_str().unwrap(), &[("NOTIFY_GROUPS", "1"), ("APP_ERROR_SMTP_TIMEOUT_SECS", "1")]);
@@ -543,7 +342,7 @@ fn an_smtp_server_slower_than_the_timeout_gets_one_copy_reported_unconfirmed() {
 
 #[test]
 fn notify_every_in_a_storm_announces_every_multiple_once() {
-    let http = Http::start();
+    let http = http();
     let db = temp_db("every.sqlite");
     let hook = format!("{}/hook", http.base);
     let env = child_env(
@@ -556,11 +355,8 @@ fn notify_every_in_a_storm_announces_every_multiple_once() {
         ],
     );
     let out = wait_child(spawn_child("child", &env));
-    let texts: Vec<String> = http
-        .requests("/hook")
-        .iter()
-        .map(|r| serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["text"].as_str().unwrap().to_owned())
-        .collect();
+    let texts: Vec<String> =
+        http.requests_to("/hook").iter().map(|r| r.json()["text"].as_str().unwrap().to_owned()).collect();
     // The first message ("new error") tells the count so far: the multiples
     // up to it are in it; each one after is announced alone or folded.
     let mut announced = Vec::new();
@@ -587,7 +383,7 @@ fn notify_every_in_a_storm_announces_every_multiple_once() {
 
 #[test]
 fn send_notification_false_switches_off_what_the_code_configures() {
-    let http = Http::start();
+    let http = http();
     let db = temp_db("off.sqlite");
     let env = child_env(
         db.to_str().unwrap(),
@@ -595,7 +391,7 @@ fn send_notification_false_switches_off_what_the_code_configures() {
     );
     let out = wait_child(spawn_child("child", &env));
     assert!(out.contains("NO-WORKER"), "{out}");
-    assert_eq!(http.requests("/").len(), 0, "neither the webhook nor GitHub given in code was called");
+    assert_eq!(http.requests_to("/").len(), 0, "neither the webhook nor GitHub given in code was called");
     assert_eq!(groups_sent(&db).len(), 2);
 }
 
@@ -603,7 +399,7 @@ fn send_notification_false_switches_off_what_the_code_configures() {
 
 #[test]
 fn channels_from_the_environment_alone_each_deliver() {
-    let http = Http::start();
+    let http = http();
     let db = temp_db("env.sqlite");
     let (hook, slack) = (format!("{}/hook", http.base), format!("{}/slack", http.base));
     let env = child_env(
@@ -621,7 +417,7 @@ fn channels_from_the_environment_alone_each_deliver() {
     );
     let out = wait_child(spawn_child("child", &env));
     let (hooks, slacks, issues) =
-        (http.requests("/hook"), http.requests("/slack"), http.requests("/repos/acme/shop/issues"));
+        (http.requests_to("/hook"), http.requests_to("/slack"), http.requests_to("/repos/acme/shop/issues"));
     println!(
         "from the environment: webhook at [{}], slack at [{}], github at [{}]",
         times(hooks.iter().map(|r| r.at)),
@@ -644,7 +440,7 @@ fn channels_from_the_environment_alone_each_deliver() {
 
 #[test]
 fn ticketing_alone_sets_notification_sent() {
-    let http = Http::start();
+    let http = http();
     let db = temp_db("tickets.sqlite");
     let env = child_env(
         db.to_str().unwrap(),
@@ -656,7 +452,7 @@ fn ticketing_alone_sets_notification_sent() {
         ],
     );
     let out = wait_child(spawn_child("child", &env));
-    assert_eq!(http.requests("/repos/acme/shop/issues").len(), 2, "{out}");
+    assert_eq!(http.requests_to("/repos/acme/shop/issues").len(), 2, "{out}");
     let sent = groups_sent(&db);
     assert!(sent.len() == 2 && sent.values().all(|s| *s), "{sent:?}");
 }
@@ -679,7 +475,7 @@ fn on_postgresql_what_email_owes_is_sent_by_the_next_process() {
     let sep = if server.contains('?') { '&' } else { '?' };
     let url = format!("{server}{sep}options=-c%20search_path%3D{schema}");
 
-    let (smtp, http) = (Smtp::start(SmtpMode::Down), Http::start());
+    let (smtp, http) = (SmtpServer::start(SmtpMode::Down), http());
     let port = smtp.port.to_string();
     let hook = format!("{}/hook", http.base);
     let mut env =
@@ -687,7 +483,7 @@ fn on_postgresql_what_email_owes_is_sent_by_the_next_process() {
     env.extend_from_slice(&email_env(&port));
     env.extend_from_slice(&[("APP_ERROR_RECIPIENT_EMAIL", "oncall@example.com"), ("APP_ERROR_WEBHOOK_URL", &hook)]);
     let out = wait_child(spawn_child("child", &env));
-    assert_eq!((http.requests("/hook").len(), smtp.mails().len()), (50, 0), "{out}");
+    assert_eq!((http.requests_to("/hook").len(), smtp.mails().len()), (50, 0), "{out}");
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let owed = |c: &mut postgres::Client| -> i64 {
         c.query_one(

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use error_tracker::{Config, Guard, SqliteStore, Store};
 
+pub mod peers;
 pub mod tracked_fns;
 
 /// Serves on a loopback port, from a thread of its own running a tokio
