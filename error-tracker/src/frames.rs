@@ -9,7 +9,8 @@
 //! - **Errors.** The innermost tracked frame that returns `Err` captures the
 //!   error, with its own snapshot, and submits it at once, *open* when
 //!   tracked frames are still running above it: the writer holds an open
-//!   occurrence until its chain closes or a short while (200 ms) passes, so
+//!   occurrence until its chain closes or a short while (200 ms after the
+//!   chain's last snapshot) passes, so
 //!   a handled error is stored, and seen by `flush`, even while the frame
 //!   that handled it runs on (a worker loop). A marker of it (its id) stays on the
 //!   thread. Each enclosing tracked frame that returns `Err` too sends its
@@ -22,8 +23,11 @@
 //!   unrelated frames.
 //! - **Panics.** The panic hook cannot render user values (a panic inside a
 //!   panic hook aborts the process). So it submits the base occurrence,
-//!   open when tracked frames are on the stack, and leaves its marker here.
-//!   Each tracked frame adds its snapshot as the panic unwinds through it
+//!   open when tracked frames are on the stack, and leaves its marker here;
+//!   then it runs the hook installed before ours (std's may print a
+//!   backtrace first, which takes long) and tells the writer the unwinding
+//!   starts: until then the writer waits for it (up to 30 s), whatever a
+//!   `flush` wants. Each tracked frame adds its snapshot as the panic unwinds through it
 //!   (from its bindings' guards, or once it caught the unwind), then
 //!   unwinding goes on; the outermost closes it.
 //! - **Futures.** A tracked `async fn` enters its frame on each poll and
