@@ -43,24 +43,15 @@ fn server() -> (SocketAddr, PathBuf) {
     (addr, db)
 }
 
-fn get_path(addr: SocketAddr, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes()).expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    out
-}
-
 #[test]
 fn a_handlers_error_carries_what_its_request_logged_through_log() {
     let (addr, db) = server();
     // Requests that log and succeed, on the same worker thread, before the
     // failing one: their records are theirs, not the failing request's.
     for id in 1..=3 {
-        assert!(get_path(addr, &format!("/orders/{id}")).starts_with("HTTP/1.1 200"));
+        assert!(error_tracker_suite::http_get(addr, &format!("/orders/{id}")).starts_with("HTTP/1.1 200"));
     }
-    assert!(get_path(addr, "/orders/x7").starts_with("HTTP/1.1 400"));
+    assert!(error_tracker_suite::http_get(addr, "/orders/x7").starts_with("HTTP/1.1 400"));
 
     error_tracker_suite::flush();
     let conn = rusqlite::Connection::open(&db).expect("open");

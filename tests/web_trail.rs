@@ -26,15 +26,6 @@ fn server() -> (SocketAddr, PathBuf) {
     (addr, db)
 }
 
-fn send(addr: SocketAddr, request: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.write_all(request.as_bytes()).expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    out
-}
-
 fn column(db: &PathBuf, column: &str, message: &str) -> Value {
     error_tracker_suite::flush();
     let conn = rusqlite::Connection::open(db).expect("open");
@@ -55,11 +46,11 @@ fn messages(breadcrumbs: &Value) -> Vec<&str> {
 #[test]
 fn a_handlers_error_carries_its_requests_breadcrumbs_and_spans() {
     let (addr, db) = server();
-    let get = |path: &str| send(addr, &format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"));
+    let get = |path: &str| error_tracker_suite::http_get(addr, path);
     assert!(get("/fail").starts_with("HTTP/1.1 500"));
     assert!(get("/users/abc").starts_with("HTTP/1.1 500"));
     let body = r#"{"user":"alice","profile":{"security":{"password":"hunter2"}}}"#;
-    let login = send(
+    let login = error_tracker_suite::http_exchange(
         addr,
         &format!(
             "POST /login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

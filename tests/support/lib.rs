@@ -10,6 +10,22 @@ use error_tracker::{Config, Guard, SqliteStore, Store};
 pub mod peers;
 pub mod tracked_fns;
 
+/// Sends `request` (raw HTTP/1.1, with `connection: close`) to `addr` and
+/// returns the whole response as text.
+pub fn http_exchange(addr: std::net::SocketAddr, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.write_all(request.as_bytes()).expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
+/// The response to a `GET` of `path` on `addr` (see [`http_exchange`]).
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    http_exchange(addr, &format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"))
+}
+
 /// Serves on a loopback port, from a thread of its own running a tokio
 /// runtime with `workers` worker threads: `serve` gets the bound listener
 /// and runs until the process ends. Returns the port's address at once.
